@@ -1,0 +1,51 @@
+// Counters of one forwarding direction. Written only by the lcore that owns
+// the direction (single writer, plain stores); the control thread reads them
+// without locks. Torn reads are impossible for aligned 64-bit words on the
+// platforms DPDK supports, and a slightly stale sum is fine for statistics.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "dataplane/packet_meta.hpp"
+
+namespace sluice::dataplane {
+
+// Every mbuf that is not transmitted is freed under exactly one of these.
+enum class DropReason : uint8_t {
+    malformed = 0,        // header parse failed; the detail is in malformed_by_error
+    egress_queue_full,    // the direction's egress queue was at its limit
+    shutdown,             // still queued when the daemon stopped and the drain timed out
+    count_
+};
+
+inline constexpr unsigned kDropReasonCount = static_cast<unsigned>(DropReason::count_);
+
+constexpr const char* drop_reason_name(DropReason r) {
+    switch (r) {
+    case DropReason::malformed: return "malformed";
+    case DropReason::egress_queue_full: return "egress_queue_full";
+    case DropReason::shutdown: return "shutdown";
+    case DropReason::count_: break;
+    }
+    return "unknown";
+}
+
+struct alignas(64) DirectionCounters {
+    uint64_t rx_packets = 0;
+    uint64_t rx_bytes = 0;
+    uint64_t tx_packets = 0;
+    uint64_t tx_bytes = 0;
+    uint64_t non_ip_packets = 0;   // passed through the default path (ARP, LLDP, ...)
+    uint64_t tx_retries = 0;       // tx bursts that the port did not take whole
+    std::array<uint64_t, kDropReasonCount> drops{};
+    std::array<uint64_t, kParseErrorCount> malformed_by_error{};
+
+    uint64_t dropped() const {
+        uint64_t n = 0;
+        for (uint64_t d : drops) n += d;
+        return n;
+    }
+};
+
+}  // namespace sluice::dataplane

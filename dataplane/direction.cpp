@@ -1,0 +1,93 @@
+#include "dataplane/direction.hpp"
+
+#include <rte_ethdev.h>
+#include <rte_prefetch.h>
+
+#include "dataplane/parser.hpp"
+
+namespace sluice::dataplane {
+namespace {
+// How many packets ahead the receive loop prefetches headers.
+constexpr uint32_t kPrefetchAhead = 4;
+}  // namespace
+
+Direction::Direction(const DirectionConfig& cfg) : cfg_(cfg), queue_(cfg.queue_packets) {
+    if (cfg_.burst > kMaxBurst) cfg_.burst = kMaxBurst;
+}
+
+Direction::~Direction() { discard(); }
+
+void Direction::drop(rte_mbuf* m, DropReason why) {
+    ++counters_.drops[static_cast<unsigned>(why)];
+    rte_pktmbuf_free(m);
+}
+
+uint32_t Direction::transmit() {
+    const uint32_t n = queue_.peek(tx_, cfg_.burst);
+    if (n == 0) return 0;
+    // The driver may free an mbuf as soon as it takes it: read lengths first.
+    for (uint32_t i = 0; i < n; ++i) tx_len_[i] = rte_pktmbuf_pkt_len(tx_[i]);
+    const uint16_t sent = rte_eth_tx_burst(cfg_.egress_port, 0, tx_, static_cast<uint16_t>(n));
+    queue_.pop(sent);
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < sent; ++i) bytes += tx_len_[i];
+    counters_.tx_packets += sent;
+    counters_.tx_bytes += bytes;
+    // What the port did not take stays at the head of the queue, in order.
+    if (sent < n) ++counters_.tx_retries;
+    return sent;
+}
+
+uint32_t Direction::receive() {
+    // Take from the port only what the queue can hold: when the egress port is
+    // slower, packets wait in the ingress ring (the port counts them as missed
+    // if it overflows) rather than being received and then thrown away.
+    if (queue_.free_space() < cfg_.burst) return 0;
+    const uint16_t n = rte_eth_rx_burst(cfg_.ingress_port, 0, rx_, static_cast<uint16_t>(cfg_.burst));
+    if (n == 0) return 0;
+
+    for (uint32_t i = 0; i < n && i < kPrefetchAhead; ++i) rte_prefetch0(rte_pktmbuf_mtod(rx_[i], void*));
+    uint32_t kept = 0;
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(rx_[i + kPrefetchAhead], void*));
+        rte_mbuf* m = rx_[i];
+        bytes += rte_pktmbuf_pkt_len(m);
+        PacketMeta& meta = meta_[kept];
+        parse_frame(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m),
+                    rte_pktmbuf_pkt_len(m), meta);
+        if (meta.malformed()) {
+            ++counters_.malformed_by_error[static_cast<unsigned>(meta.error)];
+            drop(m, DropReason::malformed);
+            continue;
+        }
+        if (!meta.is_ip()) ++counters_.non_ip_packets;
+        rx_[kept++] = m;
+    }
+    counters_.rx_packets += n;
+    counters_.rx_bytes += bytes;
+
+    const uint32_t queued = queue_.push(rx_, kept);
+    for (uint32_t i = queued; i < kept; ++i) drop(rx_[i], DropReason::egress_queue_full);
+    return n;
+}
+
+uint32_t Direction::poll() {
+    const uint32_t sent = transmit();
+    return sent + receive();
+}
+
+bool Direction::flush() {
+    transmit();
+    return queue_.empty();
+}
+
+void Direction::discard() {
+    rte_mbuf* m;
+    while (queue_.peek(&m, 1) == 1) {
+        queue_.pop(1);
+        drop(m, DropReason::shutdown);
+    }
+}
+
+}  // namespace sluice::dataplane

@@ -1,0 +1,70 @@
+// One forwarding direction of the bridge: frames received on the ingress port
+// are parsed, pass the egress stage, and leave on the egress port.
+//
+//   upload:   lan rx -> parse -> egress stage -> wan tx
+//   download: wan rx -> parse -> egress stage -> lan tx
+//
+// Expects:  both ports started; exactly one lcore calls poll() and drain().
+// Modifies: nothing inside frames (the bridge is transparent).
+// Outputs:  every received mbuf is transmitted or freed under a DropReason.
+// Counters: DirectionCounters, single writer (the owning lcore).
+#pragma once
+
+#include <rte_mbuf.h>
+
+#include <cstdint>
+#include <string>
+
+#include "dataplane/counters.hpp"
+#include "dataplane/egress_queue.hpp"
+#include "dataplane/packet_meta.hpp"
+
+namespace sluice::dataplane {
+
+inline constexpr uint32_t kMaxBurst = 256;
+
+struct DirectionConfig {
+    std::string name;        // "upload" or "download"
+    uint16_t ingress_port;
+    uint16_t egress_port;
+    uint32_t burst = 32;
+    uint32_t queue_packets = 4096;
+};
+
+class Direction {
+public:
+    explicit Direction(const DirectionConfig& cfg);
+    ~Direction();
+    Direction(const Direction&) = delete;
+    Direction& operator=(const Direction&) = delete;
+
+    // One turn of the loop: transmit what waits, then receive what fits.
+    // Returns the number of packets moved, so an idle loop can back off.
+    uint32_t poll();
+
+    // Stops receiving and transmits what is queued; returns true once empty.
+    bool flush();
+
+    // Frees whatever is still queued, counting it under DropReason::shutdown.
+    void discard();
+
+    const std::string& name() const { return cfg_.name; }
+    const DirectionCounters& counters() const { return counters_; }
+    uint32_t queued() const { return queue_.size(); }
+
+private:
+    uint32_t transmit();
+    uint32_t receive();
+    void drop(rte_mbuf* m, DropReason why);
+
+    DirectionConfig cfg_;
+    DirectionCounters counters_;
+    EgressQueue<rte_mbuf*> queue_;
+    // Per-burst scratch, kept here so the loop allocates nothing.
+    rte_mbuf* rx_[kMaxBurst];
+    rte_mbuf* tx_[kMaxBurst];
+    uint32_t tx_len_[kMaxBurst];
+    PacketMeta meta_[kMaxBurst];
+};
+
+}  // namespace sluice::dataplane

@@ -1,0 +1,180 @@
+#include "dataplane/options.hpp"
+
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#include <array>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace sluice::dataplane {
+namespace {
+
+constexpr std::array kLogLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+
+bool is_power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
+
+// Options that both the command line and the settings file may set.
+po::options_description settings_options(DaemonOptions& o, std::string& hugepages) {
+    po::options_description d("Ports and lcores");
+    d.add_options()
+        ("lan", po::value(&o.lan)->value_name("DEVARGS"),
+         "LAN-side port: a PCI address or a DPDK vdev, e.g. net_af_packet0,iface=veth0")
+        ("wan", po::value(&o.wan)->value_name("DEVARGS"),
+         "WAN-side port, same forms as --lan")
+        ("lcores", po::value(&o.lcores)->value_name("LIST"),
+         "EAL lcore list (e.g. 0,1 or 0@0,1@1); the first is the control thread, "
+         "the others forward. Default: control on the first allowed CPU, one worker on the last")
+        ("log-level", po::value(&o.log_level)->value_name("LEVEL"),
+         "trace, debug, info, warn, error, critical or off (default info)")
+        ("hugepages", po::value(&hugepages)->value_name("MODE"),
+         "auto (use hugepages when mounted with enough free), on, or off (default auto)")
+        ("memory", po::value(&o.no_huge_memory_mb)->value_name("MB"),
+         "memory to reserve when running without hugepages (default 512)")
+        ("burst", po::value(&o.burst)->value_name("N"), "packets per rx/tx burst, 1-256 (default 32)")
+        ("rx-descriptors", po::value(&o.rx_descriptors)->value_name("N"),
+         "receive ring size per port (default 1024)")
+        ("tx-descriptors", po::value(&o.tx_descriptors)->value_name("N"),
+         "transmit ring size per port (default 1024)")
+        ("egress-queue", po::value(&o.egress_queue_packets)->value_name("N"),
+         "packets each direction may hold before transmit, a power of two (default 4096)")
+        ("stats-interval", po::value(&o.stats_interval_s)->value_name("SECONDS"),
+         "log counters every SECONDS; 0 logs them only at exit (default 0)")
+        ("eal", po::value(&o.eal_args)->composing()->value_name("ARG"),
+         "one extra EAL argument (repeatable); arguments after a lone -- go to the EAL too");
+    return d;
+}
+
+Result<ParsedOptions> validate(ParsedOptions p, const std::string& hugepages) {
+    DaemonOptions& o = p.options;
+    if (hugepages == "auto" || hugepages.empty()) {
+        o.hugepages = HugepageMode::automatic;
+    } else if (hugepages == "on") {
+        o.hugepages = HugepageMode::on;
+    } else if (hugepages == "off") {
+        o.hugepages = HugepageMode::off;
+    } else {
+        return Error{fmt::format("--hugepages must be auto, on or off, not '{}'", hugepages)};
+    }
+    bool level_ok = false;
+    for (const char* l : kLogLevels) level_ok |= (o.log_level == l);
+    if (!level_ok) {
+        return Error{fmt::format(
+            "--log-level must be one of trace, debug, info, warn, error, critical, off, not '{}'",
+            o.log_level)};
+    }
+    if (p.action != ParsedOptions::Action::show_config) {
+        if (o.lan.empty()) return Error{"--lan is required: the LAN-side port's devargs, e.g. --lan net_af_packet0,iface=lan0"};
+        if (o.wan.empty()) return Error{"--wan is required: the WAN-side port's devargs, e.g. --wan net_af_packet1,iface=wan0"};
+    }
+    if (!o.lan.empty() && o.lan == o.wan) return Error{"--lan and --wan name the same port; a bridge needs two"};
+    if (o.burst < 1 || o.burst > 256) return Error{fmt::format("--burst must be 1-256, not {}", o.burst)};
+    if (o.rx_descriptors < 64 || o.rx_descriptors > 16384)
+        return Error{fmt::format("--rx-descriptors must be 64-16384, not {}", o.rx_descriptors)};
+    if (o.tx_descriptors < 64 || o.tx_descriptors > 16384)
+        return Error{fmt::format("--tx-descriptors must be 64-16384, not {}", o.tx_descriptors)};
+    if (!is_power_of_two(o.egress_queue_packets) || o.egress_queue_packets < o.burst ||
+        o.egress_queue_packets > (1u << 20)) {
+        return Error{fmt::format(
+            "--egress-queue must be a power of two between --burst and 1048576, not {}",
+            o.egress_queue_packets)};
+    }
+    if (o.no_huge_memory_mb < 64) return Error{fmt::format("--memory must be at least 64 (MB), not {}", o.no_huge_memory_mb)};
+    return p;
+}
+
+}  // namespace
+
+Result<ParsedOptions> parse_options(int argc, const char* const* argv,
+                                    const std::string& default_settings_file) {
+    ParsedOptions p;
+    DaemonOptions& o = p.options;
+    std::string hugepages;
+    std::string config;
+
+    // Arguments after a lone "--" belong to the EAL.
+    int own_argc = argc;
+    std::vector<std::string> eal_tail;
+    for (int i = 1; i < argc; ++i) {
+        if (std::string_view(argv[i]) == "--") {
+            own_argc = i;
+            for (int j = i + 1; j < argc; ++j) eal_tail.emplace_back(argv[j]);
+            break;
+        }
+    }
+
+    po::options_description general("General");
+    general.add_options()
+        ("help,h", "show this help and exit")
+        ("version,V", "show the version and exit")
+        ("config,c", po::value(&config)->value_name("FILE"),
+         "settings file with the long options below as key = value lines "
+         "(default /etc/sluice/sluiced.conf when it exists)")
+        ("show-config", "print the effective settings and exit");
+    po::options_description settings = settings_options(o, hugepages);
+    po::options_description all;
+    all.add(general).add(settings);
+
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(own_argc, argv).options(all).run(), vm);
+        if (vm.count("help")) {
+            std::ostringstream s;
+            s << "Usage: sluiced --lan DEVARGS --wan DEVARGS [options] [-- EAL arguments]\n\n"
+                 "Sluice dataplane daemon: a transparent LAN/WAN bridge on DPDK ports that\n"
+                 "classifies, polices and shapes traffic in both directions.\n\n"
+              << all;
+            p.action = ParsedOptions::Action::help;
+            p.text = s.str();
+            return p;
+        }
+        if (vm.count("version")) {
+            p.action = ParsedOptions::Action::version;
+            p.text = std::string("sluiced ") + SLUICE_VERSION + "\n";
+            return p;
+        }
+        if (vm.count("config")) config = vm["config"].as<std::string>();
+        std::string file = config;
+        if (file.empty() && std::filesystem::exists(default_settings_file)) file = default_settings_file;
+        if (!file.empty()) {
+            std::ifstream in(file);
+            if (!in) return Error{fmt::format("cannot read settings file {}", file)};
+            try {
+                // Values already given on the command line are kept: store()
+                // never overwrites.
+                po::store(po::parse_config_file(in, settings), vm);
+            } catch (const po::error& e) {
+                return Error{fmt::format("{}: {}", file, e.what())};
+            }
+            o.config_file = file;
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        return Error{fmt::format("{} (see sluiced --help)", e.what())};
+    }
+    for (auto& a : eal_tail) o.eal_args.push_back(std::move(a));
+    if (vm.count("show-config")) p.action = ParsedOptions::Action::show_config;
+    auto r = validate(std::move(p), hugepages);
+    if (r && r->action == ParsedOptions::Action::show_config) r->text = describe(r->options);
+    return r;
+}
+
+std::string describe(const DaemonOptions& o) {
+    std::string eal;
+    for (const auto& a : o.eal_args) eal += (eal.empty() ? "" : " ") + a;
+    const char* huge = o.hugepages == HugepageMode::on    ? "on"
+                       : o.hugepages == HugepageMode::off ? "off"
+                                                          : "auto";
+    return fmt::format(
+        "config = {}\nlan = {}\nwan = {}\nlcores = {}\nlog-level = {}\nhugepages = {}\n"
+        "memory = {}\nburst = {}\nrx-descriptors = {}\ntx-descriptors = {}\negress-queue = {}\n"
+        "stats-interval = {}\neal = {}\n",
+        o.config_file.empty() ? "(none)" : o.config_file, o.lan, o.wan,
+        o.lcores.empty() ? "(automatic)" : o.lcores, o.log_level, huge, o.no_huge_memory_mb, o.burst,
+        o.rx_descriptors, o.tx_descriptors, o.egress_queue_packets, o.stats_interval_s, eal);
+}
+
+}  // namespace sluice::dataplane

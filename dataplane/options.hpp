@@ -1,0 +1,50 @@
+// sluiced's settings: from the command line, then from the settings file
+// (--config, default /etc/sluice/sluiced.conf when it exists); the command
+// line wins where both set a value.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dataplane/result.hpp"
+
+namespace sluice::dataplane {
+
+enum class HugepageMode { automatic, on, off };
+
+struct DaemonOptions {
+    std::string lan;                   // DPDK devargs of the LAN port
+    std::string wan;                   // DPDK devargs of the WAN port
+    std::string lcores;                // EAL --lcores; empty = choose from the CPU affinity
+    std::string log_level = "info";
+    std::string config_file;           // the settings file actually read, if any
+    std::vector<std::string> eal_args; // passed to rte_eal_init as they are
+    HugepageMode hugepages = HugepageMode::automatic;
+    uint32_t no_huge_memory_mb = 512;  // memory for --no-huge mode
+    uint32_t burst = 32;
+    uint32_t rx_descriptors = 1024;
+    uint32_t tx_descriptors = 1024;
+    uint32_t egress_queue_packets = 4096;
+    uint32_t stats_interval_s = 0;     // 0 = only at exit
+    bool show_config = false;          // print the effective settings and exit
+};
+
+// What the caller should do after parsing.
+struct ParsedOptions {
+    enum class Action { run, help, version, show_config };
+    Action action = Action::run;
+    DaemonOptions options;
+    std::string text;  // help or version text, or the effective settings
+};
+
+inline constexpr const char* kDefaultSettingsFile = "/etc/sluice/sluiced.conf";
+
+// Parses argv. Everything after a lone "--" goes to the EAL unchanged.
+// `default_settings_file` is read only when it exists and --config is absent.
+Result<ParsedOptions> parse_options(int argc, const char* const* argv,
+                                    const std::string& default_settings_file = kDefaultSettingsFile);
+
+std::string describe(const DaemonOptions& o);
+
+}  // namespace sluice::dataplane

@@ -1,0 +1,110 @@
+#include "dataplane/port.hpp"
+
+#include <rte_bus.h>
+#include <rte_dev.h>
+#include <rte_errno.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "dataplane/eal.hpp"
+
+namespace sluice::dataplane {
+
+Result<uint16_t> find_port(const std::string& devargs) {
+    std::string want = device_name(devargs);
+    // A short PCI address (01:00.0) is probed under its full name (0000:01:00.0).
+    if (is_pci_address(devargs) && want.size() == 7) want = "0000:" + want;
+    uint16_t id;
+    RTE_ETH_FOREACH_DEV(id) {
+        rte_eth_dev_info info{};
+        if (rte_eth_dev_info_get(id, &info) != 0 || info.device == nullptr) continue;
+        if (want == rte_dev_name(info.device)) return id;
+    }
+    return Error{fmt::format("no DPDK port for '{}': the device was not probed (check the name, "
+                             "the interface, and that the driver for it is installed)",
+                             devargs)};
+}
+
+Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* pool) {
+    auto found = find_port(s.devargs);
+    if (!found) return Error{fmt::format("--{}: {}", s.role, found.error())};
+    const uint16_t id = *found;
+
+    rte_eth_dev_info info{};
+    int rc = rte_eth_dev_info_get(id, &info);
+    if (rc != 0) return Error{fmt::format("--{}: cannot read device info: {}", s.role, rte_strerror(-rc))};
+    std::unique_ptr<Port> port(new Port(id, s.role, device_name(s.devargs),
+                                        info.driver_name ? info.driver_name : "?"));
+
+    // A transparent bridge must not let the NIC alter frames: no offloads.
+    rte_eth_conf conf{};
+    rc = rte_eth_dev_configure(id, 1, 1, &conf);
+    if (rc != 0) return Error{fmt::format("--{}: configure failed: {}", s.role, rte_strerror(-rc))};
+
+    uint16_t rxd = s.rx_descriptors, txd = s.tx_descriptors;
+    rc = rte_eth_dev_adjust_nb_rx_tx_desc(id, &rxd, &txd);
+    if (rc != 0) return Error{fmt::format("--{}: ring sizes refused: {}", s.role, rte_strerror(-rc))};
+
+    const int socket = port->socket_id();
+    rc = rte_eth_rx_queue_setup(id, 0, rxd, static_cast<unsigned>(socket), nullptr, pool);
+    if (rc != 0) return Error{fmt::format("--{}: rx queue setup failed: {}", s.role, rte_strerror(-rc))};
+    rc = rte_eth_tx_queue_setup(id, 0, txd, static_cast<unsigned>(socket), nullptr);
+    if (rc != 0) return Error{fmt::format("--{}: tx queue setup failed: {}", s.role, rte_strerror(-rc))};
+
+    rc = rte_eth_dev_start(id);
+    if (rc != 0) return Error{fmt::format("--{}: start failed: {}", s.role, rte_strerror(-rc))};
+    port->started_ = true;
+
+    // A bridge forwards frames for every address, not only the port's own.
+    rc = rte_eth_promiscuous_enable(id);
+    if (rc != 0 && rc != -ENOTSUP) {
+        spdlog::warn("{} port {}: cannot enable promiscuous mode: {}", s.role, port->name_,
+                     rte_strerror(-rc));
+    }
+    spdlog::info("{} port {} (id {}, driver {}): {} rx / {} tx descriptors, {}", s.role,
+                 port->name_, id, port->driver_, rxd, txd, port->link_status());
+    return port;
+}
+
+Port::~Port() {
+    if (started_) {
+        int rc = rte_eth_dev_stop(id_);
+        if (rc != 0) spdlog::warn("{} port {}: stop failed: {}", role_, name_, rte_strerror(-rc));
+    }
+    rte_eth_dev_close(id_);
+}
+
+int Port::socket_id() const {
+    const int s = rte_eth_dev_socket_id(id_);
+    // Virtual devices report no NUMA node; any socket will do.
+    return s < 0 ? 0 : s;
+}
+
+std::string Port::link_status() const {
+    rte_eth_link link{};
+    if (rte_eth_link_get_nowait(id_, &link) != 0) return "link unknown";
+    if (link.link_status == RTE_ETH_LINK_DOWN) return "link down";
+    const std::string speed = link.link_speed == RTE_ETH_SPEED_NUM_UNKNOWN
+                                  ? std::string("unknown speed")
+                                  : fmt::format("{} Mbit/s", link.link_speed);
+    return fmt::format("link up at {}, {} duplex", speed,
+                       link.link_duplex == RTE_ETH_LINK_FULL_DUPLEX ? "full" : "half");
+}
+
+PortStats Port::stats() const {
+    rte_eth_stats st{};
+    PortStats out;
+    if (rte_eth_stats_get(id_, &st) != 0) return out;
+    out.rx_packets = st.ipackets;
+    out.rx_bytes = st.ibytes;
+    out.tx_packets = st.opackets;
+    out.tx_bytes = st.obytes;
+    out.rx_missed = st.imissed;
+    out.rx_errors = st.ierrors;
+    out.tx_errors = st.oerrors;
+    out.rx_no_mbuf = st.rx_nombuf;
+    return out;
+}
+
+}  // namespace sluice::dataplane

@@ -1,0 +1,57 @@
+// One Ethernet port: found by the devargs sluiced was given, configured with
+// one rx and one tx queue, started, and stopped and closed on destruction.
+#pragma once
+
+#include <rte_ethdev.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "dataplane/result.hpp"
+
+namespace sluice::dataplane {
+
+struct PortSettings {
+    std::string role;      // "lan" or "wan", for messages
+    std::string devargs;
+    uint16_t rx_descriptors = 1024;
+    uint16_t tx_descriptors = 1024;
+};
+
+struct PortStats {
+    uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+    uint64_t rx_missed = 0, rx_errors = 0, tx_errors = 0, rx_no_mbuf = 0;
+};
+
+class Port {
+public:
+    // Finds the port that the EAL probed for `settings.devargs` and starts it.
+    static Result<std::unique_ptr<Port>> open(const PortSettings& settings, rte_mempool* pool);
+    ~Port();
+    Port(const Port&) = delete;
+    Port& operator=(const Port&) = delete;
+
+    uint16_t id() const { return id_; }
+    const std::string& role() const { return role_; }
+    const std::string& name() const { return name_; }
+    const std::string& driver() const { return driver_; }
+    int socket_id() const;
+    std::string link_status() const;
+    PortStats stats() const;
+
+private:
+    Port(uint16_t id, std::string role, std::string name, std::string driver)
+        : id_(id), role_(std::move(role)), name_(std::move(name)), driver_(std::move(driver)) {}
+
+    uint16_t id_;
+    std::string role_;
+    std::string name_;
+    std::string driver_;
+    bool started_ = false;
+};
+
+// Finds the ethdev id for a device the EAL probed from `devargs`.
+Result<uint16_t> find_port(const std::string& devargs);
+
+}  // namespace sluice::dataplane

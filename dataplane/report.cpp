@@ -1,0 +1,35 @@
+#include "dataplane/report.hpp"
+
+#include <fmt/format.h>
+
+namespace sluice::dataplane {
+
+std::string format_counters(const std::string& direction, const DirectionCounters& c) {
+    std::string s = fmt::format(
+        "counters direction={} rx_packets={} rx_bytes={} tx_packets={} tx_bytes={} non_ip={} "
+        "tx_retries={} dropped={}",
+        direction, c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes, c.non_ip_packets,
+        c.tx_retries, c.dropped());
+    for (unsigned r = 0; r < kDropReasonCount; ++r) {
+        s += fmt::format(" drop_{}={}", drop_reason_name(static_cast<DropReason>(r)), c.drops[r]);
+    }
+    // Malformed frames by cause, only the causes seen, to keep the line short.
+    for (unsigned e = 1; e < kParseErrorCount; ++e) {
+        if (c.malformed_by_error[e] != 0) {
+            s += fmt::format(" malformed_{}={}", parse_error_name(static_cast<ParseError>(e)),
+                             c.malformed_by_error[e]);
+        }
+    }
+    return s;
+}
+
+std::string format_port_stats(const Port& port) {
+    const PortStats st = port.stats();
+    return fmt::format(
+        "port role={} name={} rx_packets={} rx_bytes={} tx_packets={} tx_bytes={} rx_missed={} "
+        "rx_errors={} tx_errors={} rx_no_mbuf={}",
+        port.role(), port.name(), st.rx_packets, st.rx_bytes, st.tx_packets, st.tx_bytes,
+        st.rx_missed, st.rx_errors, st.tx_errors, st.rx_no_mbuf);
+}
+
+}  // namespace sluice::dataplane

@@ -1,0 +1,182 @@
+// sluiced: the dataplane daemon. The main lcore is the control thread (it
+// owns setup, signals and reporting); worker lcores own the packet path.
+#include <rte_eal.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <vector>
+
+#include "dataplane/direction.hpp"
+#include "dataplane/eal.hpp"
+#include "dataplane/mempool.hpp"
+#include "dataplane/options.hpp"
+#include "dataplane/port.hpp"
+#include "dataplane/report.hpp"
+#include "dataplane/worker.hpp"
+
+namespace dp = sluice::dataplane;
+
+namespace {
+
+void setup_logging(const std::string& level) {
+    auto logger = spdlog::stderr_color_mt("sluiced");
+    logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+    spdlog::set_default_logger(logger);
+    spdlog::set_level(spdlog::level::from_str(level));
+}
+
+// Enough buffers for every ring and queue that can hold one at once, rounded
+// to 2^n - 1, the size rte_mempool stores most compactly.
+unsigned pool_size(const dp::DaemonOptions& o, unsigned lcores) {
+    const unsigned need = 2 * (o.rx_descriptors + o.tx_descriptors + o.egress_queue_packets) +
+                          4 * o.burst * lcores + 256 * lcores;
+    unsigned n = 1023;
+    while (n < need) n = n * 2 + 1;
+    return n;
+}
+
+int run(const dp::DaemonOptions& o) {
+    // Signals are taken synchronously by the control thread. Blocking them
+    // before the EAL starts its threads makes every thread inherit the mask.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+    bool hugepages = false;
+    const auto probe = dp::probe_hugepages();
+    constexpr uint64_t kHugepagesNeededMb = 128;
+    switch (o.hugepages) {
+    case dp::HugepageMode::on: hugepages = true; break;
+    case dp::HugepageMode::off: hugepages = false; break;
+    case dp::HugepageMode::automatic: hugepages = probe.usable(kHugepagesNeededMb); break;
+    }
+    if (hugepages) {
+        spdlog::info("memory: hugepages ({} MiB free in hugetlbfs)", probe.free_bytes >> 20);
+    } else {
+        spdlog::info("memory: no hugepages ({}), running with --no-huge and {} MiB",
+                     o.hugepages == dp::HugepageMode::off ? "turned off by --hugepages off"
+                     : probe.mounted ? "too few free in hugetlbfs"
+                                     : "hugetlbfs not mounted",
+                     o.no_huge_memory_mb);
+    }
+
+    auto eal = dp::Eal::init(dp::eal_arguments(o, hugepages));
+    if (!eal) {
+        spdlog::error("{}", eal.error());
+        return 1;
+    }
+    if (rte_lcore_count() < 2) {
+        spdlog::error("--lcores gives {} lcore; sluiced needs two: one control thread and at "
+                      "least one worker (e.g. --lcores 0@0,1@0 runs both on CPU 0)",
+                      rte_lcore_count());
+        return 1;
+    }
+
+    auto pool = dp::make_packet_pool("sluice_pkts", pool_size(o, rte_lcore_count()),
+                                     static_cast<int>(rte_socket_id()));
+    if (!pool) {
+        spdlog::error("{}", pool.error());
+        return 1;
+    }
+    const auto rxd = static_cast<uint16_t>(o.rx_descriptors);
+    const auto txd = static_cast<uint16_t>(o.tx_descriptors);
+    auto lan = dp::Port::open({"lan", o.lan, rxd, txd}, pool->get());
+    if (!lan) {
+        spdlog::error("{}", lan.error());
+        return 1;
+    }
+    auto wan = dp::Port::open({"wan", o.wan, rxd, txd}, pool->get());
+    if (!wan) {
+        spdlog::error("{}", wan.error());
+        return 1;
+    }
+
+    dp::Direction upload({"upload", (*lan)->id(), (*wan)->id(), o.burst, o.egress_queue_packets});
+    dp::Direction download({"download", (*wan)->id(), (*lan)->id(), o.burst, o.egress_queue_packets});
+
+    std::atomic<bool> stop{false};
+    std::vector<unsigned> lcores;
+    unsigned lc;
+    RTE_LCORE_FOREACH_WORKER(lc) lcores.push_back(lc);
+    // One worker runs both directions; with two or more, each direction has
+    // its own lcore (it owns that direction's queues and the egress port's tx).
+    std::vector<dp::Worker> workers(lcores.size() >= 2 ? 2 : 1);
+    for (auto& w : workers) w.stop = &stop;
+    workers[0].directions.push_back(&upload);
+    workers[workers.size() - 1].directions.push_back(&download);
+    if (lcores.size() > 2) {
+        spdlog::warn("{} worker lcores given; two are used (one per direction), the rest stay idle",
+                     lcores.size());
+    }
+    for (size_t i = 0; i < workers.size(); ++i) {
+        const int rc = rte_eal_remote_launch(dp::Worker::run, &workers[i], lcores[i]);
+        if (rc != 0) {
+            spdlog::error("cannot start worker on lcore {}: {}", lcores[i], rc);
+            stop = true;
+            rte_eal_mp_wait_lcore();
+            return 1;
+        }
+        std::string names;
+        for (auto* d : workers[i].directions) names += (names.empty() ? "" : ", ") + d->name();
+        spdlog::info("lcore {}: forwarding {}", lcores[i], names);
+    }
+    spdlog::info("bridging {} <-> {}; SIGINT or SIGTERM stops", (*lan)->name(), (*wan)->name());
+
+    const timespec tick{static_cast<time_t>(o.stats_interval_s ? o.stats_interval_s : 3600), 0};
+    for (;;) {
+        const int sig = sigtimedwait(&signals, nullptr, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            spdlog::info("{}: stopping, draining queued packets", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            break;
+        }
+        if (sig < 0 && o.stats_interval_s != 0) {
+            spdlog::info("{}", dp::format_counters(upload.name(), upload.counters()));
+            spdlog::info("{}", dp::format_counters(download.name(), download.counters()));
+        }
+    }
+    stop.store(true, std::memory_order_relaxed);
+    rte_eal_mp_wait_lcore();
+
+    spdlog::info("{}", dp::format_counters(upload.name(), upload.counters()));
+    spdlog::info("{}", dp::format_counters(download.name(), download.counters()));
+    spdlog::info("{}", dp::format_port_stats(**lan));
+    spdlog::info("{}", dp::format_port_stats(**wan));
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    auto parsed = dp::parse_options(argc, argv);
+    if (!parsed) {
+        std::fprintf(stderr, "sluiced: %s\n", parsed.error().c_str());
+        return 2;
+    }
+    switch (parsed->action) {
+    case dp::ParsedOptions::Action::help:
+    case dp::ParsedOptions::Action::version:
+    case dp::ParsedOptions::Action::show_config:
+        std::fputs(parsed->text.c_str(), stdout);
+        return 0;
+    case dp::ParsedOptions::Action::run:
+        break;
+    }
+    setup_logging(parsed->options.log_level);
+    if (!parsed->options.config_file.empty()) {
+        spdlog::info("settings read from {}", parsed->options.config_file);
+    }
+    const int rc = run(parsed->options);
+    spdlog::info("exit {}", rc);
+    return rc;
+}

@@ -1,0 +1,3 @@
+// The Catch2 test runner's main, compiled once for all test binaries.
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>

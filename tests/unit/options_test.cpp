@@ -1,0 +1,140 @@
+// sluiced's settings: defaults, the settings file, and the message for each
+// kind of bad option.
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "dataplane/eal.hpp"
+#include "dataplane/options.hpp"
+
+using namespace sluice::dataplane;
+
+namespace {
+
+sluice::Result<ParsedOptions> parse(std::vector<std::string> args, const std::string& settings = "/nonexistent") {
+    std::vector<const char*> argv{"sluiced"};
+    for (const auto& a : args) argv.push_back(a.c_str());
+    return parse_options(static_cast<int>(argv.size()), argv.data(), settings);
+}
+
+bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("two ports and defaults for the rest") {
+    auto r = parse({"--lan", "net_ring0", "--wan", "net_ring1"});
+    REQUIRE(r.ok());
+    CHECK(r->action == ParsedOptions::Action::run);
+    CHECK(r->options.lan == "net_ring0");
+    CHECK(r->options.burst == 32);
+    CHECK(r->options.hugepages == HugepageMode::automatic);
+}
+
+TEST_CASE("arguments after -- go to the EAL") {
+    auto r = parse({"--lan", "a", "--wan", "b", "--eal", "--huge-unlink", "--", "--log-color", "-v"});
+    REQUIRE(r.ok());
+    CHECK(r->options.eal_args == std::vector<std::string>{"--huge-unlink", "--log-color", "-v"});
+}
+
+TEST_CASE("every bad option gets a message that names it") {
+    struct Case {
+        std::vector<std::string> args;
+        const char* message_part;
+    };
+    const std::vector<Case> cases = {
+        {{"--wan", "b"}, "--lan is required"},
+        {{"--lan", "a"}, "--wan is required"},
+        {{"--lan", "a", "--wan", "a"}, "same port"},
+        {{"--lan", "a", "--wan", "b", "--bogus"}, "unrecognised option '--bogus'"},
+        {{"--lan", "a", "--wan", "b", "--burst", "0"}, "--burst must be 1-256"},
+        {{"--lan", "a", "--wan", "b", "--burst", "many"}, "burst"},
+        {{"--lan", "a", "--wan", "b", "--egress-queue", "1000"}, "power of two"},
+        {{"--lan", "a", "--wan", "b", "--hugepages", "maybe"}, "auto, on or off"},
+        {{"--lan", "a", "--wan", "b", "--log-level", "loud"}, "--log-level must be one of"},
+        {{"--lan", "a", "--wan", "b", "--rx-descriptors", "8"}, "--rx-descriptors must be"},
+        {{"--lan", "a", "--wan", "b", "--memory", "16"}, "--memory must be at least"},
+        {{"--lan"}, "lan"},
+        {{"--config", "/nonexistent/sluiced.conf", "--lan", "a", "--wan", "b"}, "cannot read settings file"},
+    };
+    for (const auto& c : cases) {
+        auto r = parse(c.args);
+        INFO(c.message_part);
+        REQUIRE_FALSE(r.ok());
+        CHECK(contains(r.error(), c.message_part));
+    }
+}
+
+TEST_CASE("the settings file fills what the command line leaves out") {
+    const std::string path = "options_test_settings.conf";
+    {
+        std::ofstream f(path);
+        f << "# test settings\nlan = net_pcap0,rx_pcap=a.pcap\nwan = net_pcap1,tx_pcap=b.pcap\n"
+             "burst = 64\nlog-level = debug\neal = --huge-unlink\n";
+    }
+    SECTION("given with --config") {
+        auto r = parse({"--config", path, "--burst", "16"});
+        REQUIRE(r.ok());
+        CHECK(r->options.lan == "net_pcap0,rx_pcap=a.pcap");
+        CHECK(r->options.burst == 16);  // the command line wins
+        CHECK(r->options.log_level == "debug");
+        CHECK(r->options.config_file == path);
+        CHECK(r->options.eal_args == std::vector<std::string>{"--huge-unlink"});
+    }
+    SECTION("found at the default path") {
+        auto r = parse({}, path);
+        REQUIRE(r.ok());
+        CHECK(r->options.wan == "net_pcap1,tx_pcap=b.pcap");
+    }
+    SECTION("an unknown key in the file names the file") {
+        std::ofstream(path, std::ios::app) << "colour = blue\n";
+        auto r = parse({"--config", path});
+        REQUIRE_FALSE(r.ok());
+        CHECK(contains(r.error(), path));
+        CHECK(contains(r.error(), "colour"));
+    }
+    std::remove(path.c_str());
+}
+
+TEST_CASE("help, version and the effective settings") {
+    auto h = parse({"--help"});
+    REQUIRE(h.ok());
+    CHECK(h->action == ParsedOptions::Action::help);
+    CHECK(contains(h->text, "--lan DEVARGS"));
+    auto v = parse({"--version"});
+    REQUIRE(v.ok());
+    CHECK(contains(v->text, SLUICE_VERSION));
+    auto s = parse({"--show-config", "--lan", "x", "--wan", "y", "--burst", "8"});
+    REQUIRE(s.ok());
+    CHECK(contains(s->text, "burst = 8"));
+}
+
+TEST_CASE("EAL arguments follow the ports and the memory mode") {
+    DaemonOptions o;
+    o.lan = "net_af_packet0,iface=lan0";
+    o.wan = "0000:03:00.1";
+    o.lcores = "0,1";
+    const auto huge = eal_arguments(o, true);
+    auto has = [](const std::vector<std::string>& v, const std::string& s) {
+        return std::find(v.begin(), v.end(), s) != v.end();
+    };
+    CHECK(has(huge, "--vdev"));
+    CHECK(has(huge, "-a"));
+    CHECK(has(huge, "--in-memory"));
+    CHECK_FALSE(has(huge, "--no-pci"));
+    CHECK_FALSE(has(huge, "--no-huge"));
+
+    o.wan = "net_ring1";
+    const auto small = eal_arguments(o, false);
+    CHECK(has(small, "--no-pci"));
+    CHECK(has(small, "--no-huge"));
+    CHECK(has(small, "--no-shconf"));
+    CHECK_FALSE(has(small, "--in-memory"));
+
+    CHECK(is_pci_address("01:00.0"));
+    CHECK(is_pci_address("0000:af:00.7,rxq=2"));
+    CHECK_FALSE(is_pci_address("net_pcap0,rx_pcap=x"));
+    CHECK(device_name("net_af_xdp0,iface=wan0") == "net_af_xdp0");
+}
