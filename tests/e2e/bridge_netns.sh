@@ -106,4 +106,8 @@ for dir in upload download; do
     [ "$rx" = "$tx" ] || fail "$dir received $rx but transmitted $tx"
     [ "$rx" -gt 1000 ] || fail "$dir saw only $rx packets"
 done
+for role in lan wan; do
+    missed=$(value "role=$role" rx_missed)
+    [ "$missed" = 0 ] || fail "$role port missed $missed packets (rx ring overflow)"
+done
 echo "PASS: ping and iperf3 crossed sluiced over $PMD; every received packet was transmitted"
