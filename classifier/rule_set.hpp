@@ -1,0 +1,75 @@
+// A compiled, immutable set of classification rules: packets in, the index of
+// the first rule that matches out (kNoRule when none does).
+//
+// Compiled off the packet path; published to workers by pointer and never
+// changed after. For each ingress side it holds either a 64-entry DSCP table
+// (when every rule matches on DSCP and side alone: one load per packet) or a
+// pair of rte_acl tries, one per IP family, searched a whole burst at a time.
+// First match wins: rule i gets ACL priority (max - i).
+#pragma once
+
+#include <rte_acl.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "classifier/acl_key.hpp"
+#include "classifier/rule_spec.hpp"
+#include "dataplane/packet_meta.hpp"
+#include "dataplane/result.hpp"
+
+namespace sluice::classifier {
+
+inline constexpr uint32_t kMaxClassifyBurst = 256;
+// A rule whose lists multiply into more ACL entries than this is refused.
+inline constexpr uint64_t kMaxExpansionPerRule = 65536;
+
+// Per-lcore work space for classify(): keys and pointers for one burst.
+struct ClassifyScratch {
+    AclKey4 key4[kMaxClassifyBurst];
+    AclKey6 key6[kMaxClassifyBurst];
+    const uint8_t* ptr4[kMaxClassifyBurst];
+    const uint8_t* ptr6[kMaxClassifyBurst];
+    uint32_t res4[kMaxClassifyBurst];
+    uint32_t res6[kMaxClassifyBurst];
+    uint16_t pos4[kMaxClassifyBurst];
+    uint16_t pos6[kMaxClassifyBurst];
+};
+
+struct AclContextDeleter {
+    void operator()(rte_acl_ctx* c) const { rte_acl_free(c); }
+};
+using AclContext = std::unique_ptr<rte_acl_ctx, AclContextDeleter>;
+
+class RuleSet {
+public:
+    // Needs the EAL (rte_acl allocates from DPDK memory).
+    static Result<std::shared_ptr<const RuleSet>> compile(const std::vector<RuleSpec>& rules);
+
+    // Classifies n (<= kMaxClassifyBurst) packets that entered by `side`:
+    // out[i] is the index of the first matching rule, or kNoRule. Malformed
+    // and non-IP packets match nothing.
+    void classify(Side side, const dataplane::PacketMeta* meta, uint32_t n, uint32_t* out,
+                  ClassifyScratch& scratch) const;
+
+    size_t rule_count() const { return rule_count_; }
+    bool uses_dscp_table() const { return dscp_only_; }
+    // ACL entries after expanding lists, over both sides and families.
+    size_t acl_entries() const { return acl_entries_; }
+
+private:
+    struct PerSide {
+        std::array<uint32_t, 64> by_dscp;  // DSCP-only rule sets
+        AclContext v4, v6;                 // null when no rule applies to that family
+    };
+
+    bool dscp_only_ = false;
+    size_t rule_count_ = 0;
+    size_t acl_entries_ = 0;
+    PerSide sides_[2];
+};
+
+}  // namespace sluice::classifier
