@@ -15,6 +15,8 @@ namespace sluice::dataplane {
 enum class DropReason : uint8_t {
     malformed = 0,        // header parse failed; the detail is in malformed_by_error
     egress_queue_full,    // the direction's egress queue was at its limit
+    meter_yellow,         // a policer coloured it yellow and its action is drop
+    meter_red,            // a policer coloured it red and its action is drop
     shutdown,             // still queued when the daemon stopped and the drain timed out
     count_
 };
@@ -25,6 +27,8 @@ constexpr const char* drop_reason_name(DropReason r) {
     switch (r) {
     case DropReason::malformed: return "malformed";
     case DropReason::egress_queue_full: return "egress_queue_full";
+    case DropReason::meter_yellow: return "meter_yellow";
+    case DropReason::meter_red: return "meter_red";
     case DropReason::shutdown: return "shutdown";
     case DropReason::count_: break;
     }

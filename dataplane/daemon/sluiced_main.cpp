@@ -15,13 +15,13 @@
 #include <memory>
 #include <vector>
 
-#include "dataplane/direction.hpp"
+#include "dataplane/daemon/direction.hpp"
 #include "dataplane/eal.hpp"
 #include "dataplane/mempool.hpp"
 #include "dataplane/options.hpp"
 #include "dataplane/port.hpp"
-#include "dataplane/report.hpp"
-#include "dataplane/worker.hpp"
+#include "dataplane/daemon/report.hpp"
+#include "dataplane/daemon/worker.hpp"
 
 namespace dp = sluice::dataplane;
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "dataplane/direction.hpp"
+#include "dataplane/daemon/direction.hpp"
 #include "dataplane/port.hpp"
 
 namespace sluice::dataplane {

@@ -1,5 +1,6 @@
-#include "dataplane/direction.hpp"
+#include "dataplane/daemon/direction.hpp"
 
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_prefetch.h>
 
@@ -11,7 +12,8 @@ namespace {
 constexpr uint32_t kPrefetchAhead = 4;
 }  // namespace
 
-Direction::Direction(const DirectionConfig& cfg) : cfg_(cfg), queue_(cfg.queue_packets) {
+Direction::Direction(const DirectionConfig& cfg)
+    : cfg_(cfg), queue_(cfg.queue_packets), classify_(cfg.ingress_side) {
     if (cfg_.burst > kMaxBurst) cfg_.burst = kMaxBurst;
 }
 
@@ -66,6 +68,19 @@ uint32_t Direction::receive() {
     }
     counters_.rx_packets += n;
     counters_.rx_bytes += bytes;
+
+    // The tables pointer is read once per burst; the worker reports a
+    // quiescent state only after the burst is done with it.
+    const classifier::ClassifierTables* tables = cfg_.tables ? cfg_.tables->current() : nullptr;
+    if (tables != nullptr && kept != 0) {
+        const auto r = classify_.process(*tables, rx_, meta_, class_, kept, rte_rdtsc(), dropped_);
+        for (uint32_t i = 0; i < r.dropped; ++i) {
+            rte_pktmbuf_free(dropped_[i]);
+        }
+        counters_.drops[static_cast<unsigned>(DropReason::meter_yellow)] += r.dropped_yellow;
+        counters_.drops[static_cast<unsigned>(DropReason::meter_red)] += r.dropped - r.dropped_yellow;
+        kept = r.kept;
+    }
 
     const uint32_t queued = queue_.push(rx_, kept);
     for (uint32_t i = queued; i < kept; ++i) drop(rx_[i], DropReason::egress_queue_full);

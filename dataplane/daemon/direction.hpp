@@ -1,10 +1,12 @@
 // One forwarding direction of the bridge: frames received on the ingress port
 // are parsed, pass the egress stage, and leave on the egress port.
 //
-//   upload:   lan rx -> parse -> egress stage -> wan tx
-//   download: wan rx -> parse -> egress stage -> lan tx
+//   upload:   lan rx -> parse -> classify -> egress stage -> wan tx
+//   download: wan rx -> parse -> classify -> egress stage -> lan tx
 //
-// Expects:  both ports started; exactly one lcore calls poll() and drain().
+// Expects:  both ports started; exactly one lcore calls poll() and drain();
+//           when classifier tables are published, that lcore is an online
+//           reader of the publisher and reports quiescent states between turns.
 // Modifies: nothing inside frames (the bridge is transparent).
 // Outputs:  every received mbuf is transmitted or freed under a DropReason.
 // Counters: DirectionCounters, single writer (the owning lcore).
@@ -15,6 +17,8 @@
 #include <cstdint>
 #include <string>
 
+#include "classifier/classify_stage.hpp"
+#include "classifier/table_publisher.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/egress_queue.hpp"
 #include "dataplane/packet_meta.hpp"
@@ -29,6 +33,9 @@ struct DirectionConfig {
     uint16_t egress_port;
     uint32_t burst = 32;
     uint32_t queue_packets = 4096;
+    classifier::Side ingress_side = classifier::Side::lan;
+    // Where the current classifier tables are published; null: no classification.
+    const classifier::TablePublisher* tables = nullptr;
 };
 
 class Direction {
@@ -65,6 +72,9 @@ private:
     rte_mbuf* tx_[kMaxBurst];
     uint32_t tx_len_[kMaxBurst];
     PacketMeta meta_[kMaxBurst];
+    uint32_t class_[kMaxBurst];
+    rte_mbuf* dropped_[kMaxBurst];
+    classifier::ClassifyStage classify_;
 };
 
 }  // namespace sluice::dataplane

@@ -1,4 +1,4 @@
-#include "dataplane/report.hpp"
+#include "dataplane/daemon/report.hpp"
 
 #include <fmt/format.h>
 

@@ -1,0 +1,54 @@
+#include "classifier/classifier_tables.hpp"
+
+#include <fmt/format.h>
+
+namespace sluice::classifier {
+
+Result<std::shared_ptr<const ClassifierTables>> ClassifierTables::compile(const ClassifierSpec& spec,
+                                                                         uint64_t now) {
+    if (spec.actions.size() != spec.rules.size()) {
+        return Error{fmt::format("{} rules but {} actions", spec.rules.size(), spec.actions.size())};
+    }
+    for (unsigned d = 0; d < 2; ++d) {
+        if (spec.class_count[d] == 0 || spec.default_class[d] >= spec.class_count[d]) {
+            return Error{fmt::format("default class {} of direction {} does not exist", spec.default_class[d], d)};
+        }
+    }
+    for (size_t i = 0; i < spec.actions.size(); ++i) {
+        const RuleAction& a = spec.actions[i];
+        for (unsigned d = 0; d < 2; ++d) {
+            if (a.class_id[d] != kNoClass && a.class_id[d] >= spec.class_count[d]) {
+                return Error{fmt::format("rule {} sends to class {}, which does not exist", i + 1, a.class_id[d])};
+            }
+        }
+        if (a.meter != kNoMeter && a.meter >= spec.meters.size()) {
+            return Error{fmt::format("rule {} uses meter {}, which does not exist", i + 1, a.meter)};
+        }
+        if (a.set_dscp > 63) return Error{fmt::format("rule {} sets DSCP {}, above 63", i + 1, a.set_dscp)};
+    }
+
+    auto t = std::shared_ptr<ClassifierTables>(new ClassifierTables());
+    auto rules = RuleSet::compile(spec.rules);
+    if (!rules) return Error{rules.error()};
+    t->rules_ = *rules;
+    t->actions_ = spec.actions;
+    t->meters_ = spec.meters;
+    for (size_t m = 0; m < spec.meters.size(); ++m) {
+        auto p = MeterProfile::make(spec.meters[m].params);
+        if (!p) return Error{fmt::format("meter {}: {}", m + 1, p.error())};
+        t->profiles_.push_back(*p);
+    }
+    for (unsigned d = 0; d < 2; ++d) {
+        t->default_class_[d] = spec.default_class[d];
+        t->class_count_[d] = spec.class_count[d];
+        DirectionRuntime& rt = t->runtime_[d];
+        for (const auto& p : t->profiles_) rt.meters.emplace_back(p, now);
+        rt.rule_hits.assign(spec.rules.size(), 0);
+        rt.class_packets.assign(spec.class_count[d], 0);
+        rt.class_bytes.assign(spec.class_count[d], 0);
+        rt.meter_packets.assign(spec.meters.size() * 3, 0);
+    }
+    return std::shared_ptr<const ClassifierTables>(std::move(t));
+}
+
+}  // namespace sluice::classifier

@@ -1,0 +1,93 @@
+// Everything the classify stage needs, compiled into one immutable object:
+// the rule set, each rule's actions, the meters, the default classes.
+//
+// Built by the control thread, published to the workers by pointer
+// (TablePublisher), read by them without locks, freed after a grace period.
+// The only mutable part is each direction's run-time state (meter buckets,
+// counters), written by the one lcore that owns that direction and read by
+// the control thread for statistics.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "classifier/meter.hpp"
+#include "classifier/rule_set.hpp"
+#include "classifier/rule_spec.hpp"
+#include "dataplane/result.hpp"
+
+namespace sluice::classifier {
+
+// Egress directions: upload leaves by the WAN (entered by the LAN side).
+enum class Direction : uint8_t { upload = 0, download = 1 };
+constexpr Direction direction_of(Side ingress) {
+    return ingress == Side::lan ? Direction::upload : Direction::download;
+}
+
+inline constexpr uint32_t kNoClass = UINT32_MAX;
+inline constexpr uint32_t kNoMeter = UINT32_MAX;
+inline constexpr int16_t kKeepDscp = -1;
+
+struct RuleAction {
+    uint32_t class_id[2] = {kNoClass, kNoClass};  // per direction; kNoClass: the default class
+    int16_t set_dscp = kKeepDscp;
+    uint32_t meter = kNoMeter;
+};
+
+struct ColorAction {
+    enum class Kind : uint8_t { pass, remark, drop } kind = Kind::pass;
+    uint8_t dscp = 0;  // for remark
+};
+
+struct MeterDef {
+    MeterParams params;
+    ColorAction yellow;
+    ColorAction red{ColorAction::Kind::drop, 0};
+};
+
+struct ClassifierSpec {
+    std::vector<RuleSpec> rules;
+    std::vector<RuleAction> actions;  // one per rule
+    std::vector<MeterDef> meters;
+    uint32_t default_class[2] = {0, 0};
+    uint32_t class_count[2] = {1, 1};
+};
+
+// Per direction: written by the owning lcore only.
+struct alignas(64) DirectionRuntime {
+    std::vector<Meter> meters;
+    std::vector<uint64_t> rule_hits;
+    std::vector<uint64_t> class_packets;
+    std::vector<uint64_t> class_bytes;
+    std::vector<uint64_t> meter_packets;  // meters * 3: green, yellow, red
+    uint64_t default_hits = 0;
+};
+
+class ClassifierTables {
+public:
+    // Checks that every action refers to a class and meter that exist;
+    // `now` (TSC) starts the meters' clocks. Needs the EAL.
+    static Result<std::shared_ptr<const ClassifierTables>> compile(const ClassifierSpec& spec, uint64_t now);
+
+    const RuleSet& rules() const { return *rules_; }
+    const RuleAction& action(uint32_t rule) const { return actions_[rule]; }
+    const MeterProfile& meter_profile(uint32_t m) const { return profiles_[m]; }
+    const MeterDef& meter(uint32_t m) const { return meters_[m]; }
+    size_t meter_count() const { return meters_.size(); }
+    uint32_t default_class(Direction d) const { return default_class_[static_cast<unsigned>(d)]; }
+    uint32_t class_count(Direction d) const { return class_count_[static_cast<unsigned>(d)]; }
+    // The owning lcore's state for direction d (see the comment at the top).
+    DirectionRuntime& runtime(Direction d) const { return runtime_[static_cast<unsigned>(d)]; }
+
+private:
+    std::shared_ptr<const RuleSet> rules_;
+    std::vector<RuleAction> actions_;
+    std::vector<MeterDef> meters_;
+    std::vector<MeterProfile> profiles_;
+    uint32_t default_class_[2] = {0, 0};
+    uint32_t class_count_[2] = {1, 1};
+    mutable DirectionRuntime runtime_[2];
+};
+
+}  // namespace sluice::classifier

@@ -1,0 +1,46 @@
+// Publishes ClassifierTables to the workers: one pointer swap, then a grace
+// period (DPDK's rte_rcu_qsbr) before the old tables are freed.
+//
+// Workers never wait: each reads the current pointer once per loop turn and
+// reports a quiescent state when it holds no reference any more. The control
+// thread's publish() returns only after every online worker has moved on, so
+// when it returns the old tables are unused and their counters final.
+#pragma once
+
+#include <rte_rcu_qsbr.h>
+
+#include <atomic>
+#include <memory>
+
+#include "classifier/classifier_tables.hpp"
+#include "dataplane/result.hpp"
+
+namespace sluice::classifier {
+
+class TablePublisher {
+public:
+    static Result<std::unique_ptr<TablePublisher>> create(uint32_t max_workers);
+    ~TablePublisher();
+    TablePublisher(const TablePublisher&) = delete;
+    TablePublisher& operator=(const TablePublisher&) = delete;
+
+    // Control thread: makes `next` current, waits out the grace period, and
+    // returns the tables it replaced (null the first time).
+    std::shared_ptr<const ClassifierTables> publish(std::shared_ptr<const ClassifierTables> next);
+    std::shared_ptr<const ClassifierTables> current_owned() const { return owner_; }
+
+    // Worker side. `id` is the worker's index, below max_workers.
+    void reader_online(unsigned id);
+    void reader_offline(unsigned id);
+    const ClassifierTables* current() const { return current_.load(std::memory_order_acquire); }
+    void quiescent(unsigned id) { rte_rcu_qsbr_quiescent(qsbr_, id); }
+
+private:
+    TablePublisher() = default;
+
+    rte_rcu_qsbr* qsbr_ = nullptr;
+    std::atomic<const ClassifierTables*> current_{nullptr};
+    std::shared_ptr<const ClassifierTables> owner_;
+};
+
+}  // namespace sluice::classifier
