@@ -219,17 +219,26 @@ Result<AclContext> build(const std::vector<RuleSpec>& rules, Side side, uint8_t 
 
 }  // namespace
 
-Result<std::shared_ptr<const RuleSet>> RuleSet::compile(const std::vector<RuleSpec>& rules) {
+Result<std::shared_ptr<const RuleSet>> RuleSet::compile(const std::vector<RuleSpec>& rules,
+                                                        bool allow_tables) {
     if (rules.size() >= RTE_ACL_MAX_PRIORITY) return Error{"too many rules"};
     auto set = std::shared_ptr<RuleSet>(new RuleSet());
     set->rule_count_ = rules.size();
-    set->dscp_only_ = true;
-    for (const auto& r : rules) set->dscp_only_ &= r.dscp_only();
+    bool dscp_only = allow_tables, port_table = allow_tables && rules.size() <= PortDscpTable::kMaxRules;
+    for (const auto& r : rules) {
+        dscp_only &= r.dscp_only();
+        port_table &= PortDscpTable::eligible(r);
+    }
+    set->lookup_ = dscp_only ? Lookup::dscp_table : port_table ? Lookup::port_dscp_table : Lookup::acl;
 
     for (Side side : {Side::lan, Side::wan}) {
         PerSide& ps = set->sides_[static_cast<unsigned>(side)];
         ps.by_dscp.fill(kNoRule);
-        if (set->dscp_only_) {
+        if (set->lookup_ == Lookup::port_dscp_table) {
+            ps.ports = std::make_unique<PortDscpTable>(rules, side);
+            continue;
+        }
+        if (set->lookup_ == Lookup::dscp_table) {
             // Fill from the last rule to the first so the first match wins.
             for (uint32_t i = static_cast<uint32_t>(rules.size()); i-- > 0;) {
                 if (!applies(rules[i], side)) continue;
@@ -254,10 +263,14 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::compile(const std::vector<RuleSp
 void RuleSet::classify(Side side, const dataplane::PacketMeta* meta, uint32_t n, uint32_t* out,
                        ClassifyScratch& s) const {
     const PerSide& ps = sides_[static_cast<unsigned>(side)];
-    if (dscp_only_) {
+    if (lookup_ == Lookup::dscp_table) {
         for (uint32_t i = 0; i < n; ++i) {
             out[i] = meta[i].is_ip() && !meta[i].malformed() ? ps.by_dscp[meta[i].dscp()] : kNoRule;
         }
+        return;
+    }
+    if (lookup_ == Lookup::port_dscp_table) {
+        for (uint32_t i = 0; i < n; ++i) out[i] = ps.ports->lookup(meta[i]);
         return;
     }
     uint32_t n4 = 0, n6 = 0;

@@ -2,10 +2,13 @@
 // the first rule that matches out (kNoRule when none does).
 //
 // Compiled off the packet path; published to workers by pointer and never
-// changed after. For each ingress side it holds either a 64-entry DSCP table
-// (when every rule matches on DSCP and side alone: one load per packet) or a
-// pair of rte_acl tries, one per IP family, searched a whole burst at a time.
-// First match wins: rule i gets ACL priority (max - i).
+// changed after. For each ingress side it holds one of three lookups, the
+// cheapest the rules allow:
+//   - a 64-entry DSCP table, when every rule matches on DSCP (and side) alone;
+//   - a port/DSCP table (PortDscpTable), when rules add a protocol and one
+//     port field and there are few enough of them;
+//   - otherwise a pair of rte_acl tries, one per IP family, searched a whole
+//     burst at a time. First match wins: rule i gets ACL priority (max - i).
 #pragma once
 
 #include <rte_acl.h>
@@ -17,6 +20,7 @@
 #include <vector>
 
 #include "classifier/acl_key.hpp"
+#include "classifier/port_dscp_table.hpp"
 #include "classifier/rule_spec.hpp"
 #include "dataplane/packet_meta.hpp"
 #include "dataplane/result.hpp"
@@ -46,8 +50,12 @@ using AclContext = std::unique_ptr<rte_acl_ctx, AclContextDeleter>;
 
 class RuleSet {
 public:
-    // Needs the EAL (rte_acl allocates from DPDK memory).
-    static Result<std::shared_ptr<const RuleSet>> compile(const std::vector<RuleSpec>& rules);
+    enum class Lookup : uint8_t { dscp_table, port_dscp_table, acl };
+
+    // Needs the EAL (rte_acl allocates from DPDK memory). `allow_tables`
+    // false forces rte_acl, so tests can compare the lookups on one rule list.
+    static Result<std::shared_ptr<const RuleSet>> compile(const std::vector<RuleSpec>& rules,
+                                                          bool allow_tables = true);
 
     // Classifies n (<= kMaxClassifyBurst) packets that entered by `side`:
     // out[i] is the index of the first matching rule, or kNoRule. Malformed
@@ -56,17 +64,19 @@ public:
                   ClassifyScratch& scratch) const;
 
     size_t rule_count() const { return rule_count_; }
-    bool uses_dscp_table() const { return dscp_only_; }
+    bool uses_dscp_table() const { return lookup_ == Lookup::dscp_table; }
+    Lookup lookup() const { return lookup_; }
     // ACL entries after expanding lists, over both sides and families.
     size_t acl_entries() const { return acl_entries_; }
 
 private:
     struct PerSide {
-        std::array<uint32_t, 64> by_dscp;  // DSCP-only rule sets
-        AclContext v4, v6;                 // null when no rule applies to that family
+        std::array<uint32_t, 64> by_dscp;      // DSCP-only rule sets
+        std::unique_ptr<PortDscpTable> ports;  // DSCP + protocol + one port field
+        AclContext v4, v6;                     // null when no rule applies to that family
     };
 
-    bool dscp_only_ = false;
+    Lookup lookup_ = Lookup::acl;
     size_t rule_count_ = 0;
     size_t acl_entries_ = 0;
     PerSide sides_[2];
