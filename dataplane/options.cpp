@@ -43,6 +43,8 @@ po::options_description settings_options(DaemonOptions& o, std::string& hugepage
          "packets each direction may hold before transmit, a power of two (default 4096)")
         ("stats-interval", po::value(&o.stats_interval_s)->value_name("SECONDS"),
          "log counters every SECONDS; 0 logs them only at exit (default 0)")
+        ("socket", po::value(&o.socket)->value_name("PATH"),
+         "control socket for sluicectl (default /run/sluice/sluiced.sock)")
         ("eal", po::value(&o.eal_args)->composing()->value_name("ARG"),
          "one extra EAL argument (repeatable); arguments after a lone -- go to the EAL too");
     return d;
@@ -82,6 +84,7 @@ Result<ParsedOptions> validate(ParsedOptions p, const std::string& hugepages) {
             "--egress-queue must be a power of two between --burst and 1048576, not {}",
             o.egress_queue_packets)};
     }
+    if (o.socket.empty()) return Error{"--socket must name a path, e.g. /run/sluice/sluiced.sock"};
     if (o.no_huge_memory_mb < 64) return Error{fmt::format("--memory must be at least 64 (MB), not {}", o.no_huge_memory_mb)};
     return p;
 }
@@ -171,10 +174,10 @@ std::string describe(const DaemonOptions& o) {
     return fmt::format(
         "config = {}\nlan = {}\nwan = {}\nlcores = {}\nlog-level = {}\nhugepages = {}\n"
         "memory = {}\nburst = {}\nrx-descriptors = {}\ntx-descriptors = {}\negress-queue = {}\n"
-        "stats-interval = {}\neal = {}\n",
+        "stats-interval = {}\nsocket = {}\neal = {}\n",
         o.config_file.empty() ? "(none)" : o.config_file, o.lan, o.wan,
         o.lcores.empty() ? "(automatic)" : o.lcores, o.log_level, huge, o.no_huge_memory_mb, o.burst,
-        o.rx_descriptors, o.tx_descriptors, o.egress_queue_packets, o.stats_interval_s, eal);
+        o.rx_descriptors, o.tx_descriptors, o.egress_queue_packets, o.stats_interval_s, o.socket, eal);
 }
 
 }  // namespace sluice::dataplane

@@ -27,6 +27,7 @@ struct DaemonOptions {
     uint32_t tx_descriptors = 1024;
     uint32_t egress_queue_packets = 4096;
     uint32_t stats_interval_s = 0;     // 0 = only at exit
+    std::string socket = "/run/sluice/sluiced.sock";  // control socket
     bool show_config = false;          // print the effective settings and exit
 };
 

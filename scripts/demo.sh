@@ -12,7 +12,9 @@ if [ ! -f build/build.ninja ]; then
     meson setup build -Dwerror=true >/dev/null
 fi
 ninja -C build >/dev/null
-echo "== built $(build/dataplane/sluiced --version)"
+SLUICED=build/dataplane/daemon/sluiced
+SLUICECTL=build/control/sluicectl
+echo "== built $($SLUICED --version)"
 
 . scripts/netns-topology.sh
 ID=$(( $$ % 100000 ))
@@ -30,7 +32,8 @@ trap cleanup EXIT
 topo_up "$ID"
 echo "== LAN host $TOPO_LAN_ADDR ($TOPO_LAN_NS) <-> sluiced <-> WAN host $TOPO_WAN_ADDR ($TOPO_WAN_NS)"
 
-build/dataplane/sluiced --config "$ROOT/configs/sluiced.conf" \
+SOCK=/run/sluice/demo-$ID.sock
+$SLUICED --config "$ROOT/configs/sluiced.conf" --socket "$SOCK" \
     --lan "net_af_packet0,iface=$TOPO_LAN_IF,framecnt=4096" \
     --wan "net_af_packet1,iface=$TOPO_WAN_IF,framecnt=4096" \
     --stats-interval 0 >"$LOG" 2>&1 &
@@ -56,6 +59,10 @@ for dir in upload download; do
 done
 kill "$IPERF_PID"; wait "$IPERF_PID" 2>/dev/null || true
 IPERF_PID=
+
+echo "== sluicectl status and stats, live"
+$SLUICECTL --socket "$SOCK" status | sed 's/^/   /'
+$SLUICECTL --socket "$SOCK" stats | sed 's/^/   /'
 
 kill -TERM "$SLUICED_PID"
 wait "$SLUICED_PID" || true

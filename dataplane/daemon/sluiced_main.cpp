@@ -9,12 +9,15 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <memory>
 #include <vector>
 
+#include "control/server/socket_server.hpp"
+#include "dataplane/daemon/daemon_commands.hpp"
 #include "dataplane/daemon/direction.hpp"
 #include "dataplane/eal.hpp"
 #include "dataplane/mempool.hpp"
@@ -54,6 +57,7 @@ int run(const dp::DaemonOptions& o) {
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
     bool hugepages = false;
+    std::string memory;
     const auto probe = dp::probe_hugepages();
     constexpr uint64_t kHugepagesNeededMb = 128;
     switch (o.hugepages) {
@@ -62,14 +66,15 @@ int run(const dp::DaemonOptions& o) {
     case dp::HugepageMode::automatic: hugepages = probe.usable(kHugepagesNeededMb); break;
     }
     if (hugepages) {
-        spdlog::info("memory: hugepages ({} MiB free in hugetlbfs)", probe.free_bytes >> 20);
+        memory = fmt::format("hugepages ({} MiB free in hugetlbfs)", probe.free_bytes >> 20);
     } else {
-        spdlog::info("memory: no hugepages ({}), running with --no-huge and {} MiB",
-                     o.hugepages == dp::HugepageMode::off ? "turned off by --hugepages off"
-                     : probe.mounted ? "too few free in hugetlbfs"
-                                     : "hugetlbfs not mounted",
-                     o.no_huge_memory_mb);
+        memory = fmt::format("no hugepages ({}), running with --no-huge and {} MiB",
+                             o.hugepages == dp::HugepageMode::off ? "turned off by --hugepages off"
+                             : probe.mounted ? "too few free in hugetlbfs"
+                                             : "hugetlbfs not mounted",
+                             o.no_huge_memory_mb);
     }
+    spdlog::info("memory: {}", memory);
 
     auto eal = dp::Eal::init(dp::eal_arguments(o, hugepages));
     if (!eal) {
@@ -105,10 +110,28 @@ int run(const dp::DaemonOptions& o) {
     dp::Direction upload({"upload", (*lan)->id(), (*wan)->id(), o.burst, o.egress_queue_packets});
     dp::Direction download({"download", (*wan)->id(), (*lan)->id(), o.burst, o.egress_queue_packets});
 
+    // The control socket is bound before any packet moves, so a daemon that
+    // cannot be managed never starts forwarding.
+    sluice::control::CommandTable commands;
+    dp::DaemonView view;
+    view.ports = {lan->get(), wan->get()};
+    view.directions = {&upload, &download};
+    view.started = std::chrono::steady_clock::now();
+    view.control_lcore = rte_lcore_id();
+    view.memory = memory;
+    view.socket = o.socket;
+    dp::register_daemon_commands(commands, view);
+    auto server = sluice::control::SocketServer::bind(o.socket, commands);
+    if (!server) {
+        spdlog::error("control socket: {}", server.error());
+        return 1;
+    }
+
     std::atomic<bool> stop{false};
     std::vector<unsigned> lcores;
     unsigned lc;
     RTE_LCORE_FOREACH_WORKER(lc) lcores.push_back(lc);
+    view.worker_lcores = lcores;
     // One worker runs both directions; with two or more, each direction has
     // its own lcore (it owns that direction's queues and the egress port's tx).
     std::vector<dp::Worker> workers(lcores.size() >= 2 ? 2 : 1);
@@ -131,6 +154,8 @@ int run(const dp::DaemonOptions& o) {
         for (auto* d : workers[i].directions) names += (names.empty() ? "" : ", ") + d->name();
         spdlog::info("lcore {}: forwarding {}", lcores[i], names);
     }
+    (*server)->start();
+    spdlog::info("control socket {}", o.socket);
     spdlog::info("bridging {} <-> {}; SIGINT or SIGTERM stops", (*lan)->name(), (*wan)->name());
 
     const timespec tick{static_cast<time_t>(o.stats_interval_s ? o.stats_interval_s : 3600), 0};
@@ -145,6 +170,8 @@ int run(const dp::DaemonOptions& o) {
             spdlog::info("{}", dp::format_counters(download.name(), download.counters()));
         }
     }
+    // Stop answering first: no command may reach a pipeline being torn down.
+    (*server)->stop();
     stop.store(true, std::memory_order_relaxed);
     rte_eal_mp_wait_lcore();
 

@@ -3,12 +3,13 @@
 # only through sluiced on af_packet (or af_xdp) ports. Ping (IPv4 and IPv6) and
 # iperf3 TCP in both directions must pass, and sluiced must lose nothing.
 #
-# Usage: bridge_netns.sh SLUICED [af_packet|af_xdp]
+# Usage: bridge_netns.sh SLUICED SLUICECTL [af_packet|af_xdp]
 # Needs root (namespaces, veths); exits 77 (skipped) without it.
 set -euo pipefail
 
 SLUICED=$1
-PMD=${2:-af_packet}
+SLUICECTL=$2
+PMD=${3:-af_packet}
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../../scripts/netns-topology.sh"
 
@@ -51,7 +52,8 @@ af_xdp)
 *) echo "unknown PMD $PMD"; exit 2 ;;
 esac
 
-"$SLUICED" --lan "$LAN_DEV" --wan "$WAN_DEV" >"$WORK/sluiced.log" 2>&1 &
+SOCK="$WORK/sluiced.sock"
+"$SLUICED" --lan "$LAN_DEV" --wan "$WAN_DEV" --socket "$SOCK" >"$WORK/sluiced.log" 2>&1 &
 SLUICED_PID=$!
 for _ in $(seq 100); do
     grep -q "bridging" "$WORK/sluiced.log" && break
@@ -84,6 +86,13 @@ PY
 }
 run_iperf "" upload
 run_iperf "-R" download
+
+echo "== sluicectl while running"
+"$SLUICECTL" --socket "$SOCK" status || fail "sluicectl status failed"
+"$SLUICECTL" --socket "$SOCK" stats || fail "sluicectl stats failed"
+live_tx=$("$SLUICECTL" --socket "$SOCK" --json stats |
+    /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["directions"][0]["tx_packets"])')
+[ "$live_tx" -gt 1000 ] || fail "sluicectl reports only $live_tx upload packets"
 
 kill "$IPERF_PID"; wait "$IPERF_PID" 2>/dev/null || true
 IPERF_PID=

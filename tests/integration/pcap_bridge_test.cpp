@@ -102,7 +102,7 @@ Bridge run_bridge(const std::string& name, const std::vector<Bytes>& lan_in,
         sluiced_path(),
         {"--lan", "net_pcap0,rx_pcap=" + d + "/lan_in.pcap,tx_pcap=" + d + "/lan_out.pcap",
          "--wan", "net_pcap1,rx_pcap=" + d + "/wan_in.pcap,tx_pcap=" + d + "/wan_out.pcap",
-         "--hugepages", "off", "--memory", "256"},
+         "--hugepages", "off", "--memory", "256", "--socket", d + "/sluiced.sock"},
         d + "/sluiced.log");
     REQUIRE(sluiced.wait_for_log("bridging", 20s));
     // A pcap port delivers its whole file at once; give the worker a moment

@@ -1,0 +1,88 @@
+#include "control/client/control_client.hpp"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sluice::control {
+
+Result<std::unique_ptr<ControlClient>> ControlClient::connect(const std::string& path,
+                                                              std::chrono::milliseconds timeout) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    if (path.size() >= sizeof(a.sun_path)) return Error{fmt::format("socket path {} is too long", path)};
+    std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Error{fmt::format("socket: {}", std::strerror(errno))};
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof(a)) != 0) {
+        const int e = errno;
+        close(fd);
+        const char* hint = e == ENOENT         ? " (is sluiced running? see --socket)"
+                           : e == EACCES       ? " (are you root or in group sluice?)"
+                           : e == ECONNREFUSED ? " (a stale socket: sluiced is not running)"
+                                               : "";
+        return Error{fmt::format("cannot connect to {}: {}{}", path, std::strerror(e), hint)};
+    }
+    return std::unique_ptr<ControlClient>(new ControlClient(fd, timeout));
+}
+
+ControlClient::~ControlClient() { close(fd_); }
+
+Result<std::string> ControlClient::read_line() {
+    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    for (;;) {
+        if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
+            std::string line = buffer_.substr(0, nl);
+            buffer_.erase(0, nl + 1);
+            return line;
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return Error{"no answer from sluiced in time"};
+        pollfd p{fd_, POLLIN, 0};
+        const int r = poll(&p, 1, static_cast<int>(left.count()));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) continue;
+        char buf[65536];
+        const ssize_t n = read(fd_, buf, sizeof(buf));
+        if (n == 0) return Error{"sluiced closed the connection"};
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN) continue;
+            return Error{fmt::format("read: {}", std::strerror(errno))};
+        }
+        buffer_.append(buf, static_cast<size_t>(n));
+    }
+}
+
+Result<std::string> ControlClient::exchange_raw(const std::string& bytes) {
+    size_t sent = 0;
+    while (sent < bytes.size()) {
+        const ssize_t w = send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return Error{fmt::format("write: {}", std::strerror(errno))};
+        }
+        sent += static_cast<size_t>(w);
+    }
+    return read_line();
+}
+
+Result<json> ControlClient::call(const std::string& cmd, const json& args) {
+    const uint64_t id = next_id_++;
+    const json req{{"id", id}, {"cmd", cmd}, {"args", args}};
+    auto line = exchange_raw(req.dump() + "\n");
+    if (!line) return Error{line.error()};
+    json resp = json::parse(*line, nullptr, false);
+    if (resp.is_discarded() || !resp.is_object() || !resp.contains("ok")) {
+        return Error{"sluiced answered something that is not a response"};
+    }
+    if (resp.value("id", json()) != json(id)) return Error{"sluiced answered a different request"};
+    return resp;
+}
+
+}  // namespace sluice::control

@@ -1,0 +1,41 @@
+// A client of the control socket: one connection, one request at a time.
+// Links no DPDK; used by sluicectl and by tests.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "control/server/protocol.hpp"
+#include "dataplane/result.hpp"
+
+namespace sluice::control {
+
+inline constexpr const char* kDefaultSocket = "/run/sluice/sluiced.sock";
+
+class ControlClient {
+public:
+    static Result<std::unique_ptr<ControlClient>> connect(const std::string& path,
+                                                          std::chrono::milliseconds timeout);
+    ~ControlClient();
+    ControlClient(const ControlClient&) = delete;
+    ControlClient& operator=(const ControlClient&) = delete;
+
+    // Sends one request and waits for its response line (the whole response
+    // object: id, ok, result or error). An Error here means the daemon could
+    // not be reached or answered something that is not a response.
+    Result<json> call(const std::string& cmd, const json& args = json::object());
+    // Sends raw bytes and reads one line back: for protocol tests.
+    Result<std::string> exchange_raw(const std::string& bytes);
+
+private:
+    ControlClient(int fd, std::chrono::milliseconds timeout) : fd_(fd), timeout_(timeout) {}
+    Result<std::string> read_line();
+
+    int fd_;
+    std::chrono::milliseconds timeout_;
+    std::string buffer_;
+    uint64_t next_id_ = 1;
+};
+
+}  // namespace sluice::control

@@ -1,0 +1,68 @@
+#include "control/sluicectl/render.hpp"
+
+#include <fmt/format.h>
+
+namespace sluice::control {
+namespace {
+
+std::string human_count(uint64_t v) {
+    if (v >= 10'000'000'000ull) return fmt::format("{:.1f}G", static_cast<double>(v) / 1e9);
+    if (v >= 10'000'000ull) return fmt::format("{:.1f}M", static_cast<double>(v) / 1e6);
+    if (v >= 100'000ull) return fmt::format("{:.1f}k", static_cast<double>(v) / 1e3);
+    return std::to_string(v);
+}
+
+std::string duration(uint64_t s) {
+    return fmt::format("{}d {:02}:{:02}:{:02}", s / 86400, s / 3600 % 24, s / 60 % 60, s % 60);
+}
+
+std::string ports_table(const json& ports) {
+    std::string out = fmt::format("{:<5} {:<20} {:<16} {}\n", "role", "port", "driver", "link");
+    for (const auto& p : ports) {
+        out += fmt::format("{:<5} {:<20} {:<16} {}\n", p.value("role", ""), p.value("name", ""),
+                           p.value("driver", ""), p.value("link", ""));
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string render(const std::string& request, const json& r) {
+    if (request == "status") {
+        std::string out = fmt::format("sluiced {}, up {}, pid {}\n", r.value("version", "?"),
+                                      duration(r.value("uptime_s", 0ull)), r.value("pid", 0));
+        out += fmt::format("lcores: control {}, workers {}\n", r.value("control_lcore", 0), r["worker_lcores"].dump());
+        out += fmt::format("memory: {}\n", r.value("memory", "?"));
+        out += ports_table(r["ports"]);
+        return out;
+    }
+    if (request == "show ports") return ports_table(r["ports"]);
+    if (request == "stats" || request == "stats reset") {
+        std::string out = fmt::format("{:<9} {:>10} {:>10} {:>10} {:>10} {:>9}  drops\n", "direction", "rx pkts",
+                                      "rx bytes", "tx pkts", "tx bytes", "dropped");
+        for (const auto& d : r["directions"]) {
+            std::string drops;
+            for (const auto& [reason, n] : d["drops"].items()) {
+                if (n.get<uint64_t>() != 0) drops += fmt::format("{}={} ", reason, n.get<uint64_t>());
+            }
+            out += fmt::format("{:<9} {:>10} {:>10} {:>10} {:>10} {:>9}  {}\n", d.value("name", ""),
+                               human_count(d.value("rx_packets", 0ull)), human_count(d.value("rx_bytes", 0ull)),
+                               human_count(d.value("tx_packets", 0ull)), human_count(d.value("tx_bytes", 0ull)),
+                               human_count(d.value("dropped", 0ull)), drops.empty() ? "-" : drops);
+        }
+        out += fmt::format("\n{:<5} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}\n", "port", "rx pkts", "tx pkts",
+                           "rx missed", "rx errors", "tx errors", "no mbuf");
+        for (const auto& p : r["ports"]) {
+            out += fmt::format("{:<5} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}\n", p.value("role", ""),
+                               human_count(p.value("rx_packets", 0ull)), human_count(p.value("tx_packets", 0ull)),
+                               human_count(p.value("rx_missed", 0ull)), human_count(p.value("rx_errors", 0ull)),
+                               human_count(p.value("tx_errors", 0ull)), human_count(p.value("rx_no_mbuf", 0ull)));
+        }
+        if (request == "stats reset") out += "\n(counters now start again from zero)\n";
+        return out;
+    }
+    if (request == "log level") return fmt::format("log level is now {}\n", r.value("level", "?"));
+    return r.dump(2) + "\n";
+}
+
+}  // namespace sluice::control

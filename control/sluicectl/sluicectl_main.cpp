@@ -1,0 +1,142 @@
+// sluicectl: the operator's command line for sluiced. Links no DPDK.
+//
+//   sluicectl [--socket PATH] [--json] [--timeout SECONDS] COMMAND [ARGS]
+//
+// Exit codes: 0 done, 1 refused by sluiced (or invalid), 2 sluiced not reachable.
+#include <boost/program_options.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "control/client/control_client.hpp"
+#include "control/sluicectl/render.hpp"
+
+namespace po = boost::program_options;
+using sluice::control::json;
+
+namespace {
+
+constexpr int kOk = 0, kRefused = 1, kUnreachable = 2;
+
+struct Command {
+    const char* usage;
+    const char* summary;
+};
+
+const std::vector<std::pair<std::string, Command>> kCommands = {
+    {"status", {"status", "version, uptime, ports and their links, lcores"}},
+    {"stats", {"stats [--reset]", "counters per direction and per port; --reset starts them from zero"}},
+    {"show", {"show ports", "the running configuration"}},
+    {"log", {"log level LEVEL", "set the daemon's log level (trace ... off)"}},
+    {"call", {"call COMMAND [JSON-ARGS]", "send any request as it is, print the raw response"}},
+};
+
+std::string usage() {
+    std::string s =
+        "Usage: sluicectl [--socket PATH] [--json] [--timeout SECONDS] COMMAND [ARGS]\n\n"
+        "Talks to sluiced over its control socket.\n\nCommands:\n";
+    for (const auto& [name, c] : kCommands) s += fmt::format("  {:<28} {}\n", c.usage, c.summary);
+    s += "\nOptions:\n"
+         "  --socket PATH      control socket (default /run/sluice/sluiced.sock)\n"
+         "  --json             print results as JSON, for scripts\n"
+         "  --timeout SECONDS  how long to wait for sluiced (default 5)\n"
+         "  --help             this help; COMMAND --help for one command\n\n"
+         "Exit codes: 0 done, 1 refused, 2 sluiced not reachable.\n";
+    return s;
+}
+
+int fail(int code, const std::string& message) {
+    std::fprintf(stderr, "sluicectl: %s\n", message.c_str());
+    return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string socket = sluice::control::kDefaultSocket;
+    bool as_json = false;
+    bool reset = false;
+    double timeout_s = 5;
+    std::vector<std::string> words;
+
+    po::options_description global;
+    global.add_options()
+        ("socket", po::value(&socket))
+        ("json", po::bool_switch(&as_json))
+        ("reset", po::bool_switch(&reset))
+        ("timeout", po::value(&timeout_s))
+        ("help,h", "")
+        ("words", po::value(&words));
+    po::positional_options_description positional;
+    positional.add("words", -1);
+    po::variables_map vm;
+    try {
+        // Options may come before or after the command; "--" ends them.
+        po::store(po::command_line_parser(argc, argv).options(global).positional(positional).run(), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        return fail(kRefused, fmt::format("{} (see sluicectl --help)", e.what()));
+    }
+    if (words.empty()) {
+        if (vm.count("help")) {
+            std::fputs(usage().c_str(), stdout);
+            return kOk;
+        }
+        return fail(kRefused, "no command given (see sluicectl --help)");
+    }
+    const std::string& verb = words[0];
+    const Command* cmd = nullptr;
+    for (const auto& [name, c] : kCommands) {
+        if (name == verb) cmd = &c;
+    }
+    if (cmd == nullptr) return fail(kRefused, fmt::format("unknown command '{}' (see sluicectl --help)", verb));
+    if (vm.count("help")) {
+        std::printf("Usage: sluicectl %s\n\n%s\n", cmd->usage, cmd->summary);
+        return kOk;
+    }
+
+    // Turn the words into one request.
+    std::string request;
+    json args = json::object();
+    const size_t n = words.size();
+    if (verb == "status" && n == 1) {
+        request = "status";
+    } else if (verb == "stats" && n == 1) {
+        request = reset ? "stats reset" : "stats";
+    } else if (verb == "show" && n == 2 && words[1] == "ports") {
+        request = "show ports";
+    } else if (verb == "log" && n == 3 && words[1] == "level") {
+        request = "log level";
+        args["level"] = words[2];
+    } else if (verb == "call" && (n == 2 || n == 3)) {
+        request = words[1];
+        if (n == 3) {
+            args = json::parse(words[2], nullptr, false);
+            if (args.is_discarded() || !args.is_object()) return fail(kRefused, "JSON-ARGS must be a JSON object");
+        }
+    } else {
+        return fail(kRefused, fmt::format("usage: sluicectl {}", cmd->usage));
+    }
+
+    auto client = sluice::control::ControlClient::connect(
+        socket, std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)));
+    if (!client) return fail(kUnreachable, client.error());
+    auto resp = (*client)->call(request, args);
+    if (!resp) return fail(kUnreachable, resp.error());
+    const json& r = *resp;
+    if (verb == "call") {
+        std::cout << r.dump(2) << "\n";
+        return r.value("ok", false) ? kOk : kRefused;
+    }
+    if (!r.value("ok", false)) return fail(kRefused, r.value("error", std::string("refused")));
+    const json& result = r["result"];
+    if (as_json) {
+        std::cout << result.dump(2) << "\n";
+    } else {
+        std::cout << sluice::control::render(request, result);
+    }
+    return kOk;
+}

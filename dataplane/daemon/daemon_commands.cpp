@@ -1,0 +1,122 @@
+#include "dataplane/daemon/daemon_commands.hpp"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <memory>
+
+namespace sluice::dataplane {
+
+using control::json;
+
+json direction_json(const Direction& d) {
+    const DirectionCounters& c = d.counters();
+    json drops = json::object();
+    for (unsigned r = 0; r < kDropReasonCount; ++r) drops[drop_reason_name(static_cast<DropReason>(r))] = c.drops[r];
+    json malformed = json::object();
+    for (unsigned e = 1; e < kParseErrorCount; ++e) {
+        malformed[parse_error_name(static_cast<ParseError>(e))] = c.malformed_by_error[e];
+    }
+    return json{{"name", d.name()},          {"rx_packets", c.rx_packets}, {"rx_bytes", c.rx_bytes},
+                {"tx_packets", c.tx_packets}, {"tx_bytes", c.tx_bytes},     {"non_ip", c.non_ip_packets},
+                {"tx_retries", c.tx_retries}, {"dropped", c.dropped()},     {"drops", drops},
+                {"malformed", malformed},     {"queued", d.queued()}};
+}
+
+json port_json(const Port& p) {
+    const PortStats s = p.stats();
+    return json{{"role", p.role()},         {"name", p.name()},           {"driver", p.driver()},
+                {"link", p.link_status()},  {"rx_packets", s.rx_packets}, {"rx_bytes", s.rx_bytes},
+                {"tx_packets", s.tx_packets}, {"tx_bytes", s.tx_bytes},   {"rx_missed", s.rx_missed},
+                {"rx_errors", s.rx_errors}, {"tx_errors", s.tx_errors},   {"rx_no_mbuf", s.rx_no_mbuf}};
+}
+
+namespace {
+
+// Subtracts a baseline from every unsigned counter found in both objects:
+// `stats reset` never writes the workers' counters, it moves the zero point.
+json minus(const json& now, const json& base) {
+    if (base.is_null()) return now;
+    json out = now;
+    for (auto& [key, value] : out.items()) {
+        // Gauges (what is queued now) are not counters: no baseline for them.
+        if (!base.contains(key) || key == "queued") continue;
+        if (value.is_number_unsigned() && base[key].is_number_unsigned()) {
+            const auto a = value.get<uint64_t>(), b = base[key].get<uint64_t>();
+            value = a >= b ? a - b : 0;
+        } else if (value.is_object()) {
+            value = minus(value, base[key]);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+void register_daemon_commands(control::CommandTable& table, const DaemonView& view) {
+    // The reset baseline belongs to the control thread, like the table itself.
+    auto baseline = std::make_shared<json>(json{{"directions", json::array()}, {"ports", json::array()}});
+
+    auto snapshot = [&view] {
+        json s{{"directions", json::array()}, {"ports", json::array()}};
+        for (const Direction* d : view.directions) s["directions"].push_back(direction_json(*d));
+        for (const Port* p : view.ports) s["ports"].push_back(port_json(*p));
+        return s;
+    };
+
+    table.add("status", {"version, uptime, ports, lcores", false, [&view](const json&, const control::Peer&) -> Result<json> {
+        json ports = json::array();
+        for (const Port* p : view.ports) {
+            ports.push_back({{"role", p->role()}, {"name", p->name()}, {"driver", p->driver()}, {"link", p->link_status()}});
+        }
+        const auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - view.started);
+        return json{{"version", SLUICE_VERSION}, {"pid", getpid()}, {"uptime_s", up.count()},
+                    {"control_lcore", view.control_lcore}, {"worker_lcores", view.worker_lcores},
+                    {"memory", view.memory}, {"socket", view.socket}, {"ports", ports}};
+    }});
+
+    table.add("show ports", {"ports, drivers and links", false, [&view](const json&, const control::Peer&) -> Result<json> {
+        json ports = json::array();
+        for (const Port* p : view.ports) {
+            ports.push_back({{"role", p->role()}, {"name", p->name()}, {"driver", p->driver()}, {"link", p->link_status()}});
+        }
+        return json{{"ports", ports}};
+    }});
+
+    table.add("stats", {"counters per direction and port", false,
+                        [snapshot, baseline](const json&, const control::Peer&) -> Result<json> {
+        const json now = snapshot();
+        json out = now;
+        for (size_t i = 0; i < now["directions"].size() && i < (*baseline)["directions"].size(); ++i) {
+            out["directions"][i] = minus(now["directions"][i], (*baseline)["directions"][i]);
+        }
+        for (size_t i = 0; i < now["ports"].size() && i < (*baseline)["ports"].size(); ++i) {
+            out["ports"][i] = minus(now["ports"][i], (*baseline)["ports"][i]);
+        }
+        return out;
+    }});
+
+    table.add("stats reset", {"start the counters from zero", true,
+                              [snapshot, baseline](const json&, const control::Peer&) -> Result<json> {
+        *baseline = snapshot();
+        json out = *baseline;
+        for (auto& d : out["directions"]) d = minus(d, d);
+        for (auto& p : out["ports"]) p = minus(p, p);
+        return out;
+    }});
+
+    table.add("log level", {"set the log level", true, [](const json& args, const control::Peer&) -> Result<json> {
+        auto level = control::string_arg(args, "level");
+        if (!level) return Error{level.error()};
+        static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+        for (const char* l : kLevels) {
+            if (*level == l) {
+                spdlog::set_level(spdlog::level::from_str(*level));
+                return json{{"level", *level}};
+            }
+        }
+        return Error{fmt::format("unknown log level '{}'; use trace, debug, info, warn, error, critical or off", *level)};
+    }});
+}
+
+}  // namespace sluice::dataplane

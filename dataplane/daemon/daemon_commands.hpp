@@ -1,0 +1,32 @@
+// The control commands that sluiced itself answers (status, statistics,
+// ports, log level), registered on the control socket's command table.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "control/server/command_table.hpp"
+#include "dataplane/daemon/direction.hpp"
+#include "dataplane/port.hpp"
+
+namespace sluice::dataplane {
+
+struct DaemonView {
+    std::vector<const Port*> ports;
+    std::vector<const Direction*> directions;
+    std::chrono::steady_clock::time_point started;
+    unsigned control_lcore = 0;
+    std::vector<unsigned> worker_lcores;
+    std::string memory;  // what the memory probe chose, as logged
+    std::string socket;
+};
+
+// Registers the commands; `view` must outlive the table's use.
+void register_daemon_commands(control::CommandTable& table, const DaemonView& view);
+
+// The counters as JSON, as `stats` returns them (before any reset baseline).
+control::json direction_json(const Direction& d);
+control::json port_json(const Port& p);
+
+}  // namespace sluice::dataplane
