@@ -78,14 +78,16 @@ std::vector<std::string> eal_arguments(const DaemonOptions& o, bool use_hugepage
         a.push_back("-m");
         a.push_back(std::to_string(o.no_huge_memory_mb));
     }
-    // Unless the operator manages EAL runtime files, keep none: several
-    // daemons (and tests) can then run side by side. --in-memory says that for
-    // hugepage memory; without hugepages only the shared config needs turning off.
-    bool own_prefix = false;
+    // Keep no EAL runtime files, so that several daemons (and tests) can run
+    // side by side: --in-memory says that for hugepage memory; without
+    // hugepages only the shared config needs turning off.
+    // Only a multi-process setup (--proc-type) needs the shared files; a
+    // --file-prefix alone still names the telemetry socket's directory.
+    bool multi_process = false;
     for (const auto& e : o.eal_args) {
-        if (e.rfind("--file-prefix", 0) == 0 || e.rfind("--proc-type", 0) == 0) own_prefix = true;
+        if (e.rfind("--proc-type", 0) == 0) multi_process = true;
     }
-    if (!own_prefix) a.push_back(use_hugepages ? "--in-memory" : "--no-shconf");
+    if (!multi_process) a.push_back(use_hugepages ? "--in-memory" : "--no-shconf");
     // DPDK's own logging follows ours, one step quieter: its info level is chatty.
     const std::string& l = o.log_level;
     const char* dpdk_level = (l == "trace" || l == "debug") ? "info"

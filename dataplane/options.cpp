@@ -45,6 +45,8 @@ po::options_description settings_options(DaemonOptions& o, std::string& hugepage
          "log counters every SECONDS; 0 logs them only at exit (default 0)")
         ("socket", po::value(&o.socket)->value_name("PATH"),
          "control socket for sluicectl (default /run/sluice/sluiced.sock)")
+        ("metrics", po::value(&o.metrics)->value_name("HOST:PORT"),
+         "serve Prometheus metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:9464 (default off)")
         ("eal", po::value(&o.eal_args)->composing()->value_name("ARG"),
          "one extra EAL argument (repeatable); arguments after a lone -- go to the EAL too");
     return d;
@@ -174,10 +176,11 @@ std::string describe(const DaemonOptions& o) {
     return fmt::format(
         "config = {}\nlan = {}\nwan = {}\nlcores = {}\nlog-level = {}\nhugepages = {}\n"
         "memory = {}\nburst = {}\nrx-descriptors = {}\ntx-descriptors = {}\negress-queue = {}\n"
-        "stats-interval = {}\nsocket = {}\neal = {}\n",
+        "stats-interval = {}\nsocket = {}\nmetrics = {}\neal = {}\n",
         o.config_file.empty() ? "(none)" : o.config_file, o.lan, o.wan,
         o.lcores.empty() ? "(automatic)" : o.lcores, o.log_level, huge, o.no_huge_memory_mb, o.burst,
-        o.rx_descriptors, o.tx_descriptors, o.egress_queue_packets, o.stats_interval_s, o.socket, eal);
+        o.rx_descriptors, o.tx_descriptors, o.egress_queue_packets, o.stats_interval_s, o.socket,
+        o.metrics.empty() ? "(off)" : o.metrics, eal);
 }
 
 }  // namespace sluice::dataplane

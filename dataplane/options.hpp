@@ -28,6 +28,7 @@ struct DaemonOptions {
     uint32_t egress_queue_packets = 4096;
     uint32_t stats_interval_s = 0;     // 0 = only at exit
     std::string socket = "/run/sluice/sluiced.sock";  // control socket
+    std::string metrics;               // HOST:PORT for Prometheus; empty = off
     bool show_config = false;          // print the effective settings and exit
 };
 

@@ -11,7 +11,7 @@ libbpf-dev libelf-dev zlib1g-dev clang llvm bpftool
 libboost-program-options-dev libspdlog-dev libfmt-dev catch2
 libtomlplusplus-dev nlohmann-json3-dev libpcap-dev
 iproute2 iputils-ping iperf3 irtt tcpdump tshark tcpreplay python3-scapy
-procps psmisc ethtool
+procps psmisc ethtool bash-completion systemd
 "
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -18,7 +18,9 @@
 
 #include "control/server/socket_server.hpp"
 #include "dataplane/daemon/daemon_commands.hpp"
+#include "control/server/metrics_server.hpp"
 #include "dataplane/daemon/direction.hpp"
+#include "dataplane/daemon/metrics.hpp"
 #include "dataplane/eal.hpp"
 #include "dataplane/mempool.hpp"
 #include "dataplane/options.hpp"
@@ -126,6 +128,16 @@ int run(const dp::DaemonOptions& o) {
         spdlog::error("control socket: {}", server.error());
         return 1;
     }
+    std::unique_ptr<sluice::control::MetricsServer> metrics;
+    if (!o.metrics.empty()) {
+        auto m = sluice::control::MetricsServer::bind(o.metrics, [&view] { return dp::prometheus_text(view); });
+        if (!m) {
+            spdlog::error("{}", m.error());
+            return 1;
+        }
+        metrics = std::move(*m);
+    }
+    dp::register_telemetry(view);
 
     std::atomic<bool> stop{false};
     std::vector<unsigned> lcores;
@@ -156,6 +168,11 @@ int run(const dp::DaemonOptions& o) {
     }
     (*server)->start();
     spdlog::info("control socket {}", o.socket);
+    if (metrics) {
+        metrics->start();
+        const auto colon = o.metrics.rfind(':');
+        spdlog::info("Prometheus metrics at http://{}:{}/metrics", o.metrics.substr(0, colon), metrics->port());
+    }
     spdlog::info("bridging {} <-> {}; SIGINT or SIGTERM stops", (*lan)->name(), (*wan)->name());
 
     const timespec tick{static_cast<time_t>(o.stats_interval_s ? o.stats_interval_s : 3600), 0};
@@ -172,6 +189,7 @@ int run(const dp::DaemonOptions& o) {
     }
     // Stop answering first: no command may reach a pipeline being torn down.
     (*server)->stop();
+    if (metrics) metrics->stop();
     stop.store(true, std::memory_order_relaxed);
     rte_eal_mp_wait_lcore();
 

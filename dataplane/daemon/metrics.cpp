@@ -1,0 +1,147 @@
+#include "dataplane/daemon/metrics.hpp"
+
+#include <rte_telemetry.h>
+
+#include <fmt/format.h>
+
+namespace sluice::dataplane {
+namespace {
+
+struct Family {
+    const char* name;
+    const char* type;  // counter or gauge
+    const char* help;
+};
+
+void header(std::string& out, const Family& f) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f.name, f.help, f.name, f.type);
+}
+
+// Label values escaped as the exposition format asks.
+std::string label(const std::string& v) {
+    std::string s;
+    for (char c : v) {
+        if (c == '\\' || c == '"') s += '\\';
+        if (c == '\n') {
+            s += "\\n";
+            continue;
+        }
+        s += c;
+    }
+    return s;
+}
+
+const DaemonView* g_view = nullptr;
+
+int telemetry_stats(const char*, const char*, rte_tel_data* d) {
+    rte_tel_data_start_dict(d);
+    if (g_view == nullptr) return 0;
+    for (const Direction* dir : g_view->directions) {
+        const DirectionCounters& c = dir->counters();
+        const std::string p = dir->name() + "_";
+        rte_tel_data_add_dict_u64(d, (p + "rx_packets").c_str(), c.rx_packets);
+        rte_tel_data_add_dict_u64(d, (p + "rx_bytes").c_str(), c.rx_bytes);
+        rte_tel_data_add_dict_u64(d, (p + "tx_packets").c_str(), c.tx_packets);
+        rte_tel_data_add_dict_u64(d, (p + "tx_bytes").c_str(), c.tx_bytes);
+        rte_tel_data_add_dict_u64(d, (p + "dropped").c_str(), c.dropped());
+        for (unsigned r = 0; r < kDropReasonCount; ++r) {
+            rte_tel_data_add_dict_u64(d, (p + "drop_" + drop_reason_name(static_cast<DropReason>(r))).c_str(), c.drops[r]);
+        }
+    }
+    return 0;
+}
+
+int telemetry_ports(const char*, const char*, rte_tel_data* d) {
+    rte_tel_data_start_dict(d);
+    if (g_view == nullptr) return 0;
+    for (const Port* port : g_view->ports) {
+        const PortStats s = port->stats();
+        const std::string p = port->role() + "_";
+        rte_tel_data_add_dict_u64(d, (p + "port_id").c_str(), port->id());
+        rte_tel_data_add_dict_u64(d, (p + "rx_packets").c_str(), s.rx_packets);
+        rte_tel_data_add_dict_u64(d, (p + "tx_packets").c_str(), s.tx_packets);
+        rte_tel_data_add_dict_u64(d, (p + "rx_missed").c_str(), s.rx_missed);
+        rte_tel_data_add_dict_u64(d, (p + "rx_errors").c_str(), s.rx_errors);
+        rte_tel_data_add_dict_u64(d, (p + "tx_errors").c_str(), s.tx_errors);
+    }
+    return 0;
+}
+
+}  // namespace
+
+std::string prometheus_text(const DaemonView& view) {
+    std::string out;
+    header(out, {"sluice_up", "gauge", "1 while sluiced runs"});
+    out += "sluice_up 1\n";
+
+    const Family dir_counters[] = {
+        {"sluice_direction_rx_packets_total", "counter", "packets received by a direction's ingress port"},
+        {"sluice_direction_rx_bytes_total", "counter", "bytes received by a direction's ingress port"},
+        {"sluice_direction_tx_packets_total", "counter", "packets a direction transmitted"},
+        {"sluice_direction_tx_bytes_total", "counter", "bytes a direction transmitted"},
+        {"sluice_direction_non_ip_packets_total", "counter", "non-IP frames passed through"},
+    };
+    for (size_t f = 0; f < std::size(dir_counters); ++f) {
+        header(out, dir_counters[f]);
+        for (const Direction* d : view.directions) {
+            const DirectionCounters& c = d->counters();
+            const uint64_t v[] = {c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes, c.non_ip_packets};
+            out += fmt::format("{}{{direction=\"{}\"}} {}\n", dir_counters[f].name, label(d->name()), v[f]);
+        }
+    }
+    header(out, {"sluice_direction_dropped_packets_total", "counter", "packets freed instead of sent, by reason"});
+    for (const Direction* d : view.directions) {
+        for (unsigned r = 0; r < kDropReasonCount; ++r) {
+            out += fmt::format("sluice_direction_dropped_packets_total{{direction=\"{}\",reason=\"{}\"}} {}\n",
+                               label(d->name()), drop_reason_name(static_cast<DropReason>(r)), d->counters().drops[r]);
+        }
+    }
+    header(out, {"sluice_direction_malformed_packets_total", "counter", "malformed frames, by what was wrong"});
+    for (const Direction* d : view.directions) {
+        for (unsigned e = 1; e < kParseErrorCount; ++e) {
+            out += fmt::format("sluice_direction_malformed_packets_total{{direction=\"{}\",cause=\"{}\"}} {}\n",
+                               label(d->name()), parse_error_name(static_cast<ParseError>(e)),
+                               d->counters().malformed_by_error[e]);
+        }
+    }
+    header(out, {"sluice_direction_queued_packets", "gauge", "packets waiting in a direction's egress queue"});
+    for (const Direction* d : view.directions) {
+        out += fmt::format("sluice_direction_queued_packets{{direction=\"{}\"}} {}\n", label(d->name()), d->queued());
+    }
+
+    const Family port_counters[] = {
+        {"sluice_port_rx_packets_total", "counter", "packets the port received"},
+        {"sluice_port_tx_packets_total", "counter", "packets the port transmitted"},
+        {"sluice_port_rx_bytes_total", "counter", "bytes the port received"},
+        {"sluice_port_tx_bytes_total", "counter", "bytes the port transmitted"},
+        {"sluice_port_rx_missed_total", "counter", "packets the port dropped because its receive ring was full"},
+        {"sluice_port_rx_errors_total", "counter", "receive errors reported by the port"},
+        {"sluice_port_tx_errors_total", "counter", "transmit errors reported by the port"},
+    };
+    std::vector<PortStats> stats;
+    for (const Port* p : view.ports) stats.push_back(p->stats());
+    for (size_t f = 0; f < std::size(port_counters); ++f) {
+        header(out, port_counters[f]);
+        for (size_t i = 0; i < view.ports.size(); ++i) {
+            const PortStats& s = stats[i];
+            const uint64_t v[] = {s.rx_packets, s.tx_packets, s.rx_bytes, s.tx_bytes, s.rx_missed, s.rx_errors, s.tx_errors};
+            out += fmt::format("{}{{port=\"{}\",device=\"{}\"}} {}\n", port_counters[f].name,
+                               label(view.ports[i]->role()), label(view.ports[i]->name()), v[f]);
+        }
+    }
+    header(out, {"sluice_port_link_up", "gauge", "1 when the port's link is up"});
+    for (const Port* p : view.ports) {
+        out += fmt::format("sluice_port_link_up{{port=\"{}\",device=\"{}\"}} {}\n", label(p->role()), label(p->name()),
+                           p->link_status().rfind("link up", 0) == 0 ? 1 : 0);
+    }
+    return out;
+}
+
+void register_telemetry(const DaemonView& view) {
+    g_view = &view;
+    rte_telemetry_register_cmd("/sluice/stats", telemetry_stats,
+                               "Sluice per-direction counters. Takes no parameters");
+    rte_telemetry_register_cmd("/sluice/ports", telemetry_ports, "Sluice port counters. Takes no parameters");
+}
+
+}  // namespace sluice::dataplane

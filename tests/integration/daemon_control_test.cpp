@@ -1,0 +1,153 @@
+// A running sluiced answers its operators: sluicectl over the control socket,
+// Prometheus over HTTP, DPDK telemetry over its socket, all while packets flow
+// (net_null ports generate traffic without end), and it still exits cleanly.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "control/client/control_client.hpp"
+#include "tests/support/daemon_process.hpp"
+
+using namespace sluice;
+using namespace sluice::test;
+using control::json;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string http_get(uint16_t port, const std::string& path) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    const std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    REQUIRE(write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
+    std::string resp;
+    char buf[4096];
+    for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) resp.append(buf, static_cast<size_t>(n));
+    close(fd);
+    return resp;
+}
+
+long long metric(const std::string& text, const std::string& series) {
+    const auto at = text.find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::atoll(text.c_str() + at + series.size() + 2);
+}
+
+json telemetry(const std::string& socket_path, const std::string& command) {
+    const int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, socket_path.c_str(), sizeof(a.sun_path) - 1);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    char buf[65536];
+    REQUIRE(read(fd, buf, sizeof(buf)) > 0);  // the greeting
+    REQUIRE(write(fd, command.data(), command.size()) == static_cast<ssize_t>(command.size()));
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    close(fd);
+    REQUIRE(n > 0);
+    return json::parse(std::string(buf, static_cast<size_t>(n)));
+}
+
+int run_sluicectl(const std::vector<std::string>& args, std::string* out = nullptr) {
+    const fs::path log = fs::temp_directory_path() / ("sluicectl-" + std::to_string(getpid()) + ".out");
+    std::string cmd = "'" + std::string(std::getenv("SLUICECTL")) + "'";
+    for (const auto& a : args) cmd += " '" + a + "'";
+    const int status = std::system((cmd + " >" + log.string() + " 2>&1").c_str());
+    if (out) {
+        std::ifstream in(log);
+        *out = std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    fs::remove(log);
+    return WEXITSTATUS(status);
+}
+
+}  // namespace
+
+TEST_CASE("sluicectl, Prometheus and DPDK telemetry see a live daemon's counters") {
+    const std::string tag = "sluice-ctl-" + std::to_string(getpid());
+    const fs::path dir = fs::temp_directory_path() / tag;
+    fs::create_directories(dir);
+    const std::string sock = (dir / "sluiced.sock").string();
+    DaemonProcess sluiced(sluiced_path(),
+                          {"--lan", "net_null0", "--wan", "net_null1", "--hugepages", "off", "--memory", "256",
+                           "--socket", sock, "--metrics", "127.0.0.1:0", "--", "--file-prefix", tag},
+                          (dir / "sluiced.log").string());
+    REQUIRE(sluiced.wait_for_log("bridging", 20s));
+    std::smatch m;
+    const std::string log = sluiced.log();
+    REQUIRE(std::regex_search(log, m, std::regex("metrics at http://127.0.0.1:([0-9]+)/metrics")));
+    const auto port = static_cast<uint16_t>(std::stoi(m[1]));
+    std::this_thread::sleep_for(200ms);
+
+    SECTION("the control socket") {
+        auto c = control::ControlClient::connect(sock, 5s);
+        REQUIRE(c.ok());
+        auto status = (*c)->call("status");
+        REQUIRE(status.ok());
+        CHECK((*status)["ok"] == true);
+        CHECK((*status)["result"]["ports"].size() == 2);
+        CHECK((*status)["result"]["ports"][0]["driver"] == "net_null");
+        auto stats = (*c)->call("stats");
+        REQUIRE(stats.ok());
+        const auto before = (*stats)["result"]["directions"][0]["tx_packets"].get<uint64_t>();
+        CHECK(before > 0);
+        auto reset = (*c)->call("stats reset");
+        REQUIRE(reset.ok());
+        CHECK((*reset)["result"]["directions"][0]["tx_packets"] == 0);
+        auto after = (*c)->call("stats");
+        REQUIRE(after.ok());
+        // Counting restarted from the reset, and packets keep flowing.
+        const auto since = (*after)["result"]["directions"][0]["tx_packets"].get<uint64_t>();
+        CHECK(since > 0);
+        auto bad = (*c)->call("log level", {{"level", "loud"}});
+        REQUIRE(bad.ok());
+        CHECK((*bad)["ok"] == false);
+        CHECK((*bad)["error"].get<std::string>().find("unknown log level 'loud'") != std::string::npos);
+    }
+    SECTION("sluicectl's exit codes") {
+        std::string out;
+        CHECK(run_sluicectl({"--socket", sock, "status"}, &out) == 0);
+        CHECK(out.find("net_null0") != std::string::npos);
+        CHECK(run_sluicectl({"--socket", sock, "--json", "stats"}, &out) == 0);
+        CHECK(json::parse(out)["directions"][1]["name"] == "download");
+        CHECK(run_sluicectl({"--socket", sock, "log", "level", "loud"}, &out) == 1);
+        CHECK(run_sluicectl({"--socket", sock, "frobnicate"}, &out) == 1);
+        CHECK(run_sluicectl({"--socket", (dir / "absent.sock").string(), "status"}, &out) == 2);
+        CHECK(out.find("is sluiced running?") != std::string::npos);
+    }
+    SECTION("Prometheus") {
+        const std::string resp = http_get(port, "/metrics");
+        CHECK(resp.rfind("HTTP/1.1 200 OK", 0) == 0);
+        CHECK(resp.find("# TYPE sluice_direction_tx_packets_total counter") != std::string::npos);
+        CHECK(metric(resp, "sluice_direction_tx_packets_total{direction=\"upload\"}") > 0);
+        CHECK(metric(resp, "sluice_port_link_up{port=\"wan\",device=\"net_null1\"}") == 1);
+        CHECK(metric(resp, "sluice_direction_dropped_packets_total{direction=\"download\",reason=\"malformed\"}") == 0);
+        CHECK(http_get(port, "/other").rfind("HTTP/1.1 404", 0) == 0);
+    }
+    SECTION("DPDK telemetry") {
+        const json t = telemetry("/var/run/dpdk/" + tag + "/dpdk_telemetry.v2", "/sluice/stats");
+        CHECK(t["/sluice/stats"]["upload_tx_packets"].get<uint64_t>() > 0);
+        const json p = telemetry("/var/run/dpdk/" + tag + "/dpdk_telemetry.v2", "/sluice/ports");
+        CHECK(p["/sluice/ports"].contains("lan_rx_packets"));
+    }
+    CHECK(sluiced.stop(SIGTERM) == 0);
+    fs::remove_all(dir);
+    fs::remove_all("/var/run/dpdk/" + tag);
+}
