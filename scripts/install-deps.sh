@@ -6,7 +6,7 @@ set -eu
 
 PACKAGES="
 build-essential pkg-config meson ninja-build
-libdpdk-dev dpdk
+libdpdk-dev dpdk dpdk-dev
 libbpf-dev libelf-dev zlib1g-dev clang llvm bpftool
 libboost-program-options-dev libspdlog-dev libfmt-dev catch2
 libtomlplusplus-dev nlohmann-json3-dev libpcap-dev

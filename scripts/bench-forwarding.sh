@@ -1,0 +1,78 @@
+#!/bin/bash
+# Forwarding rate on one worker core, against dpdk-testpmd in the same run:
+# both replay the same pcap of mixed traffic from memory (net_pcap with
+# infinite_rx) into a port that discards (net_null, no-rx), one direction.
+# testpmd io-forward touches no packet data; sluiced parses every frame and
+# queues it. Prints both rates and their ratio.
+#
+# Usage: scripts/bench-forwarding.sh [BUILD_DIR] [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+SECS=${2:-5}
+WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Control on the first CPU, the forwarding lcore on the last.
+CPUS=$(taskset -pc $$ | sed 's/.*: //')
+FIRST=$(echo "$CPUS" | tr ',-' '\n\n' | head -1)
+LAST=$(echo "$CPUS" | tr ',-' '\n\n' | tail -1)
+
+/usr/bin/python3 - "$WORK/mix.pcap" <<'PY'
+import sys
+import logging
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import Ether, Dot1Q, IP, IPv6, TCP, UDP, ICMP, Raw, wrpcap
+pkts = []
+for i in range(1024):
+    size = [64, 128, 512, 1500][i % 4]
+    if i % 3 == 0:
+        p = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IPv6(src="2001:db8::%x" % (i + 1), dst="2001:db8:1::1", tc=(i % 64) << 2) / UDP(sport=1024 + i, dport=443)
+    elif i % 3 == 1:
+        p = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src="10.0.%d.%d" % (i // 250, i % 250 + 1), dst="198.51.100.1", tos=(i % 64) << 2) / TCP(sport=1024 + i, dport=80)
+    else:
+        p = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / Dot1Q(vlan=100 + i % 4) / IP(src="10.1.0.%d" % (i % 250 + 1), dst="203.0.113.9") / UDP(sport=5000 + i, dport=5060)
+    pad = max(0, size - len(p) - 4)
+    pkts.append(p / Raw(b"\x00" * pad))
+wrpcap(sys.argv[1], pkts)
+PY
+
+IN="net_pcap0,rx_pcap=$WORK/mix.pcap,infinite_rx=1"
+OUT="net_null0,no-rx=1"
+
+echo "== dpdk-testpmd io-forward, ${SECS}s"
+dpdk-testpmd --no-huge -m 1024 --no-pci --no-shconf --file-prefix "sb$$t" --log-level=error \
+    --lcores "0@$FIRST,1@$LAST" --vdev "$IN" --vdev "$OUT" -- \
+    --forward-mode=io --nb-cores=1 --stats-period 1 >"$WORK/testpmd.log" 2>&1 &
+PIDS+=($!)
+sleep $((SECS + 2))
+kill -INT "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+# The port that transmits (port 1) reports Tx-pps each second; take the median.
+TESTPMD=$(awk '/NIC statistics for port 1/{p=1} p && /Tx-pps/{print $2; p=0}' "$WORK/testpmd.log" |
+    sort -n | awk '{a[NR]=$1} END{print (NR ? a[int((NR+1)/2)] : 0)}')
+
+echo "== sluiced, ${SECS}s"
+"$BUILD/dataplane/daemon/sluiced" --lan "$IN" --wan "$OUT" --hugepages off --memory 1024 \
+    --lcores "0@$FIRST,1@$LAST" --socket "$WORK/s.sock" --log-level warn >"$WORK/sluiced.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do [ -S "$WORK/s.sock" ] && break; sleep 0.1; done
+sleep 1
+tx() { "$BUILD/control/sluicectl" --socket "$WORK/s.sock" --json stats |
+       /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["directions"][0]["tx_packets"])'; }
+A=$(tx); T0=$(date +%s.%N)
+sleep "$SECS"
+B=$(tx); T1=$(date +%s.%N)
+kill -TERM "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+SLUICED=$(/usr/bin/python3 -c "print(int(($B - $A) / ($T1 - $T0)))")
+
+/usr/bin/python3 - "$TESTPMD" "$SLUICED" <<'PY'
+import sys
+t, s = int(sys.argv[1]), int(sys.argv[2])
+print(f"testpmd io-forward : {t/1e6:7.2f} Mpps")
+print(f"sluiced (parse+queue): {s/1e6:7.2f} Mpps  ({s/t*100 if t else 0:.0f}% of testpmd)")
+PY
