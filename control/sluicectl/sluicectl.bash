@@ -3,11 +3,11 @@
 _sluicectl() {
     local cur prev words cword
     _init_completion || return
-    local commands="status stats show log call"
+    local commands="status stats top show log call"
     local options="--socket --json --timeout --help"
     case $prev in
         --socket) _filedir sock; return ;;
-        --timeout) return ;;
+        --timeout|--interval|--iterations) return ;;
         show) COMPREPLY=($(compgen -W "ports" -- "$cur")); return ;;
         log) COMPREPLY=($(compgen -W "level" -- "$cur")); return ;;
         level) COMPREPLY=($(compgen -W "trace debug info warn error critical off" -- "$cur")); return ;;
@@ -16,7 +16,7 @@ _sluicectl() {
     esac
     local i have_command=
     for ((i = 1; i < cword; i++)); do
-        case ${words[i]} in status|stats|show|log|call) have_command=1 ;; esac
+        case ${words[i]} in status|stats|top|show|log|call) have_command=1 ;; esac
     done
     if [[ $cur == -* || -n $have_command ]]; then
         COMPREPLY=($(compgen -W "$options" -- "$cur"))

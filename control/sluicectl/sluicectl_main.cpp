@@ -13,6 +13,7 @@
 
 #include "control/client/control_client.hpp"
 #include "control/sluicectl/render.hpp"
+#include "control/sluicectl/top.hpp"
 
 namespace po = boost::program_options;
 using sluice::control::json;
@@ -29,6 +30,7 @@ struct Command {
 const std::vector<std::pair<std::string, Command>> kCommands = {
     {"status", {"status", "version, uptime, ports and their links, lcores"}},
     {"stats", {"stats [--reset]", "counters per direction and per port; --reset starts them from zero"}},
+    {"top", {"top [--interval S] [--iterations N]", "live rates per direction and port; q quits"}},
     {"show", {"show ports", "the running configuration"}},
     {"log", {"log level LEVEL", "set the daemon's log level (trace ... off)"}},
     {"call", {"call COMMAND [JSON-ARGS]", "send any request as it is, print the raw response"}},
@@ -59,6 +61,7 @@ int main(int argc, char** argv) {
     std::string socket = sluice::control::kDefaultSocket;
     bool as_json = false;
     bool reset = false;
+    sluice::control::TopOptions top;
     double timeout_s = 5;
     std::vector<std::string> words;
 
@@ -67,6 +70,8 @@ int main(int argc, char** argv) {
         ("socket", po::value(&socket))
         ("json", po::bool_switch(&as_json))
         ("reset", po::bool_switch(&reset))
+        ("interval", po::value(&top.interval_s))
+        ("iterations", po::value(&top.iterations))
         ("timeout", po::value(&timeout_s))
         ("help,h", "")
         ("words", po::value(&words));
@@ -106,6 +111,12 @@ int main(int argc, char** argv) {
         request = "status";
     } else if (verb == "stats" && n == 1) {
         request = reset ? "stats reset" : "stats";
+    } else if (verb == "top" && n == 1) {
+        if (top.interval_s < 0.1 || top.interval_s > 3600) return fail(kRefused, "--interval must be 0.1-3600 seconds");
+        auto client = sluice::control::ControlClient::connect(
+            socket, std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)));
+        if (!client) return fail(kUnreachable, client.error());
+        return sluice::control::run_top(**client, top);
     } else if (verb == "show" && n == 2 && words[1] == "ports") {
         request = "show ports";
     } else if (verb == "log" && n == 3 && words[1] == "level") {

@@ -129,6 +129,9 @@ TEST_CASE("sluicectl, Prometheus and DPDK telemetry see a live daemon's counters
         CHECK(json::parse(out)["directions"][1]["name"] == "download");
         CHECK(run_sluicectl({"--socket", sock, "log", "level", "loud"}, &out) == 1);
         CHECK(run_sluicectl({"--socket", sock, "frobnicate"}, &out) == 1);
+        CHECK(run_sluicectl({"--socket", sock, "top", "--interval", "0.2", "--iterations", "2"}, &out) == 0);
+        CHECK(out.find("DIRECTION") != std::string::npos);
+        CHECK(std::regex_search(out, std::regex("upload +[0-9.]+ [kM]p/s")));  // net_null is never idle
         CHECK(run_sluicectl({"--socket", (dir / "absent.sock").string(), "status"}, &out) == 2);
         CHECK(out.find("is sluiced running?") != std::string::npos);
     }

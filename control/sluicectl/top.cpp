@@ -1,0 +1,126 @@
+#include "control/sluicectl/top.hpp"
+
+#include <poll.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <cstdio>
+#include <thread>
+
+namespace sluice::control {
+namespace {
+
+// Puts the terminal in non-canonical mode so a single q is read at once, and
+// restores it however the view ends.
+class RawTerminal {
+public:
+    RawTerminal() {
+        active_ = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_) == 0;
+        if (!active_) return;
+        termios raw = saved_;
+        raw.c_lflag &= static_cast<tcflag_t>(~(ICANON | ECHO));
+        tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+    }
+    ~RawTerminal() {
+        if (active_) tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+    }
+    bool quit_pressed(int wait_ms) const {
+        if (!active_) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+            return false;
+        }
+        pollfd p{STDIN_FILENO, POLLIN, 0};
+        if (poll(&p, 1, wait_ms) <= 0) return false;
+        char c = 0;
+        return read(STDIN_FILENO, &c, 1) == 1 && (c == 'q' || c == 'Q');
+    }
+
+private:
+    termios saved_{};
+    bool active_ = false;
+};
+
+double rate(const json& a, const json& b, const char* key, double s) {
+    const auto x = a.value(key, 0ull), y = b.value(key, 0ull);
+    return y >= x && s > 0 ? static_cast<double>(y - x) / s : 0.0;
+}
+
+std::string si(double v, const char* unit) {
+    if (v >= 1e9) return fmt::format("{:.2f} G{}", v / 1e9, unit);
+    if (v >= 1e6) return fmt::format("{:.2f} M{}", v / 1e6, unit);
+    if (v >= 1e3) return fmt::format("{:.1f} k{}", v / 1e3, unit);
+    return fmt::format("{:.0f} {}", v, unit);
+}
+
+}  // namespace
+
+std::string top_frame(const json& before, const json& after, double s, const json& status) {
+    std::string out = fmt::format("sluiced {}  pid {}  up {}s  refresh {:.1f}s  (q quits)\n\n", status.value("version", "?"),
+                                  status.value("pid", 0), status.value("uptime_s", 0ull), s);
+    out += fmt::format("{:<10} {:>12} {:>14} {:>12} {:>14} {:>11} {:>8}\n", "DIRECTION", "RX PPS", "RX RATE",
+                       "TX PPS", "TX RATE", "DROPS/S", "QUEUED");
+    const auto& da = before["directions"];
+    const auto& db = after["directions"];
+    for (size_t i = 0; i < db.size() && i < da.size(); ++i) {
+        const json& a = da[i];
+        const json& b = db[i];
+        out += fmt::format("{:<10} {:>12} {:>14} {:>12} {:>14} {:>11} {:>8}\n", b.value("name", ""),
+                           si(rate(a, b, "rx_packets", s), "p/s"), si(8 * rate(a, b, "rx_bytes", s), "bit/s"),
+                           si(rate(a, b, "tx_packets", s), "p/s"), si(8 * rate(a, b, "tx_bytes", s), "bit/s"),
+                           si(rate(a, b, "dropped", s), "p/s"), b.value("queued", 0ull));
+    }
+    out += fmt::format("\n{:<10} {:>12} {:>12} {:>14} {:>12}  {}\n", "PORT", "RX PPS", "TX PPS", "MISSED/S",
+                       "ERRORS/S", "LINK");
+    const auto& pa = before["ports"];
+    const auto& pb = after["ports"];
+    for (size_t i = 0; i < pb.size() && i < pa.size(); ++i) {
+        const json& a = pa[i];
+        const json& b = pb[i];
+        out += fmt::format("{:<10} {:>12} {:>12} {:>14} {:>12}  {}\n", b.value("role", ""),
+                           si(rate(a, b, "rx_packets", s), "p/s"), si(rate(a, b, "tx_packets", s), "p/s"),
+                           si(rate(a, b, "rx_missed", s), "p/s"),
+                           si(rate(a, b, "rx_errors", s) + rate(a, b, "tx_errors", s), "p/s"), b.value("link", ""));
+    }
+    return out;
+}
+
+int run_top(ControlClient& client, const TopOptions& o) {
+    RawTerminal term;
+    const bool tty = isatty(STDOUT_FILENO);
+    auto fetch = [&client](const char* cmd) -> Result<json> {
+        auto r = client.call(cmd);
+        if (!r) return Error{r.error()};
+        if (!(*r).value("ok", false)) return Error{(*r).value("error", std::string("refused"))};
+        return (*r)["result"];
+    };
+    auto before = fetch("stats");
+    if (!before) {
+        std::fprintf(stderr, "sluicectl: %s\n", before.error().c_str());
+        return 2;
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    for (unsigned frame = 0; o.iterations == 0 || frame < o.iterations; ++frame) {
+        if (term.quit_pressed(static_cast<int>(o.interval_s * 1000))) break;
+        auto after = fetch("stats");
+        auto status = fetch("status");
+        if (!after || !status) {
+            std::fprintf(stderr, "sluicectl: %s\n", (!after ? after.error() : status.error()).c_str());
+            return 2;
+        }
+        const auto t1 = std::chrono::steady_clock::now();
+        const double s = std::chrono::duration<double>(t1 - t0).count();
+        // Clear and home on a terminal; plain frames one after another otherwise.
+        if (tty) std::fputs("\x1b[H\x1b[2J", stdout);
+        std::fputs(top_frame(*before, *after, s, *status).c_str(), stdout);
+        if (!tty) std::fputs("\n", stdout);
+        std::fflush(stdout);
+        before = std::move(after);
+        t0 = t1;
+    }
+    return 0;
+}
+
+}  // namespace sluice::control
