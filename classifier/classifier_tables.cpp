@@ -27,6 +27,15 @@ Result<std::shared_ptr<const ClassifierTables>> ClassifierTables::compile(const 
         if (a.set_dscp > 63) return Error{fmt::format("rule {} sets DSCP {}, above 63", i + 1, a.set_dscp)};
     }
 
+    for (unsigned d = 0; d < 2; ++d) {
+        if (!spec.class_dscp[d].empty() && spec.class_dscp[d].size() != spec.class_count[d]) {
+            return Error{fmt::format("{} class DSCP marks for {} classes", spec.class_dscp[d].size(), spec.class_count[d])};
+        }
+        for (int16_t v : spec.class_dscp[d]) {
+            if (v != kKeepDscp && (v < 0 || v > 63)) return Error{fmt::format("class DSCP mark {} is not 0-63", v)};
+        }
+    }
+
     auto t = std::shared_ptr<ClassifierTables>(new ClassifierTables());
     auto rules = RuleSet::compile(spec.rules);
     if (!rules) return Error{rules.error()};
@@ -41,6 +50,8 @@ Result<std::shared_ptr<const ClassifierTables>> ClassifierTables::compile(const 
     for (unsigned d = 0; d < 2; ++d) {
         t->default_class_[d] = spec.default_class[d];
         t->class_count_[d] = spec.class_count[d];
+        t->class_dscp_[d] = spec.class_dscp[d];
+        t->class_dscp_[d].resize(spec.class_count[d], kKeepDscp);
         DirectionRuntime& rt = t->runtime_[d];
         for (const auto& p : t->profiles_) rt.meters.emplace_back(p, now);
         rt.rule_hits.assign(spec.rules.size(), 0);

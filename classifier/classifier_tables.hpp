@@ -52,6 +52,9 @@ struct ClassifierSpec {
     std::vector<MeterDef> meters;
     uint32_t default_class[2] = {0, 0};
     uint32_t class_count[2] = {1, 1};
+    // Per direction and class: the DSCP a class re-marks its packets to, or
+    // kKeepDscp. A rule's own set_dscp wins over its class's. Empty: none.
+    std::vector<int16_t> class_dscp[2];
 };
 
 // Per direction: written by the owning lcore only.
@@ -77,6 +80,7 @@ public:
     size_t meter_count() const { return meters_.size(); }
     uint32_t default_class(Direction d) const { return default_class_[static_cast<unsigned>(d)]; }
     uint32_t class_count(Direction d) const { return class_count_[static_cast<unsigned>(d)]; }
+    int16_t class_dscp(Direction d, uint32_t cls) const { return class_dscp_[static_cast<unsigned>(d)][cls]; }
     // The owning lcore's state for direction d (see the comment at the top).
     DirectionRuntime& runtime(Direction d) const { return runtime_[static_cast<unsigned>(d)]; }
 
@@ -87,6 +91,7 @@ private:
     std::vector<MeterProfile> profiles_;
     uint32_t default_class_[2] = {0, 0};
     uint32_t class_count_[2] = {1, 1};
+    std::vector<int16_t> class_dscp_[2];  // class_count entries each
     mutable DirectionRuntime runtime_[2];
 };
 

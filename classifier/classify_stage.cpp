@@ -22,6 +22,10 @@ StageResult ClassifyStage::process(const ClassifierTables& t, rte_mbuf** pkts, d
         const uint32_t rule = rule_[i];
         if (rule == kNoRule) {
             ++rt.default_hits;
+            const int16_t mark = t.class_dscp(dir_, cls);
+            if (mark != kKeepDscp && pm.is_ip()) {
+                set_dscp(rte_pktmbuf_mtod(m, uint8_t*) + pm.l3_offset, pm, static_cast<uint8_t>(mark));
+            }
         } else {
             ++rt.rule_hits[rule];
             const RuleAction& a = t.action(rule);
@@ -35,7 +39,9 @@ StageResult ClassifyStage::process(const ClassifierTables& t, rte_mbuf** pkts, d
                 ++rt.meter_packets[a.meter * 3 + static_cast<unsigned>(color)];
             }
             uint8_t* l3 = rte_pktmbuf_mtod(m, uint8_t*) + pm.l3_offset;
-            if (a.set_dscp != kKeepDscp) set_dscp(l3, pm, static_cast<uint8_t>(a.set_dscp));
+            // The rule's own mark wins over its class's.
+            const int16_t mark = a.set_dscp != kKeepDscp ? a.set_dscp : t.class_dscp(dir_, cls);
+            if (mark != kKeepDscp) set_dscp(l3, pm, static_cast<uint8_t>(mark));
             if (color != Color::green) {
                 const MeterDef& def = t.meter(a.meter);
                 const ColorAction& act = color == Color::yellow ? def.yellow : def.red;

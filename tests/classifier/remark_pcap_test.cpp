@@ -101,6 +101,10 @@ TEST_CASE("re-marked packets leave with the new DSCP, their ECN bits and valid c
         frames.push_back({udp6(5060, static_cast<uint8_t>((8 << 2) | ecn), {{0x88a8, 1}, {0x8100, 2}}), 46, ecn});
         frames.push_back({udp4(80, static_cast<uint8_t>((18 << 2) | ecn)), 18, ecn});         // no rule: untouched
     }
+    // A class that re-marks its packets (rule 4 sends port 7000 there with no
+    // mark of its own); the voice rule's EF, though its class is the same, wins.
+    frames.push_back({udp4(7000, (46 << 2) | 1), 10, 1});
+    frames.push_back({udp6(7000, (0 << 2) | 3), 10, 3});
     // Policed flow: a trTCM whose committed bucket holds two of these
     // frames; red is re-marked to CS1, green keeps its mark.
     for (int i = 0; i < 6; ++i) frames.push_back({udp4(9999, (26 << 2) | 2), i < 2 ? 26 : 8, 2});
@@ -121,12 +125,20 @@ TEST_CASE("re-marked packets leave with the new DSCP, their ECN bits and valid c
     RuleSpec v4_only;  // forces rte_acl (an ip_version match), so the ACL path is what runs here
     v4_only.ip_version = 4;
     v4_only.dst_ports = {{1, 1}};
-    spec.rules = {voice, policed, v4_only};
+    RuleSpec marked_class;
+    marked_class.protocol = 17;
+    marked_class.dst_ports = {{7000, 7000}};
+    spec.rules = {voice, policed, v4_only, marked_class};
     RuleAction to_ef;
     to_ef.set_dscp = 46;
+    to_ef.class_id[0] = 1;
     RuleAction metered;
     metered.meter = 0;
-    spec.actions = {to_ef, metered, RuleAction{}};
+    RuleAction to_marked_class;
+    to_marked_class.class_id[0] = 1;
+    spec.actions = {to_ef, metered, RuleAction{}, to_marked_class};
+    spec.class_count[0] = spec.class_count[1] = 2;
+    spec.class_dscp[0] = {kKeepDscp, 10};
     MeterDef m;
     m.params.kind = MeterParams::Kind::trtcm;
     m.params.cir = 1000;     // bytes/s: nothing refills within the test
@@ -172,7 +184,9 @@ TEST_CASE("re-marked packets leave with the new DSCP, their ECN bits and valid c
         CHECK(rt.rule_hits[1] == 6);
         CHECK(rt.meter_packets[0 * 3 + 0] == 2);  // green
         CHECK(rt.meter_packets[0 * 3 + 2] == 4);  // red
+        CHECK(rt.rule_hits[3] == 2);
         CHECK(rt.default_hits == 4);
+        CHECK(rt.class_packets[1] == 18);
         // Closing the ports flushes the pcap files.
     }
     REQUIRE(rte_vdev_uninit("net_pcap_rm0") == 0);
