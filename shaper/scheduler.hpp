@@ -1,0 +1,216 @@
+// The scheduler: a hierarchical token-bucket class tree with priorities,
+// weights and AQM leaves, for one direction of one port pair.
+//
+// Expects:   packets with a class id (from the classifier), their frame
+//            length and flow hash; the current time in ticks (the TSC in
+//            the daemon, a virtual clock in tests), read once per burst.
+// Modifies:  nothing in the packets; it only orders and drops them.
+// Output:    packets in the order and at the times the policy allows;
+//            every dropped packet goes to the drop handler with a reason.
+// Params:    SchedulerConfig (tick rate, overhead model, MTU, slot pool);
+//            the class tree (ClassConfig per class).
+// Live:      rate, ceil, burst, cburst, prio, weight, adding and removing
+//            classes, through apply() between bursts. Leaf kind and limits
+//            are fixed for a class's life (remove and add it to change them).
+//
+// Owned by one lcore: no locks and no atomics; the packet path costs
+// O(tree depth) per packet and does not allocate, except while warming up:
+// a fq_codel class's flow table when it first holds a packet, and a chunk of
+// delay histograms for every 2,048 classes that first send. See
+// docs/shaper.md.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "shaper/change.hpp"
+#include "shaper/class_stats.hpp"
+#include "shaper/config.hpp"
+#include "shaper/huge_array.hpp"
+#include "shaper/id_index.hpp"
+#include "shaper/leaf_queue.hpp"
+#include "shaper/packet.hpp"
+#include "shaper/timer_wheel.hpp"
+#include "shaper/token_bucket.hpp"
+
+namespace sluice::shaper {
+
+// Called for every packet the scheduler drops; the owner frees the packet.
+using DropHandler = void (*)(void* context, const Packet& packet, DropReason reason);
+
+class Scheduler {
+public:
+    static constexpr uint32_t kNoClass = 0xffffffffu;
+    // Lowest rate accepted (bytes/s): 1 kbit/s keeps fixed point in range.
+    static constexpr uint64_t kMinRate = 125;
+
+    explicit Scheduler(const SchedulerConfig& config);
+
+    // ---- control path (the owning worker, between bursts) ----
+
+    Status apply(const ClassChange& change, uint64_t now);
+    void set_drop_handler(DropHandler handler, void* context) {
+        drop_handler_ = handler;
+        drop_context_ = context;
+    }
+
+    std::optional<ClassSnapshot> snapshot(uint32_t class_id) const;
+    uint32_t class_count() const { return ids_.size(); }
+    uint32_t backlog_packets() const { return pool_.in_use(); }
+    const SchedulerConfig& config() const { return config_; }
+
+    // ---- packet path ----
+
+    // The dense slot of a class id, or kNoClass; stable while the class lives.
+    uint32_t slot_of(uint32_t class_id) const { return ids_.find(class_id); }
+
+    // Queues one packet; false if it was dropped (the drop handler has it).
+    bool enqueue(uint32_t class_id, const Packet& packet, uint64_t now);
+    // The same without the id lookup; `slot` must come from slot_of() for a
+    // class that still exists (a compiled classifier can hold slots).
+    bool enqueue_slot(uint32_t slot, const Packet& packet, uint64_t now);
+    // Returns how many were queued.
+    uint32_t enqueue_burst(const uint32_t* class_ids, const Packet* packets, uint32_t n, uint64_t now);
+
+    // Takes up to n packets that may leave at `now`; returns how many.
+    uint32_t dequeue_burst(Packet* out, uint32_t n, uint64_t now);
+
+    // Counts a packet dropped before the shaper (a meter) against its class.
+    void count_drop(uint32_t class_id, DropReason reason, uint32_t length);
+
+    // The earliest tick at which a waiting class may become able to send
+    // (a lower bound), if any waits; for sleeping when nothing can leave.
+    std::optional<uint64_t> next_wakeup() const { return wheel_.next_bound(); }
+
+private:
+    enum class Mode : uint8_t { can_send, may_borrow, cant_send };
+
+    static constexpr uint32_t kNone = 0xffffffffu;
+    static constexpr uint32_t kLevels = 64;  // leaves at 0, a root at 63
+
+    // A class's place in a round-robin ring (see Ring).
+    struct Link {
+        uint32_t prev = kNone;
+        uint32_t next = kNone;
+    };
+
+    // What the packet path touches for a class, in two cache lines.
+    struct alignas(64) ClassState {
+        int64_t tokens = 0;
+        int64_t ctokens = 0;
+        uint64_t t_c = 0;  // tick the buckets were last brought up to date
+        BucketProfile rate{};
+        BucketProfile ceil{};
+        uint32_t parent = kNone;
+        uint32_t quantum = 0;
+        int32_t deficit[2] = {0, 0};  // [0] in its row, [1] in its parent's feed
+        uint8_t level = 0;
+        uint8_t prio = 0;
+        uint8_t prio_activity = 0;  // priorities with packets below
+        Mode mode = Mode::can_send;
+        bool leaf = true;
+        uint8_t delay_hint = 0;  // histogram bucket of the last departure
+        bool timer_armed = false;  // spares a look at the wheel when not
+        Link own_link{};           // a leaf is in one ring only, at its prio
+        // Departure counters live here too: no extra cache miss per packet.
+        uint64_t packets = 0;
+        uint64_t bytes = 0;
+        uint64_t wire_bytes = 0;
+        uint64_t borrowed = 0;
+        DelayHistogram* delays = nullptr;  // from histogram_chunks_
+    };
+    static_assert(sizeof(ClassState) == 128);
+
+    // The tree's shape: control path only.
+    struct TreeLinks {
+        uint32_t first_child = kNone;
+        uint32_t next_sibling = kNone;
+        uint32_t prev_sibling = kNone;
+        uint8_t depth = 0;
+    };
+
+
+    // A round-robin list: circular through links_, `cur` is whose turn it
+    // is. `resume` remembers the first class that left while it had the
+    // turn (its own tokens came back, say), so that it gets the turn back if
+    // it returns before a turn is used up; otherwise a class that flips
+    // between its own rate and borrowing would lose part of every turn and
+    // excess bandwidth would not split by weight.
+    struct Ring {
+        uint32_t cur = kNone;
+        uint32_t resume = kNone;
+    };
+    void list_add(Ring& r, uint32_t x, uint32_t prio);
+    void list_remove(Ring& r, uint32_t x, uint32_t prio);
+    void add_to_row(uint32_t x, uint8_t mask);
+    void remove_from_row(uint32_t x, uint8_t mask);
+
+    void activate_prios(uint32_t x);
+    void deactivate_prios(uint32_t x);
+    void activate(uint32_t leaf);
+    void deactivate(uint32_t leaf);
+
+    Mode mode_for(const ClassState& c, int64_t credit_fp, int64_t& wait_fp) const;
+    void change_mode(uint32_t x, int64_t credit_fp, int64_t& wait_fp);
+    void refresh_mode(uint32_t x);
+    void arm_timer(uint32_t x, int64_t wait_fp);
+    void disarm_timer(uint32_t x);
+    void on_timer(uint32_t x);
+
+    void charge(uint32_t leaf, uint32_t level, uint32_t cost);
+    bool dequeue_tree(uint32_t level, uint32_t prio, Packet& out);
+    void prefetch_ring(const Ring& ring, uint32_t prio);
+    void drop_slot(uint32_t cls, uint32_t s, DropReason reason);
+    void report_drop(uint32_t cls, const Packet& p, DropReason reason);
+    void queue_slot(uint32_t cls, uint32_t s);
+
+    Status add_class(const ClassConfig& cfg, uint64_t now);
+    Status remove_class(const RemoveClass& rc);
+    Status modify_class(const ModifyClass& mc, uint64_t now);
+    Status check_config(const ClassConfig& cfg, bool is_root) const;
+    void set_profile(uint32_t x, const ClassConfig& cfg);
+    void set_leaf(uint32_t x, const LeafConfig& leaf);
+    uint32_t allocate_slot();
+    void release_slot(uint32_t x);
+    uint64_t ticks_from_us(uint64_t us) const;
+
+    SchedulerConfig config_;
+    uint32_t mtu_cost_;
+    PacketPool pool_;
+    TimerWheel wheel_;
+    IdIndex ids_;
+    uint64_t now_ = 0;
+
+    HugeVector<ClassState> cls_;
+    std::vector<TreeLinks> tree_;
+    HugeVector<std::array<Link, kPrioCount>> links_;  // inner classes: one per prio
+    // A leaf's ring links sit in its own state (one cache line less per
+    // packet); an inner class can be in a ring per priority. A class only
+    // turns from leaf to inner or back while it is in no ring.
+    Link& link_of(uint32_t x, uint32_t prio) { return cls_[x].leaf ? cls_[x].own_link : links_[x][prio]; }
+    HugeVector<std::array<Ring, kPrioCount>> feed_;  // inner classes' children lists
+    HugeVector<LeafQueue> leaf_;
+    HugeVector<LeafTuning> tuning_;
+    HugeVector<ClassCounters> counters_;
+    // Delay histograms, taken from chunks when a class first sends a packet.
+    static constexpr uint32_t kHistogramsPerChunk = 2'048;
+    std::vector<HugeVector<DelayHistogram>> histogram_chunks_;
+    std::vector<DelayHistogram*> free_histograms_;
+    DelayHistogram* take_histogram();
+    std::vector<ClassConfig> configs_;
+    std::vector<uint32_t> free_slots_;
+
+    std::array<std::array<Ring, kPrioCount>, kLevels> row_{};
+    std::array<uint8_t, kLevels> row_mask_{};
+    uint64_t level_mask_ = 0;  // levels whose row has any class
+    int delay_floor_shift_;
+
+    DropHandler drop_handler_ = nullptr;
+    void* drop_context_ = nullptr;
+    uint64_t unclassified_drops_ = 0;
+};
+
+}  // namespace sluice::shaper
