@@ -17,6 +17,7 @@ enum class DropReason : uint8_t {
     egress_queue_full,    // the direction's egress queue was at its limit
     meter_yellow,         // a policer coloured it yellow and its action is drop
     meter_red,            // a policer coloured it red and its action is drop
+    shaper,               // the scheduler dropped it (CoDel, removed class, ...)
     shutdown,             // still queued when the daemon stopped and the drain timed out
     count_
 };
@@ -29,6 +30,7 @@ constexpr const char* drop_reason_name(DropReason r) {
     case DropReason::egress_queue_full: return "egress_queue_full";
     case DropReason::meter_yellow: return "meter_yellow";
     case DropReason::meter_red: return "meter_red";
+    case DropReason::shaper: return "shaper";
     case DropReason::shutdown: return "shutdown";
     case DropReason::count_: break;
     }

@@ -6,6 +6,8 @@
 
 #include "dataplane/parser.hpp"
 
+#include <cstring>
+
 namespace sluice::dataplane {
 namespace {
 // How many packets ahead the receive loop prefetches headers.
@@ -15,16 +17,73 @@ constexpr uint32_t kPrefetchAhead = 4;
 Direction::Direction(const DirectionConfig& cfg)
     : cfg_(cfg), queue_(cfg.queue_packets), classify_(cfg.ingress_side) {
     if (cfg_.burst > kMaxBurst) cfg_.burst = kMaxBurst;
+    if (cfg_.scheduler) cfg_.scheduler->set_drop_handler(&Direction::on_shaper_drop, this);
 }
 
 Direction::~Direction() { discard(); }
+
+void Direction::on_shaper_drop(void* self, const shaper::Packet& p, shaper::DropReason why) {
+    auto* d = static_cast<Direction*>(self);
+    ++d->shaper_drops_[static_cast<unsigned>(why)];
+    const DropReason mine = why == shaper::DropReason::queue_limit || why == shaper::DropReason::pool_exhausted
+                                ? DropReason::egress_queue_full
+                                : DropReason::shaper;
+    d->drop(reinterpret_cast<rte_mbuf*>(p.handle), mine);
+}
+
+namespace {
+// A 5-tuple hash for fq_codel's flow queues; any well-mixed hash will do.
+uint32_t flow_hash(const PacketMeta& m) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ m.l4_proto;
+    auto mix = [&h](uint64_t v) {
+        h ^= v;
+        h *= 0xff51afd7ed558ccdull;
+        h ^= h >> 33;
+    };
+    uint64_t a, b;
+    std::memcpy(&a, m.src_addr, 8);
+    std::memcpy(&b, m.src_addr + 8, 8);
+    mix(a);
+    mix(b);
+    std::memcpy(&a, m.dst_addr, 8);
+    std::memcpy(&b, m.dst_addr + 8, 8);
+    mix(a);
+    mix(b);
+    mix((static_cast<uint64_t>(m.src_port) << 16) | m.dst_port);
+    return static_cast<uint32_t>(h);
+}
+}  // namespace
 
 void Direction::drop(rte_mbuf* m, DropReason why) {
     ++counters_.drops[static_cast<unsigned>(why)];
     rte_pktmbuf_free(m);
 }
 
+uint32_t Direction::transmit_shaped() {
+    // What the port refused last time goes first, then what the scheduler
+    // releases now, up to a burst.
+    uint32_t n = staged_;
+    for (uint32_t i = 0; i < n; ++i) tx_[i] = staging_[i];
+    if (n < cfg_.burst) {
+        const uint32_t got = cfg_.scheduler->dequeue_burst(shaped_, cfg_.burst - n, rte_rdtsc());
+        for (uint32_t i = 0; i < got; ++i) tx_[n + i] = reinterpret_cast<rte_mbuf*>(shaped_[i].handle);
+        n += got;
+    }
+    if (n == 0) return 0;
+    for (uint32_t i = 0; i < n; ++i) tx_len_[i] = rte_pktmbuf_pkt_len(tx_[i]);
+    const uint16_t sent = rte_eth_tx_burst(cfg_.egress_port, 0, tx_, static_cast<uint16_t>(n));
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < sent; ++i) bytes += tx_len_[i];
+    counters_.tx_packets += sent;
+    counters_.tx_bytes += bytes;
+    staged_ = n - sent;
+    for (uint32_t i = 0; i < staged_; ++i) staging_[i] = tx_[sent + i];
+    if (staged_) ++counters_.tx_retries;
+    return sent;
+}
+
 uint32_t Direction::transmit() {
+    if (cfg_.scheduler) return transmit_shaped();
     const uint32_t n = queue_.peek(tx_, cfg_.burst);
     if (n == 0) return 0;
     // The driver may free an mbuf as soon as it takes it: read lengths first.
@@ -41,10 +100,11 @@ uint32_t Direction::transmit() {
 }
 
 uint32_t Direction::receive() {
-    // Take from the port only what the queue can hold: when the egress port is
-    // slower, packets wait in the ingress ring (the port counts them as missed
-    // if it overflows) rather than being received and then thrown away.
-    if (queue_.free_space() < cfg_.burst) return 0;
+    // Without a scheduler, take from the port only what the queue can hold:
+    // when the egress port is slower, packets wait in the ingress ring (the
+    // port counts them as missed if it overflows) rather than being received
+    // and thrown away. With one, the class queues decide what to keep.
+    if (!cfg_.scheduler && queue_.free_space() < cfg_.burst) return 0;
     const uint16_t n = rte_eth_rx_burst(cfg_.ingress_port, 0, rx_, static_cast<uint16_t>(cfg_.burst));
     if (n == 0) return 0;
 
@@ -80,6 +140,17 @@ uint32_t Direction::receive() {
         counters_.drops[static_cast<unsigned>(DropReason::meter_yellow)] += r.dropped_yellow;
         counters_.drops[static_cast<unsigned>(DropReason::meter_red)] += r.dropped - r.dropped_yellow;
         kept = r.kept;
+    } else {
+        for (uint32_t i = 0; i < kept; ++i) class_[i] = cfg_.default_class;
+    }
+
+    if (cfg_.scheduler) {
+        for (uint32_t i = 0; i < kept; ++i) {
+            shaped_[i] = shaper::Packet{reinterpret_cast<uint64_t>(rx_[i]), meta_[i].frame_len, flow_hash(meta_[i])};
+        }
+        // Drops (queue limits, CoDel) come back through on_shaper_drop.
+        cfg_.scheduler->enqueue_burst(class_, shaped_, kept, rte_rdtsc());
+        return n;
     }
 
     const uint32_t queued = queue_.push(rx_, kept);
@@ -94,10 +165,20 @@ uint32_t Direction::poll() {
 
 bool Direction::flush() {
     transmit();
-    return queue_.empty();
+    return cfg_.scheduler ? staged_ == 0 && cfg_.scheduler->backlog_packets() == 0 : queue_.empty();
 }
 
 void Direction::discard() {
+    for (uint32_t i = 0; i < staged_; ++i) drop(staging_[i], DropReason::shutdown);
+    staged_ = 0;
+    if (cfg_.scheduler) {
+        // Whatever the scheduler still holds leaves now, counted as shutdown
+        // drops: rates no longer matter once the daemon is stopping.
+        const uint64_t far_future = rte_rdtsc() + rte_get_tsc_hz() * 3600;
+        for (uint32_t n; (n = cfg_.scheduler->dequeue_burst(shaped_, kMaxBurst, far_future)) != 0;) {
+            for (uint32_t i = 0; i < n; ++i) drop(reinterpret_cast<rte_mbuf*>(shaped_[i].handle), DropReason::shutdown);
+        }
+    }
     rte_mbuf* m;
     while (queue_.peek(&m, 1) == 1) {
         queue_.pop(1);

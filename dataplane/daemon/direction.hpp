@@ -4,6 +4,11 @@
 //   upload:   lan rx -> parse -> classify -> egress stage -> wan tx
 //   download: wan rx -> parse -> classify -> egress stage -> lan tx
 //
+// The egress stage is the shaper's scheduler when the direction has one (a
+// policy with classes): packets wait in their class queue until the
+// scheduler lets them leave. Without one it is a plain FIFO that pushes
+// back on the ingress port instead of dropping.
+//
 // Expects:  both ports started; exactly one lcore calls poll() and drain();
 //           when classifier tables are published, that lcore is an online
 //           reader of the publisher and reports quiescent states between turns.
@@ -14,10 +19,12 @@
 
 #include <rte_mbuf.h>
 
+#include <array>
 #include <cstdint>
 #include <string>
 
 #include "classifier/classify_stage.hpp"
+#include "shaper/scheduler.hpp"
 #include "classifier/table_publisher.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/egress_queue.hpp"
@@ -36,6 +43,10 @@ struct DirectionConfig {
     classifier::Side ingress_side = classifier::Side::lan;
     // Where the current classifier tables are published; null: no classification.
     const classifier::TablePublisher* tables = nullptr;
+    // The direction's scheduler, used only by the owning lcore; null: FIFO.
+    shaper::Scheduler* scheduler = nullptr;
+    // The class of packets no classifier placed (no tables yet, non-IP).
+    uint32_t default_class = 0;
 };
 
 class Direction {
@@ -57,11 +68,17 @@ public:
 
     const std::string& name() const { return cfg_.name; }
     const DirectionCounters& counters() const { return counters_; }
-    uint32_t queued() const { return queue_.size(); }
+    uint32_t queued() const {
+        return cfg_.scheduler ? cfg_.scheduler->backlog_packets() + staged_ : queue_.size();
+    }
+    // Packets the scheduler dropped, by the shaper's reason.
+    uint64_t shaper_drops(shaper::DropReason r) const { return shaper_drops_[static_cast<unsigned>(r)]; }
 
 private:
     uint32_t transmit();
+    uint32_t transmit_shaped();
     uint32_t receive();
+    static void on_shaper_drop(void* self, const shaper::Packet& p, shaper::DropReason why);
     void drop(rte_mbuf* m, DropReason why);
 
     DirectionConfig cfg_;
@@ -74,6 +91,12 @@ private:
     PacketMeta meta_[kMaxBurst];
     uint32_t class_[kMaxBurst];
     rte_mbuf* dropped_[kMaxBurst];
+    shaper::Packet shaped_[kMaxBurst];
+    // Packets the scheduler released but the port has not taken yet: they
+    // leave first, in order, before the scheduler is asked for more.
+    rte_mbuf* staging_[kMaxBurst];
+    uint32_t staged_ = 0;
+    std::array<uint64_t, shaper::kDropReasonCount> shaper_drops_{};
     classifier::ClassifyStage classify_;
 };
 

@@ -111,6 +111,7 @@ TEST_CASE("sluicectl, Prometheus and DPDK telemetry see a live daemon's counters
         auto reset = (*c)->call("stats reset");
         REQUIRE(reset.ok());
         CHECK((*reset)["result"]["directions"][0]["tx_packets"] == 0);
+        std::this_thread::sleep_for(100ms);  // let the worker forward some more
         auto after = (*c)->call("stats");
         REQUIRE(after.ok());
         // Counting restarted from the reset, and packets keep flowing.

@@ -1,0 +1,135 @@
+// Shaping in real time: a Direction with a scheduler runs on a worker lcore
+// between two net_ring ports, the test offers more than a class may send,
+// and the rate that comes out is measured against the TSC over seconds.
+#include <catch2/catch.hpp>
+
+#include <rte_cycles.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstring>
+
+#include "dataplane/daemon/direction.hpp"
+#include "dataplane/daemon/worker.hpp"
+#include "dataplane/mempool.hpp"
+#include "shaper/scheduler.hpp"
+#include "tests/support/frame_builder.hpp"
+#include "tests/support/test_eal.hpp"
+
+using namespace sluice;
+
+namespace {
+
+struct RingPort {
+    rte_ring* rx;
+    rte_ring* tx;
+    uint16_t id;
+};
+
+RingPort make_ring_port(const std::string& name, rte_mempool* pool) {
+    RingPort p{};
+    p.rx = rte_ring_create((name + "_rx").c_str(), 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    p.tx = rte_ring_create((name + "_tx").c_str(), 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    REQUIRE(p.rx != nullptr);
+    REQUIRE(p.tx != nullptr);
+    const int id = rte_eth_from_rings(name.c_str(), &p.rx, 1, &p.tx, 1, 0);
+    REQUIRE(id >= 0);
+    p.id = static_cast<uint16_t>(id);
+    rte_eth_conf conf{};
+    REQUIRE(rte_eth_dev_configure(p.id, 1, 1, &conf) == 0);
+    REQUIRE(rte_eth_rx_queue_setup(p.id, 0, 1024, 0, nullptr, pool) == 0);
+    REQUIRE(rte_eth_tx_queue_setup(p.id, 0, 1024, 0, nullptr) == 0);
+    REQUIRE(rte_eth_dev_start(p.id) == 0);
+    return p;
+}
+
+shaper::ClassConfig klass(uint32_t id, uint32_t parent, uint64_t rate_bits, uint64_t ceil_bits) {
+    shaper::ClassConfig c;
+    c.id = id;
+    c.parent = parent;
+    c.rate = rate_bits / 8;
+    c.ceil = ceil_bits / 8;
+    c.leaf.kind = shaper::LeafKind::fifo;
+    c.leaf.limit_packets = 200;
+    return c;
+}
+
+}  // namespace
+
+TEST_CASE("a class shaped to a few Mbit/s delivers within 2% of its rate over seconds, in real time") {
+    test::ensure_eal();
+    auto pool = dataplane::make_packet_pool("shaped_rate", 16383, 0);
+    REQUIRE(pool.ok());
+    const RingPort lan = make_ring_port("shape_lan", pool->get());
+    const RingPort wan = make_ring_port("shape_wan", pool->get());
+
+    // A 100 Mbit/s link; class 1 may use 4 Mbit/s and not borrow.
+    constexpr uint64_t kRateBits = 4'000'000;
+    shaper::SchedulerConfig sc;
+    sc.tick_hz = rte_get_tsc_hz();
+    sc.packet_capacity = 4096;
+    shaper::Scheduler scheduler(sc);
+    REQUIRE(scheduler.apply(shaper::AddClass{klass(0, shaper::kNoParent, 100'000'000, 100'000'000)}, rte_rdtsc()).ok());
+    REQUIRE(scheduler.apply(shaper::AddClass{klass(1, 0, kRateBits, kRateBits)}, rte_rdtsc()).ok());
+
+    dataplane::DirectionConfig cfg{"upload", lan.id, wan.id, 32, 4096};
+    cfg.scheduler = &scheduler;
+    cfg.default_class = 1;
+    dataplane::Direction upload(cfg);
+    std::atomic<bool> stop{false};
+    dataplane::Worker worker;
+    worker.directions = {&upload};
+    worker.stop = &stop;
+    const unsigned lcore = rte_get_next_lcore(rte_lcore_id(), 1, 0);
+    REQUIRE(rte_eal_remote_launch(dataplane::Worker::run, &worker, lcore) == 0);
+
+    // Offer about 8 Mbit/s of 1000-byte frames, twice the class rate.
+    const test::Bytes frame = test::udp4_frame(1, 2);
+    test::Bytes big = frame;
+    big.resize(1000, 0);
+    big[16] = static_cast<uint8_t>((1000 - 14) >> 8);  // IPv4 total length
+    big[17] = static_cast<uint8_t>((1000 - 14) & 0xff);
+    big[24] = big[25] = 0;  // checksum no longer matters to the shaper; keep the frame well-formed
+    const uint64_t hz = rte_get_tsc_hz();
+    const uint64_t gap = hz * 1000 * 8 / 8'000'000;
+    const uint64_t warmup_end = rte_get_tsc_cycles() + hz;        // let the burst drain first
+    const uint64_t end = warmup_end + 4 * hz;
+    uint64_t next = rte_get_tsc_cycles();
+    uint64_t bytes_out = 0, measured_from = 0;
+    bool measuring = false;
+    rte_mbuf* out[64];
+    while (rte_get_tsc_cycles() < end) {
+        const uint64_t now = rte_get_tsc_cycles();
+        if (now >= next) {
+            rte_mbuf* m = rte_pktmbuf_alloc(pool->get());
+            REQUIRE(m != nullptr);
+            std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(big.size())), big.data(), big.size());
+            if (rte_ring_enqueue(lan.rx, m) != 0) rte_pktmbuf_free(m);
+            next += gap;
+        }
+        const unsigned n = rte_ring_dequeue_burst(wan.tx, reinterpret_cast<void**>(out), 64, nullptr);
+        if (!measuring && now >= warmup_end) {
+            measuring = true;
+            measured_from = now;
+        }
+        for (unsigned i = 0; i < n; ++i) {
+            if (measuring) bytes_out += rte_pktmbuf_pkt_len(out[i]);
+            rte_pktmbuf_free(out[i]);
+        }
+    }
+    const double seconds = static_cast<double>(rte_get_tsc_cycles() - measured_from) / static_cast<double>(hz);
+    stop = true;
+    rte_eal_wait_lcore(lcore);
+
+    const double rate = static_cast<double>(bytes_out) * 8 / seconds;
+    INFO("measured " << rate / 1e6 << " Mbit/s over " << seconds << " s");
+    CHECK(rate > kRateBits * 0.98);
+    CHECK(rate < kRateBits * 1.02);
+    // The excess was dropped by the class queue, and counted.
+    CHECK(upload.shaper_drops(shaper::DropReason::queue_limit) > 0);
+    CHECK(upload.counters().drops[static_cast<unsigned>(dataplane::DropReason::egress_queue_full)] ==
+          upload.shaper_drops(shaper::DropReason::queue_limit));
+}
