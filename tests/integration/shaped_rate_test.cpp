@@ -52,6 +52,11 @@ shaper::ClassConfig klass(uint32_t id, uint32_t parent, uint64_t rate_bits, uint
     c.parent = parent;
     c.rate = rate_bits / 8;
     c.ceil = ceil_bits / 8;
+    // Bursts of 10 ms at each rate: the worker shares its CPU with the test
+    // (and CI with other jobs), and a descheduled worker must not lose the
+    // time it was away. A dedicated core needs far less.
+    c.burst = static_cast<uint32_t>(c.rate / 100);
+    c.cburst = static_cast<uint32_t>(c.ceil / 100);
     c.leaf.kind = shaper::LeafKind::fifo;
     c.leaf.limit_packets = 200;
     return c;
