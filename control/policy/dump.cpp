@@ -123,9 +123,12 @@ void dump_rule(const Policy& p, size_t i, const Rule& r, std::string& out) {
     if (!m.dst_ports.empty()) out += " dst_port=" + ranges(m.dst_ports);
     if (m.dscp != kAnyDscp) out += " dscp=" + mask_runs(m.dscp, 64);
     if (m.fragment != FragmentMatch::any) out += m.fragment == FragmentMatch::fragment ? " fragment" : " not_fragment";
+    // "-": the rule's side never sees that direction; "default": it does,
+    // and sends the packet to the direction's default class.
     out += " ->";
-    out += " upload=" + class_ref(p, Direction::upload, r.action.class_id[0]);
-    out += " download=" + class_ref(p, Direction::download, r.action.class_id[1]);
+    out += " upload=" + (m.side == SideMatch::wan ? std::string("-") : class_ref(p, Direction::upload, r.action.class_id[0]));
+    out += " download=" +
+           (m.side == SideMatch::lan ? std::string("-") : class_ref(p, Direction::download, r.action.class_id[1]));
     if (r.action.set_dscp) out += " set_dscp=" + std::to_string(*r.action.set_dscp);
     if (r.action.meter != kNoMeter) out += " meter=" + p.meters[r.action.meter].name;
     out += "\n";

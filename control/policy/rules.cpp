@@ -184,9 +184,9 @@ private:
 
     void read_layer3() {
         Match& m = rule_.match;
-        if (auto v = r_.integer("ip", 4, 6)) {
+        if (auto v = r_.integer("ip", INT64_MIN, INT64_MAX)) {
             if (*v != 4 && *v != 6) {
-                r_.error("ip", "ip: write 4 or 6");
+                r_.error("ip", "ip: " + std::to_string(*v) + " is not an IP version; write 4 or 6");
             } else {
                 m.ip_version = static_cast<uint8_t>(*v);
             }
@@ -269,24 +269,22 @@ private:
 
     // The class a rule names for one direction, resolved to a leaf id.
     void resolve_class(Direction d, std::string_view key, std::string_view name) {
-        const ClassIndex& index = *context_.classes[index_of(d)];
+        const ClassIndex& names = *context_.classes[index(d)];
         const std::string dir = direction_name(d);
-        const auto id = index.find(name);
+        const auto id = names.find(name);
         if (!id) {
             std::string message = key_text(key) + quoted(name) + " is not a class in " + dir;
-            if (auto near = index.suggest(name)) message += "; did you mean " + quoted(*near) + "?";
+            if (auto near = names.suggest(name)) message += "; did you mean " + quoted(*near) + "?";
             r_.error(key, std::move(message));
             return;
         }
-        if (!index.tree->classes[*id].is_leaf()) {
+        if (!names.tree->classes[*id].is_leaf()) {
             r_.error(key, key_text(key) + "class " + quoted(name) + " in " + dir +
                               " has child classes; a rule must name a leaf class, which holds a queue");
             return;
         }
-        rule_.action.class_id[index_of(d)] = *id;
+        rule_.action.class_id[index(d)] = *id;
     }
-
-    static size_t index_of(Direction d) { return index(d); }
 
     void read_actions() {
         const SideMatch side = rule_.match.side;

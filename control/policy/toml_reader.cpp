@@ -11,7 +11,7 @@ namespace {
 
 // Names people reach for from tc, CAKE or other tools, with the key Sluice
 // uses for the same thing. Tried before the spelling-distance guess.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kSynonyms{{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 18> kSynonyms{{
     {"prio", "priority"},
     {"default", "default_class"},
     {"qdisc", "queue"},
@@ -26,6 +26,10 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kSynonym
     {"sport", "src_port"},
     {"dport", "dst_port"},
     {"classes", "class"},
+    {"dscp", "set_dscp"},  // in a class: classes only re-mark
+    {"rate", "cir"},       // in a meter
+    {"burst", "cbs"},      // in a meter
+    {"queue_limit", "limit"},
 }};
 
 uint32_t to_u32(toml::source_index v) { return static_cast<uint32_t>(v); }

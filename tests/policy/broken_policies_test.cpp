@@ -72,6 +72,7 @@ const BrokenCase kCases[] = {
     // ---- classes
     {"misspelt class key", "pirority = 1\n", 9, 1, "unknown key \"pirority\" in [[upload.class]]; did you mean \"priority\"?"},
     {"tc's name for a class key", "prio = 1\n", 9, 1, "unknown key \"prio\" in [[upload.class]]; did you mean \"priority\"?"},
+    {"a rule's key in a class", "dscp = \"EF\"\n", 9, 1, "unknown key \"dscp\" in [[upload.class]]; did you mean \"set_dscp\"?"},
     {"class without name", "[[upload.class]]\nrate = \"1mbit\"\n", 9, 1,
      "[[upload.class]] needs name: give every class a unique name, e.g. name = \"voice\""},
     {"class without rate", "[[upload.class]]\nname = \"b\"\n", 9, 1,
@@ -164,6 +165,7 @@ const BrokenCase kCases[] = {
     {"PCP out of range", "[[rule]]\npcp = [1, 9]\n", 10, 11, "pcp: 9 is not a PCP (0 to 7)"},
     {"IP field on a non-IP ethertype", "[[rule]]\nethertype = \"arp\"\nprotocol = \"udp\"\n", 11, 12,
      "protocol is an IP field, but ethertype 2054 is not IP; this rule could never match"},
+    {"IP version other than 4 or 6", "[[rule]]\nip = 5\n", 10, 6, "ip: 5 is not an IP version; write 4 or 6"},
     {"unknown side", "[[rule]]\nside = \"inside\"\n", 10, 8,
      "side: unknown side \"inside\"; use \"lan\" (upload traffic), \"wan\" (download traffic) or \"any\""},
     {"misspelt rule key", "[[rule]]\ndst_prot = 80\n", 10, 1, "unknown key \"dst_prot\" in [[rule]]; did you mean \"dst_port\"?"},
@@ -183,6 +185,8 @@ const BrokenCase kCases[] = {
      "red = \"remark\" needs red_dscp, the DSCP to write, e.g. red_dscp = \"AF12\""},
     {"srTCM with a peak rate", "[[meter]]\nname = \"m\"\ncir = \"1mbit\"\ncbs = \"10kb\"\npir = \"2mbit\"\n", 13, 7,
      "pir belongs to kind = \"trtcm\"; this meter is srtcm"},
+    {"a class's key in a meter", "[[meter]]\nname = \"m\"\nrate = \"1mbit\"\ncir = \"1mbit\"\ncbs = \"10kb\"\n", 11, 1,
+     "unknown key \"rate\" in [[meter]]; did you mean \"cir\"?"},
     {"meter without cir", "[[meter]]\nname = \"m\"\ncbs = \"10kb\"\n", 9, 1,
      "[[meter]] needs cir: the committed rate, e.g. cir = \"10mbit\""},
 

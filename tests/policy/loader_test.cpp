@@ -212,3 +212,77 @@ TEST_CASE("the dump is the same for two spellings of the same policy") {
                            "[[rule]]\ndscp = 46\nsrc = \"10.0.0.0/8\"\nset_dscp = \"CS0\"\n");
     CHECK(dump(*a) == dump(*b));
 }
+
+TEST_CASE("a lan-only rule needs its class only in the upload tree") {
+    const auto p = load_ok(R"([upload]
+rate = "10mbit"
+default_class = "up-only"
+[[upload.class]]
+name = "up-only"
+rate = "1mbit"
+[download]
+rate = "10mbit"
+[[rule]]
+side = "lan"
+class = "up-only"
+)");
+    REQUIRE(p->rules.size() == 1);
+    CHECK(p->rules[0].action.class_id[0] == 1);
+    CHECK(p->rules[0].action.class_id[1] == kNoClass);
+}
+
+TEST_CASE("management addresses are normalised and services keep their ports") {
+    const auto p = load_ok(std::string(kLinks) + R"(
+[management]
+addresses = ["192.168.1.1", "192.168.0.0/16", "fd00::1"]
+[[management.service]]
+protocol = "tcp"
+ports = [443, 22, 23]
+[[management.service]]
+protocol = "icmp"
+)");
+    const Management& m = p->management;
+    REQUIRE(m.addresses.size() == 2);  // the host is inside the /16
+    CHECK(m.addresses[0].length == 16);
+    CHECK(m.addresses[1].version == 6);
+    CHECK(m.addresses[1].length == 128);
+    REQUIRE(m.services.size() == 2);
+    CHECK(m.services[0].protocol == 6);
+    CHECK(m.services[0].ports == std::vector<Range>{{22, 23}, {443, 443}});
+    CHECK(m.services[1].protocol == 1);
+    CHECK(m.services[1].ports.empty());
+}
+
+TEST_CASE("a class can re-mark and a rule can police with a meter by name") {
+    const auto p = load_ok(R"([upload]
+rate = "10mbit"
+default_class = "guest"
+[[upload.class]]
+name = "guest"
+rate = "1mbit"
+set_dscp = "CS1"
+[download]
+rate = "10mbit"
+[[meter]]
+name = "first"
+cir = "1mbit"
+cbs = "10kb"
+[[meter]]
+name = "second"
+kind = "trtcm"
+cir = "1mbit"
+cbs = "10kb"
+pir = "2mbit"
+pbs = "20kb"
+red = "remark"
+red_dscp = 0
+[[rule]]
+src = "10.9.0.0/16"
+meter = "second"
+)");
+    CHECK(p->tree(Direction::upload).classes[1].set_dscp == 8);
+    REQUIRE(p->rules.size() == 1);
+    CHECK(p->rules[0].action.meter == 1);
+    CHECK(p->meters[1].red.verdict == Verdict::remark);
+    CHECK(p->meters[1].pir == 250'000);
+}

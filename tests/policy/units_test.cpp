@@ -1,6 +1,8 @@
-// Units as operators write them for tc, and what the policy stores.
+// Units as operators write them for tc, and what the policy stores; and the
+// spelling-distance guesses behind "did you mean".
 #include <catch2/catch.hpp>
 
+#include "control/policy/suggest.hpp"
 #include "control/policy/units.hpp"
 
 using namespace sluice::policy;
@@ -103,4 +105,16 @@ TEST_CASE("rates and sizes are written back exactly") {
     CHECK(format_size(65'536) == "64kb");
     CHECK(format_size(1'514) == "1514b");
     CHECK(format_size(2 * 1'048'576) == "2mb");
+}
+
+TEST_CASE("near names are suggested for typos, not for unrelated words") {
+    const std::string_view keys[] = {"priority", "parent", "rate", "ceil", "queue"};
+    CHECK(edit_distance("pirority", "priority") == 1);  // a swap is one edit
+    CHECK(edit_distance("RATE", "rate") == 0);
+    CHECK(edit_distance("", "abc") == 3);
+    CHECK(nearest("pirority", keys) == "priority");
+    CHECK(nearest("rat", keys) == "rate");
+    CHECK(nearest("quuee", keys) == "queue");
+    CHECK_FALSE(nearest("bandwidth", keys).has_value());
+    CHECK_FALSE(nearest("x", keys).has_value());
 }
