@@ -21,6 +21,8 @@ bool is_power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 po::options_description settings_options(DaemonOptions& o, std::string& hugepages) {
     po::options_description d("Ports and lcores");
     d.add_options()
+        ("policy", po::value(&o.policy_file)->value_name("FILE"),
+         "the policy file (TOML) to run; SIGHUP or 'sluicectl policy reload' reloads it")
         ("lan", po::value(&o.lan)->value_name("DEVARGS"),
          "LAN-side port: a PCI address or a DPDK vdev, e.g. net_af_packet0,iface=veth0")
         ("wan", po::value(&o.wan)->value_name("DEVARGS"),
@@ -40,7 +42,7 @@ po::options_description settings_options(DaemonOptions& o, std::string& hugepage
         ("tx-descriptors", po::value(&o.tx_descriptors)->value_name("N"),
          "transmit ring size per port (default 1024)")
         ("egress-queue", po::value(&o.egress_queue_packets)->value_name("N"),
-         "packets each direction may hold before transmit, a power of two (default 4096)")
+         "packets each direction may hold (all its class queues together), a power of two (default 16384)")
         ("stats-interval", po::value(&o.stats_interval_s)->value_name("SECONDS"),
          "log counters every SECONDS; 0 logs them only at exit (default 0)")
         ("socket", po::value(&o.socket)->value_name("PATH"),
@@ -70,7 +72,10 @@ Result<ParsedOptions> validate(ParsedOptions p, const std::string& hugepages) {
             "--log-level must be one of trace, debug, info, warn, error, critical, off, not '{}'",
             o.log_level)};
     }
-    if (p.action != ParsedOptions::Action::show_config) {
+    if (p.action == ParsedOptions::Action::check && o.policy_file.empty()) {
+        return Error{"--check needs --policy FILE: the policy to validate"};
+    }
+    if (p.action == ParsedOptions::Action::run) {
         if (o.lan.empty()) return Error{"--lan is required: the LAN-side port's devargs, e.g. --lan net_af_packet0,iface=lan0"};
         if (o.wan.empty()) return Error{"--wan is required: the WAN-side port's devargs, e.g. --wan net_af_packet1,iface=wan0"};
     }
@@ -118,7 +123,8 @@ Result<ParsedOptions> parse_options(int argc, const char* const* argv,
         ("config,c", po::value(&config)->value_name("FILE"),
          "settings file with the long options below as key = value lines "
          "(default /etc/sluice/sluiced.conf when it exists)")
-        ("show-config", "print the effective settings and exit");
+        ("show-config", "print the effective settings and exit")
+        ("check", "validate the --policy file and exit: 0 valid, 1 invalid (problems on stderr)");
     po::options_description settings = settings_options(o, hugepages);
     po::options_description all;
     all.add(general).add(settings);
@@ -162,6 +168,7 @@ Result<ParsedOptions> parse_options(int argc, const char* const* argv,
     }
     for (auto& a : eal_tail) o.eal_args.push_back(std::move(a));
     if (vm.count("show-config")) p.action = ParsedOptions::Action::show_config;
+    if (vm.count("check")) p.action = ParsedOptions::Action::check;
     auto r = validate(std::move(p), hugepages);
     if (r && r->action == ParsedOptions::Action::show_config) r->text = describe(r->options);
     return r;
@@ -176,11 +183,11 @@ std::string describe(const DaemonOptions& o) {
     return fmt::format(
         "config = {}\nlan = {}\nwan = {}\nlcores = {}\nlog-level = {}\nhugepages = {}\n"
         "memory = {}\nburst = {}\nrx-descriptors = {}\ntx-descriptors = {}\negress-queue = {}\n"
-        "stats-interval = {}\nsocket = {}\nmetrics = {}\neal = {}\n",
+        "stats-interval = {}\nsocket = {}\nmetrics = {}\npolicy = {}\neal = {}\n",
         o.config_file.empty() ? "(none)" : o.config_file, o.lan, o.wan,
         o.lcores.empty() ? "(automatic)" : o.lcores, o.log_level, huge, o.no_huge_memory_mb, o.burst,
         o.rx_descriptors, o.tx_descriptors, o.egress_queue_packets, o.stats_interval_s, o.socket,
-        o.metrics.empty() ? "(off)" : o.metrics, eal);
+        o.metrics.empty() ? "(off)" : o.metrics, o.policy_file.empty() ? "(none)" : o.policy_file, eal);
 }
 
 }  // namespace sluice::dataplane

@@ -25,16 +25,17 @@ struct DaemonOptions {
     uint32_t burst = 32;
     uint32_t rx_descriptors = 1024;
     uint32_t tx_descriptors = 1024;
-    uint32_t egress_queue_packets = 4096;
+    uint32_t egress_queue_packets = 16384;
     uint32_t stats_interval_s = 0;     // 0 = only at exit
     std::string socket = "/run/sluice/sluiced.sock";  // control socket
     std::string metrics;               // HOST:PORT for Prometheus; empty = off
+    std::string policy_file;           // the policy to run; empty = bridge without classes
     bool show_config = false;          // print the effective settings and exit
 };
 
 // What the caller should do after parsing.
 struct ParsedOptions {
-    enum class Action { run, help, version, show_config };
+    enum class Action { run, help, version, show_config, check };
     Action action = Action::run;
     DaemonOptions options;
     std::string text;  // help or version text, or the effective settings

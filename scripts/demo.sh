@@ -31,9 +31,10 @@ trap cleanup EXIT
 
 topo_up "$ID"
 echo "== LAN host $TOPO_LAN_ADDR ($TOPO_LAN_NS) <-> sluiced <-> WAN host $TOPO_WAN_ADDR ($TOPO_WAN_NS)"
+echo "== policy configs/home.toml: a 100/20 Mbit/s line shaped to 95/19 Mbit/s, voice (EF) first"
 
 SOCK=/run/sluice/demo-$ID.sock
-$SLUICED --config "$ROOT/configs/sluiced.conf" --socket "$SOCK" \
+$SLUICED --config "$ROOT/configs/sluiced.conf" --socket "$SOCK" --policy "$ROOT/configs/home.toml" \
     --lan "net_af_packet0,iface=$TOPO_LAN_IF,framecnt=4096" \
     --wan "net_af_packet1,iface=$TOPO_WAN_IF,framecnt=4096" \
     --stats-interval 0 >"$LOG" 2>&1 &
@@ -54,14 +55,19 @@ IPERF_PID=$!
 sleep 0.5
 for dir in upload download; do
     flag=; [ $dir = download ] && flag=-R
-    echo "== iperf3 TCP $dir, 5 seconds"
+    echo "== iperf3 TCP $dir, 5 seconds, with EF-marked pings (voice) crossing at the same time"
+    ip netns exec "$TOPO_LAN_NS" ping -Q 0xb8 -c 15 -i 0.2 "$TOPO_WAN_ADDR" >"$LOG.ping" &
     ip netns exec "$TOPO_LAN_NS" iperf3 -c "$TOPO_WAN_ADDR" -t 5 $flag | grep -E "sender|receiver"
+    wait $! || true
+    echo "   EF ping during the transfer: $(tail -1 "$LOG.ping")"
 done
+rm -f "$LOG.ping"
 kill "$IPERF_PID"; wait "$IPERF_PID" 2>/dev/null || true
 IPERF_PID=
 
-echo "== sluicectl status and stats, live"
+echo "== sluicectl status, show classes and stats, live"
 $SLUICECTL --socket "$SOCK" status | sed 's/^/   /'
+$SLUICECTL --socket "$SOCK" show classes | sed 's/^/   /'
 $SLUICECTL --socket "$SOCK" stats | sed 's/^/   /'
 
 kill -TERM "$SLUICED_PID"

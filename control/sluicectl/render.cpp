@@ -28,9 +28,20 @@ std::string ports_table(const json& ports) {
 }  // namespace
 
 std::string render(const std::string& request, const json& r) {
+    if (request == "policy load" || request == "policy reload") {
+        std::string out = fmt::format("policy {} applied (checksum {}); every worker switched in {:.2f} ms\n",
+                                      r.value("file", "?"), r.value("checksum", "?"), r.value("applied_in_ms", 0.0));
+        for (const auto& m : r["messages"]) out += m.get<std::string>() + "\n";
+        return out;
+    }
     if (request == "status") {
         std::string out = fmt::format("sluiced {}, up {}, pid {}\n", r.value("version", "?"),
                                       duration(r.value("uptime_s", 0ull)), r.value("pid", 0));
+        if (r.contains("policy") && r["policy"].is_object()) {
+            out += fmt::format("policy: {} (checksum {})\n", r["policy"].value("file", "?"), r["policy"].value("checksum", "?"));
+        } else {
+            out += "policy: none (bridging only)\n";
+        }
         out += fmt::format("lcores: control {}, workers {}\n", r.value("control_lcore", 0), r["worker_lcores"].dump());
         out += fmt::format("memory: {}\n", r.value("memory", "?"));
         out += ports_table(r["ports"]);
@@ -58,10 +69,52 @@ std::string render(const std::string& request, const json& r) {
                                human_count(p.value("rx_missed", 0ull)), human_count(p.value("rx_errors", 0ull)),
                                human_count(p.value("tx_errors", 0ull)), human_count(p.value("rx_no_mbuf", 0ull)));
         }
+        if (r.contains("policy")) {
+            for (const char* dir : {"upload", "download"}) {
+                if (!r["policy"].contains(dir)) continue;
+                out += fmt::format("\n{:<20} {:>10} {:>10} {:>9} {:>8} {:>10} {:>10}  ({})\n", "class", "sent pkts",
+                                   "sent bytes", "dropped", "backlog", "delay p50", "delay p99", dir);
+                for (const auto& c : r["policy"][dir]["classes"]) {
+                    uint64_t dropped = 0;
+                    if (c.contains("drops")) for (const auto& [k, v] : c["drops"].items()) dropped += v.get<uint64_t>();
+                    out += fmt::format("{:<20} {:>10} {:>10} {:>9} {:>8} {:>8.2f}ms {:>8.2f}ms\n", c.value("name", ""),
+                                       human_count(c.value("sent_packets", 0ull)), human_count(c.value("sent_bytes", 0ull)),
+                                       human_count(dropped), c.value("backlog_packets", 0u),
+                                       c.value("delay_p50_us", 0.0) / 1000, c.value("delay_p99_us", 0.0) / 1000);
+                }
+            }
+        }
         if (request == "stats reset") out += "\n(counters now start again from zero)\n";
         return out;
     }
     if (request == "log level") return fmt::format("log level is now {}\n", r.value("level", "?"));
+    if (request == "show classes") {
+        std::string out;
+        for (const char* dir : {"upload", "download"}) {
+            if (!r.contains(dir)) continue;
+            const json& d = r[dir];
+            out += fmt::format("{} (link {})\n", dir, d.value("link", "?"));
+            for (const auto& c : d["classes"]) {
+                const std::string indent(2 * (c.value("depth", 0u) + 1), ' ');
+                std::string line = fmt::format("{}{} rate {} ceil {}", indent, c.value("name", ""), c.value("rate", ""),
+                                               c.value("ceil", ""));
+                if (c.contains("queue")) line += fmt::format(" prio {} weight {} {}", c.value("priority", 0), c.value("weight", 1), c.value("queue", ""));
+                if (c.contains("set_dscp")) line += fmt::format(" dscp {}", c["set_dscp"].get<int>());
+                if (c.value("default", false)) line += " (default)";
+                out += line + "\n";
+            }
+        }
+        return out;
+    }
+    if (request == "show rules") {
+        std::string out = fmt::format("{:>4} {:<22} {:<14} {:<14} {:>5} {}\n", "#", "rule", "upload", "download", "dscp", "meter");
+        for (const auto& x : r["rules"]) {
+            out += fmt::format("{:>4} {:<22} {:<14} {:<14} {:>5} {}\n", x.value("index", 0), x.value("name", ""),
+                               x.value("class_upload", "-"), x.value("class_download", "-"),
+                               x.contains("set_dscp") ? std::to_string(x["set_dscp"].get<int>()) : "-", x.value("meter", "-"));
+        }
+        return out;
+    }
     return r.dump(2) + "\n";
 }
 

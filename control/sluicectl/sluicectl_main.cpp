@@ -7,11 +7,14 @@
 #include <fmt/format.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "control/client/control_client.hpp"
+#include "control/policy/diagnostic.hpp"
+#include "control/policy/loader.hpp"
 #include "control/sluicectl/render.hpp"
 #include "control/sluicectl/top.hpp"
 
@@ -31,7 +34,8 @@ const std::vector<std::pair<std::string, Command>> kCommands = {
     {"status", {"status", "version, uptime, ports and their links, lcores"}},
     {"stats", {"stats [--reset]", "counters per direction and per port; --reset starts them from zero"}},
     {"top", {"top [--interval S] [--iterations N]", "live rates per direction and port; q quits"}},
-    {"show", {"show ports", "the running configuration"}},
+    {"show", {"show ports|classes|rules|meters", "the running configuration (classes as a tree)"}},
+    {"policy", {"policy check FILE | load FILE | reload", "validate a file offline; apply a file, or the running file again"}},
     {"log", {"log level LEVEL", "set the daemon's log level (trace ... off)"}},
     {"call", {"call COMMAND [JSON-ARGS]", "send any request as it is, print the raw response"}},
 };
@@ -117,8 +121,27 @@ int main(int argc, char** argv) {
             socket, std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)));
         if (!client) return fail(kUnreachable, client.error());
         return sluice::control::run_top(**client, top);
-    } else if (verb == "show" && n == 2 && words[1] == "ports") {
-        request = "show ports";
+    } else if (verb == "show" && n == 2 &&
+               (words[1] == "ports" || words[1] == "classes" || words[1] == "rules" || words[1] == "meters")) {
+        request = "show " + words[1];
+    } else if (verb == "policy" && n == 3 && words[1] == "check") {
+        // Offline: no daemon needed, the same loader sluiced uses.
+        const auto result = sluice::policy::load_file(words[2]);
+        json messages = json::array();
+        for (const auto& d : result.diagnostics) {
+            messages.push_back(sluice::policy::format(d));
+            if (!as_json) std::fprintf(stderr, "%s\n", sluice::policy::format(d).c_str());
+        }
+        if (as_json) std::cout << json{{"file", words[2]}, {"valid", result.ok()}, {"messages", messages}}.dump(2) << "\n";
+        else if (result.ok()) std::printf("%s: valid\n", words[2].c_str());
+        return result.ok() ? kOk : kRefused;
+    } else if (verb == "policy" && n == 3 && words[1] == "load") {
+        request = "policy load";
+        std::error_code ec;
+        const auto abs = std::filesystem::absolute(words[2], ec);
+        args["file"] = ec ? words[2] : abs.string();  // the daemon's working directory is not ours
+    } else if (verb == "policy" && n == 2 && words[1] == "reload") {
+        request = "policy reload";
     } else if (verb == "log" && n == 3 && words[1] == "level") {
         request = "log level";
         args["level"] = words[2];
@@ -143,7 +166,12 @@ int main(int argc, char** argv) {
         return r.value("ok", false) ? kOk : kRefused;
     }
     if (!r.value("ok", false)) return fail(kRefused, r.value("error", std::string("refused")));
-    const json& result = r["result"];
+    json result = r["result"];
+    if (request == "stats") {
+        // Per-class figures when a policy runs; without one there are none.
+        auto p = (*client)->call("stats policy");
+        if (p && (*p).value("ok", false)) result["policy"] = (*p)["result"];
+    }
     if (as_json) {
         std::cout << result.dump(2) << "\n";
     } else {

@@ -70,9 +70,13 @@ void register_daemon_commands(control::CommandTable& table, const DaemonView& vi
             ports.push_back({{"role", p->role()}, {"name", p->name()}, {"driver", p->driver()}, {"link", p->link_status()}});
         }
         const auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - view.started);
+        json policy = nullptr;
+        if (view.policy != nullptr && view.policy->loaded()) {
+            policy = json{{"file", view.policy->path()}, {"checksum", view.policy->checksum()}};
+        }
         return json{{"version", SLUICE_VERSION}, {"pid", getpid()}, {"uptime_s", up.count()},
                     {"control_lcore", view.control_lcore}, {"worker_lcores", view.worker_lcores},
-                    {"memory", view.memory}, {"socket", view.socket}, {"ports", ports}};
+                    {"memory", view.memory}, {"socket", view.socket}, {"ports", ports}, {"policy", policy}};
     }});
 
     table.add("show ports", {"ports, drivers and links", false, [&view](const json&, const control::Peer&) -> Result<json> {

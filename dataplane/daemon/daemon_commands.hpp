@@ -8,6 +8,7 @@
 
 #include "control/server/command_table.hpp"
 #include "dataplane/daemon/direction.hpp"
+#include "dataplane/daemon/policy_runtime.hpp"
 #include "dataplane/port.hpp"
 
 namespace sluice::dataplane {
@@ -20,6 +21,7 @@ struct DaemonView {
     std::vector<unsigned> worker_lcores;
     std::string memory;  // what the memory probe chose, as logged
     std::string socket;
+    const PolicyRuntime* policy = nullptr;
 };
 
 // Registers the commands; `view` must outlive the table's use.

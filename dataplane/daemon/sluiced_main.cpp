@@ -1,5 +1,6 @@
 // sluiced: the dataplane daemon. The main lcore is the control thread (it
 // owns setup, signals and reporting); worker lcores own the packet path.
+#include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -21,6 +22,9 @@
 #include "control/server/metrics_server.hpp"
 #include "dataplane/daemon/direction.hpp"
 #include "dataplane/daemon/metrics.hpp"
+#include "dataplane/daemon/policy_commands.hpp"
+#include "dataplane/daemon/policy_runtime.hpp"
+#include "shaper/policy_classes.hpp"
 #include "dataplane/eal.hpp"
 #include "dataplane/mempool.hpp"
 #include "dataplane/options.hpp"
@@ -39,14 +43,12 @@ void setup_logging(const std::string& level) {
     spdlog::set_level(spdlog::level::from_str(level));
 }
 
-// Enough buffers for every ring and queue that can hold one at once, rounded
-// to 2^n - 1, the size rte_mempool stores most compactly.
+// Enough buffers for every ring and queue that can hold one at once: both
+// ports' rx and tx rings, both directions' egress stages, and the per-lcore
+// caches and bursts in flight.
 unsigned pool_size(const dp::DaemonOptions& o, unsigned lcores) {
-    const unsigned need = 2 * (o.rx_descriptors + o.tx_descriptors + o.egress_queue_packets) +
-                          4 * o.burst * lcores + 256 * lcores;
-    unsigned n = 1023;
-    while (n < need) n = n * 2 + 1;
-    return n;
+    return 2 * (o.rx_descriptors + o.tx_descriptors + o.egress_queue_packets) + 4 * o.burst * lcores +
+           256 * lcores;
 }
 
 int run(const dp::DaemonOptions& o) {
@@ -56,6 +58,7 @@ int run(const dp::DaemonOptions& o) {
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
     bool hugepages = false;
@@ -109,8 +112,58 @@ int run(const dp::DaemonOptions& o) {
         return 1;
     }
 
-    dp::Direction upload({"upload", (*lan)->id(), (*wan)->id(), o.burst, o.egress_queue_packets});
-    dp::Direction download({"download", (*wan)->id(), (*lan)->id(), o.burst, o.egress_queue_packets});
+    // Classifier tables reach the workers through one publisher; the policy
+    // is loaded (and checked) before any packet moves.
+    auto publisher = sluice::classifier::TablePublisher::create(2);
+    if (!publisher) {
+        spdlog::error("{}", publisher.error());
+        return 1;
+    }
+    dp::PolicyRuntime policy(**publisher);
+    if (!o.policy_file.empty()) {
+        auto r = policy.load(o.policy_file);
+        if (!r) {
+            spdlog::error("{}", r.error());
+            return 1;
+        }
+        spdlog::info("policy {} (checksum {}, {} warnings)", r->file, r->checksum, r->warnings);
+        for (const auto& m : r->messages) spdlog::warn("{}", m);
+    } else {
+        spdlog::info("no --policy: forwarding without classes, rules or shaping");
+    }
+    // Until a policy is published the pointer is null and packets pass unclassified.
+    const sluice::classifier::TablePublisher* tables = publisher->get();
+
+    // With a policy, each direction gets a scheduler with the policy's class
+    // tree, owned here and used only by the worker that owns the direction.
+    std::unique_ptr<sluice::shaper::Scheduler> schedulers[2];
+    uint32_t default_class[2] = {0, 0};
+    if (const auto p = policy.current()) {
+        for (size_t d = 0; d < 2; ++d) {
+            auto s = sluice::shaper::build_scheduler(p->directions[d], rte_get_tsc_hz(), o.egress_queue_packets,
+                                                     rte_rdtsc());
+            if (!s) {
+                spdlog::error("{} shaper: {}", d == 0 ? "upload" : "download", s.error());
+                return 1;
+            }
+            schedulers[d] = std::move(*s);
+            default_class[d] = p->directions[d].default_class;
+            spdlog::info("{} shaper: {} classes under a {} byte/s link", d == 0 ? "upload" : "download",
+                         p->directions[d].classes.size(), p->directions[d].link.rate);
+        }
+        policy.set_schedulers(schedulers[0].get(), schedulers[1].get());
+    }
+
+    dp::DirectionConfig up_cfg{"upload", (*lan)->id(), (*wan)->id(), o.burst, o.egress_queue_packets,
+                               sluice::classifier::Side::lan, tables};
+    up_cfg.scheduler = schedulers[0].get();
+    up_cfg.default_class = default_class[0];
+    dp::DirectionConfig down_cfg{"download", (*wan)->id(), (*lan)->id(), o.burst, o.egress_queue_packets,
+                                 sluice::classifier::Side::wan, tables};
+    down_cfg.scheduler = schedulers[1].get();
+    down_cfg.default_class = default_class[1];
+    dp::Direction upload(up_cfg);
+    dp::Direction download(down_cfg);
 
     // The control socket is bound before any packet moves, so a daemon that
     // cannot be managed never starts forwarding.
@@ -122,7 +175,9 @@ int run(const dp::DaemonOptions& o) {
     view.control_lcore = rte_lcore_id();
     view.memory = memory;
     view.socket = o.socket;
+    view.policy = &policy;
     dp::register_daemon_commands(commands, view);
+    dp::register_policy_commands(commands, policy);
     auto server = sluice::control::SocketServer::bind(o.socket, commands);
     if (!server) {
         spdlog::error("control socket: {}", server.error());
@@ -147,7 +202,13 @@ int run(const dp::DaemonOptions& o) {
     // One worker runs both directions; with two or more, each direction has
     // its own lcore (it owns that direction's queues and the egress port's tx).
     std::vector<dp::Worker> workers(lcores.size() >= 2 ? 2 : 1);
-    for (auto& w : workers) w.stop = &stop;
+    for (size_t i = 0; i < workers.size(); ++i) {
+        workers[i].stop = &stop;
+        // Every worker reads the tables, even before a policy is loaded:
+        // 'policy load' may publish some later.
+        workers[i].tables = publisher->get();
+        workers[i].reader_id = static_cast<unsigned>(i);
+    }
     workers[0].directions.push_back(&upload);
     workers[workers.size() - 1].directions.push_back(&download);
     if (lcores.size() > 2) {
@@ -182,6 +243,16 @@ int run(const dp::DaemonOptions& o) {
             spdlog::info("{}: stopping, draining queued packets", sig == SIGINT ? "SIGINT" : "SIGTERM");
             break;
         }
+        if (sig == SIGHUP) {
+            auto r = policy.reload();
+            if (r) {
+                spdlog::info("SIGHUP: policy {} reloaded (checksum {}, workers switched in {:.2f} ms)", r->file,
+                             r->checksum, r->publish_ms);
+            } else {
+                spdlog::warn("SIGHUP: {}", r.error());
+            }
+            continue;
+        }
         if (sig < 0 && o.stats_interval_s != 0) {
             spdlog::info("{}", dp::format_counters(upload.name(), upload.counters()));
             spdlog::info("{}", dp::format_counters(download.name(), download.counters()));
@@ -214,6 +285,16 @@ int main(int argc, char** argv) {
     case dp::ParsedOptions::Action::show_config:
         std::fputs(parsed->text.c_str(), stdout);
         return 0;
+    case dp::ParsedOptions::Action::check: {
+        auto r = dp::check_policy_file(parsed->options.policy_file);
+        if (!r) {
+            std::fprintf(stderr, "%s\n", r.error().c_str());
+            return 1;
+        }
+        for (const auto& line : *r) std::fprintf(stderr, "%s\n", line.c_str());
+        std::fprintf(stderr, "%s: valid\n", parsed->options.policy_file.c_str());
+        return 0;
+    }
     case dp::ParsedOptions::Action::run:
         break;
     }

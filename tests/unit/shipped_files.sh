@@ -29,5 +29,5 @@ complete_line() {
 }
 [ "$(complete_line sluicectl st)" = "status stats" ] || { echo "FAIL: 'st' completes to '$(complete_line sluicectl st)'"; exit 1; }
 [ "$(complete_line sluicectl log level e)" = "error" ] || { echo "FAIL: log level completion"; exit 1; }
-[ "$(complete_line sluicectl show "")" = "ports" ] || { echo "FAIL: show completion"; exit 1; }
+[ "$(complete_line sluicectl show "")" = "ports classes rules meters" ] || { echo "FAIL: show completion"; exit 1; }
 echo "PASS"

@@ -1,0 +1,75 @@
+#include "dataplane/daemon/policy_commands.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace sluice::dataplane {
+
+using control::json;
+
+namespace {
+
+json report_json(const LoadReport& r) {
+    return json{{"file", r.file}, {"checksum", r.checksum}, {"warnings", r.warnings},
+                {"messages", r.messages}, {"applied_in_ms", r.publish_ms}};
+}
+
+void log_report(const char* what, const LoadReport& r) {
+    spdlog::info("policy {} {} (checksum {}, {} warnings, workers switched in {:.2f} ms)", what, r.file, r.checksum,
+                 r.warnings, r.publish_ms);
+    for (const auto& m : r.messages) spdlog::warn("{}", m);
+}
+
+}  // namespace
+
+void register_policy_commands(control::CommandTable& table, PolicyRuntime& runtime) {
+    table.add("policy load", {"load and apply a policy file", true,
+                              [&runtime](const json& args, const control::Peer&) -> Result<json> {
+        auto file = control::string_arg(args, "file");
+        if (!file) return Error{file.error()};
+        auto r = runtime.load(*file);
+        if (!r) {
+            spdlog::warn("{}", r.error());
+            return Error{r.error()};
+        }
+        log_report("loaded", *r);
+        return report_json(*r);
+    }});
+    table.add("policy reload", {"load the running policy's file again", true,
+                                [&runtime](const json&, const control::Peer&) -> Result<json> {
+        auto r = runtime.reload();
+        if (!r) {
+            spdlog::warn("{}", r.error());
+            return Error{r.error()};
+        }
+        log_report("reloaded", *r);
+        return report_json(*r);
+    }});
+    table.add("policy check", {"validate a policy file without applying it", false,
+                               [](const json& args, const control::Peer&) -> Result<json> {
+        auto file = control::string_arg(args, "file");
+        if (!file) return Error{file.error()};
+        auto r = check_policy_file(*file);
+        if (!r) return Error{r.error()};
+        return json{{"file", *file}, {"valid", true}, {"messages", *r}};
+    }});
+    table.add("show classes", {"the class tree of each direction", false,
+                               [&runtime](const json&, const control::Peer&) -> Result<json> {
+        if (!runtime.loaded()) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
+        return runtime.classes();
+    }});
+    table.add("show rules", {"the rules in order", false, [&runtime](const json&, const control::Peer&) -> Result<json> {
+        if (!runtime.loaded()) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
+        return json{{"rules", runtime.rules()}};
+    }});
+    table.add("show meters", {"the meters", false, [&runtime](const json&, const control::Peer&) -> Result<json> {
+        if (!runtime.loaded()) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
+        return json{{"meters", runtime.meters()}};
+    }});
+    table.add("stats policy", {"counters per class, rule and meter", false,
+                               [&runtime](const json&, const control::Peer&) -> Result<json> {
+        if (!runtime.loaded()) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
+        return runtime.counters();
+    }});
+}
+
+}  // namespace sluice::dataplane

@@ -1,0 +1,253 @@
+#include "dataplane/daemon/policy_runtime.hpp"
+
+#include <rte_cycles.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iterator>
+
+#include "classifier/policy_spec.hpp"
+#include "shaper/policy_classes.hpp"
+#include "control/policy/loader.hpp"
+
+namespace sluice::dataplane {
+namespace {
+
+std::string file_checksum(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    uint64_t h = 1469598103934665603ull;
+    for (std::istreambuf_iterator<char> it(in), end; it != end; ++it) {
+        h ^= static_cast<unsigned char>(*it);
+        h *= 1099511628211ull;
+    }
+    return fmt::format("{:016x}", h);
+}
+
+std::string rate_text(uint64_t bytes_per_s) {
+    const double bits = static_cast<double>(bytes_per_s) * 8;
+    if (bits >= 1e9) return fmt::format("{:g}gbit", bits / 1e9);
+    if (bits >= 1e6) return fmt::format("{:g}mbit", bits / 1e6);
+    if (bits >= 1e3) return fmt::format("{:g}kbit", bits / 1e3);
+    return fmt::format("{:g}bit", bits);
+}
+
+const char* queue_name(policy::QueueKind k) {
+    return k == policy::QueueKind::fifo ? "fifo" : k == policy::QueueKind::codel ? "codel" : "fq_codel";
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> check_policy_file(const std::string& path) {
+    const auto result = policy::load_file(path);
+    std::vector<std::string> lines;
+    for (const auto& d : result.diagnostics) lines.push_back(policy::format(d));
+    if (!result.ok()) {
+        std::string all;
+        for (const auto& l : lines) all += (all.empty() ? "" : "\n") + l;
+        return Error{all.empty() ? fmt::format("{}: the policy does not load", path) : all};
+    }
+    return lines;
+}
+
+Result<LoadReport> PolicyRuntime::load(const std::string& path) {
+    std::lock_guard lock(mutex_);
+    return load_locked(path);
+}
+
+Result<LoadReport> PolicyRuntime::reload() {
+    std::lock_guard lock(mutex_);
+    if (path_.empty()) return Error{"no policy file is loaded; use 'policy load FILE'"};
+    return load_locked(path_);
+}
+
+std::shared_ptr<const policy::Policy> PolicyRuntime::current() const {
+    std::lock_guard lock(mutex_);
+    return policy_;
+}
+
+void PolicyRuntime::set_schedulers(const shaper::Scheduler* upload, const shaper::Scheduler* download) {
+    std::lock_guard lock(mutex_);
+    schedulers_[0] = upload;
+    schedulers_[1] = download;
+}
+
+bool PolicyRuntime::loaded() const {
+    std::lock_guard lock(mutex_);
+    return policy_ != nullptr;
+}
+
+std::string PolicyRuntime::path() const {
+    std::lock_guard lock(mutex_);
+    return path_;
+}
+
+std::string PolicyRuntime::checksum() const {
+    std::lock_guard lock(mutex_);
+    return checksum_;
+}
+
+Result<LoadReport> PolicyRuntime::load_locked(const std::string& path) {
+    const auto result = policy::load_file(path);
+    LoadReport report;
+    report.file = path;
+    for (const auto& d : result.diagnostics) {
+        report.messages.push_back(policy::format(d));
+        if (d.severity == policy::Diagnostic::Severity::warning) ++report.warnings;
+    }
+    if (!result.ok()) {
+        std::string all;
+        for (const auto& m : report.messages) all += (all.empty() ? "" : "\n") + m;
+        return Error{fmt::format("policy {} refused; the running policy stays:\n{}", path, all)};
+    }
+    // The schedulers' class trees are built at start; a reload may change
+    // rules, meters, marks and defaults, but not the trees (live class
+    // changes go to the owning worker as messages, which this does not send).
+    if (policy_) {
+        for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+            if (schedulers_[d] == nullptr) continue;
+            const auto before = shaper::class_configs(policy_->directions[d]);
+            const auto after = shaper::class_configs(result.policy->directions[d]);
+            auto same = [](const shaper::ClassConfig& a, const shaper::ClassConfig& b) {
+                return a.id == b.id && a.parent == b.parent && a.rate == b.rate && a.ceil == b.ceil &&
+                       a.burst == b.burst && a.cburst == b.cburst && a.prio == b.prio && a.weight == b.weight &&
+                       a.leaf.kind == b.leaf.kind && a.leaf.limit_packets == b.leaf.limit_packets;
+            };
+            const bool equal = before.size() == after.size() &&
+                               std::equal(before.begin(), before.end(), after.begin(), same);
+            if (!equal || policy_->directions[d].link.rate != result.policy->directions[d].link.rate) {
+                return Error{fmt::format("policy {} refused; the running policy stays: its {} class tree differs from "
+                                         "the running one, and class trees change only at a restart of sluiced",
+                                         path, policy::direction_name(static_cast<policy::Direction>(d)))};
+            }
+        }
+    }
+    auto spec = classifier::spec_from_policy(*result.policy);
+    for (auto& n : spec.notes) report.messages.push_back(fmt::format("{}: note: {}", path, n));
+    auto tables = classifier::ClassifierTables::compile(spec.spec, rte_rdtsc());
+    if (!tables) return Error{fmt::format("policy {} refused; the running policy stays: {}", path, tables.error())};
+
+    const auto t0 = std::chrono::steady_clock::now();
+    publisher_.publish(*tables);
+    report.publish_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    policy_ = result.policy;
+    path_ = path;
+    checksum_ = file_checksum(path);
+    report.checksum = checksum_;
+    return report;
+}
+
+control::json PolicyRuntime::classes() const {
+    using control::json;
+    std::lock_guard lock(mutex_);
+    json out = json::object();
+    if (!policy_) return out;
+    for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+        const auto& tree = policy_->directions[d];
+        json list = json::array();
+        for (const auto& c : tree.classes) {
+            json j{{"id", c.id},          {"name", c.name},          {"parent", c.parent == policy::kNoClass ? json() : json(c.parent)},
+                   {"depth", c.depth},    {"rate", rate_text(c.rate)}, {"ceil", rate_text(c.ceil)},
+                   {"rate_bytes_per_s", c.rate}, {"ceil_bytes_per_s", c.ceil}, {"burst", c.burst},
+                   {"cburst", c.cburst},  {"priority", c.priority},  {"weight", c.weight},
+                   {"default", c.id == tree.default_class}};
+            if (c.is_leaf()) j["queue"] = queue_name(c.queue.kind);
+            if (c.set_dscp) j["set_dscp"] = *c.set_dscp;
+            list.push_back(j);
+        }
+        out[policy::direction_name(static_cast<policy::Direction>(d))] =
+            json{{"link", rate_text(tree.link.rate)}, {"classes", list}};
+    }
+    return out;
+}
+
+control::json PolicyRuntime::rules() const {
+    using control::json;
+    std::lock_guard lock(mutex_);
+    json list = json::array();
+    if (!policy_) return list;
+    for (size_t i = 0; i < policy_->rules.size(); ++i) {
+        const auto& r = policy_->rules[i];
+        json j{{"index", i + 1}, {"name", r.name}, {"line", r.line}};
+        for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+            const uint32_t c = r.action.class_id[d];
+            if (c != policy::kNoClass) j[std::string("class_") + policy::direction_name(static_cast<policy::Direction>(d))] = policy_->directions[d].classes[c].name;
+        }
+        if (r.action.set_dscp) j["set_dscp"] = *r.action.set_dscp;
+        if (r.action.meter != policy::kNoMeter) j["meter"] = policy_->meters[r.action.meter].name;
+        list.push_back(j);
+    }
+    return list;
+}
+
+control::json PolicyRuntime::meters() const {
+    using control::json;
+    std::lock_guard lock(mutex_);
+    json list = json::array();
+    if (!policy_) return list;
+    for (const auto& m : policy_->meters) {
+        list.push_back({{"name", m.name},
+                        {"kind", m.kind == policy::MeterKind::srtcm ? "srtcm" : "trtcm"},
+                        {"mode", m.mode == policy::ColourMode::blind ? "blind" : "aware"},
+                        {"cir", rate_text(m.cir)}, {"cbs", m.cbs}, {"ebs", m.ebs},
+                        {"pir", rate_text(m.pir)}, {"pbs", m.pbs}});
+    }
+    return list;
+}
+
+control::json PolicyRuntime::counters() const {
+    using control::json;
+    std::lock_guard lock(mutex_);
+    json out = json::object();
+    const auto tables = publisher_.current_owned();
+    if (!policy_ || !tables) return out;
+    for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+        const auto dir = static_cast<classifier::Direction>(d);
+        const auto& rt = tables->runtime(dir);
+        const auto& tree = policy_->directions[d];
+        json classes = json::array();
+        for (const auto& c : tree.classes) {
+            if (c.id >= rt.class_packets.size()) break;
+            json j{{"name", c.name}, {"classified_packets", rt.class_packets[c.id]},
+                   {"classified_bytes", rt.class_bytes[c.id]}};
+            // Read while the worker runs: single-writer counters, a snapshot
+            // that may be a packet or two out of step, never torn apart.
+            if (schedulers_[d] != nullptr) {
+                if (const auto snap = schedulers_[d]->snapshot(c.id)) {
+                    const auto& k = snap->counters;
+                    json drops = json::object();
+                    for (size_t r = 0; r < shaper::kDropReasonCount; ++r) {
+                        drops[std::string(shaper::drop_reason_name(static_cast<shaper::DropReason>(r)))] = k.drops[r];
+                    }
+                    j["sent_packets"] = k.packets;
+                    j["sent_bytes"] = k.bytes;
+                    j["drops"] = drops;
+                    j["backlog_packets"] = snap->backlog_packets;
+                    j["backlog_bytes"] = snap->backlog_bytes;
+                    j["delay_p50_us"] = static_cast<double>(snap->delay_p50_ns) / 1000.0;
+                    j["delay_p99_us"] = static_cast<double>(snap->delay_p99_ns) / 1000.0;
+                }
+            }
+            classes.push_back(j);
+        }
+        json rules = json::array();
+        for (size_t i = 0; i < policy_->rules.size() && i < rt.rule_hits.size(); ++i) {
+            rules.push_back({{"name", policy_->rules[i].name}, {"hits", rt.rule_hits[i]}});
+        }
+        json meters = json::array();
+        for (size_t m = 0; m < policy_->meters.size() && 3 * m + 2 < rt.meter_packets.size(); ++m) {
+            meters.push_back({{"name", policy_->meters[m].name},
+                              {"green", rt.meter_packets[3 * m]},
+                              {"yellow", rt.meter_packets[3 * m + 1]},
+                              {"red", rt.meter_packets[3 * m + 2]}});
+        }
+        out[policy::direction_name(static_cast<policy::Direction>(d))] =
+            json{{"classes", classes}, {"rules", rules}, {"meters", meters}, {"unmatched", rt.default_hits}};
+    }
+    return out;
+}
+
+}  // namespace sluice::dataplane

@@ -1,0 +1,69 @@
+// The running policy, owned by the control thread: loads a policy file,
+// turns it into classifier tables, publishes them to the workers, and keeps
+// the compiled policy for `show` and statistics. A file that does not load
+// changes nothing: the running policy and tables stay as they were.
+//
+// Used from the control socket's thread and from the main thread (SIGHUP);
+// one mutex orders them. None of it is on the packet path.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "classifier/table_publisher.hpp"
+#include "shaper/scheduler.hpp"
+#include "control/policy/policy.hpp"
+#include "control/server/protocol.hpp"
+#include "dataplane/result.hpp"
+
+namespace sluice::dataplane {
+
+struct LoadReport {
+    std::string file;
+    std::string checksum;        // of the file's bytes (FNV-1a 64, hex)
+    size_t warnings = 0;
+    std::vector<std::string> messages;  // warnings and notes, formatted
+    double publish_ms = 0;       // until every worker had moved to the new tables
+};
+
+class PolicyRuntime {
+public:
+    explicit PolicyRuntime(classifier::TablePublisher& publisher) : publisher_(publisher) {}
+
+    // Loads, validates and compiles `path`, then publishes it. On any error
+    // the message lists every problem as file:line:column and nothing changes.
+    Result<LoadReport> load(const std::string& path);
+    Result<LoadReport> reload();
+
+    bool loaded() const;
+    std::shared_ptr<const policy::Policy> current() const;
+    // The running schedulers, for per-class statistics (null: none). Their
+    // class trees are fixed while they run; see load().
+    void set_schedulers(const shaper::Scheduler* upload, const shaper::Scheduler* download);
+    std::string path() const;
+    std::string checksum() const;
+
+    // Per-class, per-rule and per-meter counters of the running tables, by name.
+    control::json counters() const;
+    control::json classes() const;
+    control::json rules() const;
+    control::json meters() const;
+
+private:
+    Result<LoadReport> load_locked(const std::string& path);
+
+    mutable std::mutex mutex_;
+    classifier::TablePublisher& publisher_;
+    std::shared_ptr<const policy::Policy> policy_;
+    const shaper::Scheduler* schedulers_[2] = {nullptr, nullptr};
+    std::string path_;
+    std::string checksum_;
+};
+
+// Validates a policy file without touching anything: "file:line:col: ..."
+// lines for every problem; ok when there is no error.
+Result<std::vector<std::string>> check_policy_file(const std::string& path);
+
+}  // namespace sluice::dataplane

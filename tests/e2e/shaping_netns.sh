@@ -1,0 +1,135 @@
+#!/bin/bash
+# End to end with a policy: a LAN and a WAN namespace joined through sluiced,
+# the upload shaped to 20 Mbit/s with a priority class for EF.
+#   - a saturating iperf3 upload gets the shaped rate (within a few percent of
+#     20 Mbit/s less Ethernet and TCP/IP overhead), not the veth's gigabits;
+#   - EF-marked pings crossing meanwhile keep a low RTT (priority 0);
+#   - sluicectl shows per-class counters; a broken policy is refused with its
+#     line and column while traffic goes on; a valid one is applied live.
+# Usage: shaping_netns.sh SLUICED SLUICECTL
+set -euo pipefail
+SLUICED=$1
+SLUICECTL=$2
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../../scripts/netns-topology.sh"
+if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root"; exit 77; fi
+
+ID=$(( ($$ % 90000) + 10000 ))
+WORK=$(mktemp -d /tmp/sluice-shape.XXXXXX)
+SLUICED_PID=
+IPERF_PID=
+cleanup() {
+    [ -n "$SLUICED_PID" ] && kill "$SLUICED_PID" 2>/dev/null && wait "$SLUICED_PID" 2>/dev/null
+    [ -n "$IPERF_PID" ] && kill "$IPERF_PID" 2>/dev/null && wait "$IPERF_PID" 2>/dev/null
+    topo_down "$ID"
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; echo "--- sluiced log"; cat "$WORK/sluiced.log" || true; exit 1; }
+
+policy() {  # policy UPLOAD_RATE_MBIT > file
+    cat <<TOML
+version = 1
+[upload]
+rate = "${1}mbit"
+overhead = "ethernet"
+default_class = "bulk"
+[[upload.class]]
+name = "voice"
+rate = "2mbit"
+priority = 0
+queue = "fifo"
+limit = 100
+[[upload.class]]
+name = "bulk"
+rate = "$(( $1 - 2 ))mbit"
+priority = 5
+queue = "fq_codel"
+[download]
+rate = "50mbit"
+overhead = "ethernet"
+default_class = "bulk"
+[[download.class]]
+name = "voice"
+rate = "2mbit"
+priority = 0
+queue = "fifo"
+limit = 100
+[[download.class]]
+name = "bulk"
+rate = "48mbit"
+priority = 5
+queue = "fq_codel"
+[[rule]]
+name = "voice-ef"
+dscp = "EF"
+class = "voice"
+TOML
+}
+policy 20 >"$WORK/policy.toml"
+
+topo_up "$ID"
+SOCK="$WORK/sluiced.sock"
+"$SLUICED" --lan "net_af_packet0,iface=$TOPO_LAN_IF,framecnt=4096" --wan "net_af_packet1,iface=$TOPO_WAN_IF,framecnt=4096" \
+    --policy "$WORK/policy.toml" --socket "$SOCK" >"$WORK/sluiced.log" 2>&1 &
+SLUICED_PID=$!
+for _ in $(seq 100); do grep -q bridging "$WORK/sluiced.log" && break; sleep 0.1; done
+grep -q bridging "$WORK/sluiced.log" || fail "sluiced did not start"
+
+ip netns exec "$TOPO_WAN_NS" iperf3 -s -B "$TOPO_WAN_ADDR" >/dev/null 2>&1 &
+IPERF_PID=$!
+sleep 0.5
+
+# A saturating upload, and EF pings crossing while it runs.
+ip netns exec "$TOPO_LAN_NS" iperf3 -c "$TOPO_WAN_ADDR" -t 8 -J >"$WORK/upload.json" &
+CLIENT=$!
+sleep 2
+ip netns exec "$TOPO_LAN_NS" ping -Q 0xb8 -c 20 -i 0.2 "$TOPO_WAN_ADDR" >"$WORK/ping-ef.txt" || fail "EF ping lost packets"
+wait "$CLIENT" || fail "iperf3 upload failed"
+
+/usr/bin/python3 - "$WORK/upload.json" "$WORK/ping-ef.txt" <<'PY' || fail "shaping out of bounds"
+import json, re, sys
+r = json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]
+# 20 Mbit/s on the wire; a 1538-byte Ethernet frame carries 1448 bytes of TCP payload.
+expected = 20e6 * 1448 / 1538
+rtt = re.search(r"= [\d.]+/([\d.]+)/([\d.]+)/", open(sys.argv[2]).read())
+avg, mx = float(rtt.group(1)), float(rtt.group(2))
+print(f"== upload {r/1e6:.2f} Mbit/s goodput (expected {expected/1e6:.2f}); EF ping avg {avg} ms, max {mx} ms under load")
+ok = 0.93 * expected <= r <= 1.02 * expected and avg < 5.0
+sys.exit(0 if ok else 1)
+PY
+
+echo "== per-class counters"
+"$SLUICECTL" --socket "$SOCK" stats
+VOICE=$("$SLUICECTL" --socket "$SOCK" --json stats | /usr/bin/python3 -c '
+import json, sys
+c = {x["name"]: x for x in json.load(sys.stdin)["policy"]["upload"]["classes"]}
+print(c["voice"]["sent_packets"], c["bulk"]["sent_packets"])')
+read -r voice bulk <<<"$VOICE"
+[ "$voice" -ge 20 ] || fail "voice class sent $voice packets, expected the 20 EF pings"
+[ "$bulk" -gt 1000 ] || fail "bulk class sent only $bulk packets"
+
+echo "== a broken policy is refused with line and column; the running one stays"
+printf 'version = 1\n[upload]\nrate = "20mbit"\nceil = 3\n' >"$WORK/broken.toml"
+if out=$("$SLUICECTL" --socket "$SOCK" policy load "$WORK/broken.toml" 2>&1); then fail "broken policy accepted: $out"; fi
+echo "$out"
+grep -q "broken.toml:4:1" <<<"$out" || fail "no line:column in: $out"
+"$SLUICECTL" --socket "$SOCK" status | grep -q "policy: $WORK/policy.toml" || fail "running policy changed"
+ip netns exec "$TOPO_LAN_NS" ping -c 3 -i 0.2 "$TOPO_WAN_ADDR" >/dev/null || fail "traffic stopped after a refused load"
+
+echo "== a valid change of rules is applied live"
+policy 20 >"$WORK/policy2.toml"
+printf '[[rule]]\nname = "ssh"\nprotocol = "tcp"\ndst_port = 22\nclass = "voice"\n' >>"$WORK/policy2.toml"
+"$SLUICECTL" --socket "$SOCK" policy load "$WORK/policy2.toml" || fail "valid policy refused"
+"$SLUICECTL" --socket "$SOCK" show rules | grep -q ssh || fail "new rule not shown"
+kill -HUP "$SLUICED_PID"
+sleep 0.5
+grep -q "SIGHUP: policy $WORK/policy2.toml reloaded" "$WORK/sluiced.log" || fail "SIGHUP did not reload"
+
+kill "$IPERF_PID"; wait "$IPERF_PID" 2>/dev/null || true
+IPERF_PID=
+kill -TERM "$SLUICED_PID"
+rc=0; wait "$SLUICED_PID" || rc=$?
+SLUICED_PID=
+[ "$rc" -eq 0 ] || fail "sluiced exited $rc"
+echo "PASS"
