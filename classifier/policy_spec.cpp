@@ -79,6 +79,7 @@ PolicySpec spec_from_policy(const policy::Policy& p) {
         MeterDef def;
         def.params.kind = m.kind == policy::MeterKind::trtcm ? MeterParams::Kind::trtcm : MeterParams::Kind::srtcm;
         def.params.color_aware = m.mode == policy::ColourMode::aware;
+        def.params.unit = m.unit == policy::MeterUnit::packets ? MeterParams::Unit::packets : MeterParams::Unit::bytes;
         def.params.cir = m.cir;
         def.params.cbs = m.cbs;
         def.params.ebs = m.ebs;

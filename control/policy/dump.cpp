@@ -137,6 +137,7 @@ void dump_rule(const Policy& p, size_t i, const Rule& r, std::string& out) {
 void dump_meter(size_t i, const Meter& m, std::string& out) {
     out += "meter " + std::to_string(i) + " " + m.name + (m.kind == MeterKind::srtcm ? " srtcm" : " trtcm") +
            (m.mode == ColourMode::blind ? " color-blind" : " color-aware");
+    if (m.unit == MeterUnit::packets) out += " unit=packets";
     out += " cir=" + std::to_string(m.cir) + " cbs=" + std::to_string(m.cbs);
     if (m.kind == MeterKind::srtcm) {
         out += " ebs=" + std::to_string(m.ebs);

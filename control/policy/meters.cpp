@@ -9,8 +9,43 @@ namespace sluice::policy {
 
 namespace {
 
-constexpr std::array<std::string_view, 12> kMeterKeys{"name", "kind", "mode", "cir", "cbs", "ebs",
+constexpr std::array<std::string_view, 13> kMeterKeys{"name", "kind", "mode", "unit", "cir", "cbs", "ebs",
                                                        "pir", "pbs", "yellow", "red", "yellow_dscp", "red_dscp"};
+
+// A packet rate ("100pps", "2kpps", "1mpps", or an integer of packets per
+// second) or a packet count ("32", "32pkts", or an integer), for meters with
+// unit = "packets".
+std::optional<uint64_t> read_packets(const toml::node& node, std::string_view key, bool rate, DiagnosticSink& sink) {
+    if (const auto* i = node.as_integer()) {
+        if (i->get() < 0) {
+            sink.error(position_of(node), key_text(key) + "must not be negative");
+            return std::nullopt;
+        }
+        return static_cast<uint64_t>(i->get());
+    }
+    const auto* str = node.as_string();
+    const char* example = rate ? "\"100pps\", \"2kpps\" or 100" : "\"32pkts\" or 32";
+    if (str == nullptr) {
+        sink.error(position_of(node), key_text(key) + "write a packet " + (rate ? "rate" : "count") + " such as " + example);
+        return std::nullopt;
+    }
+    const std::string& text = str->get();
+    size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    const std::string unit = text.substr(digits);
+    uint64_t scale = 0;
+    if (rate) {
+        scale = unit == "pps" ? 1 : unit == "kpps" ? 1'000 : unit == "mpps" ? 1'000'000 : 0;
+    } else {
+        scale = unit.empty() || unit == "pkts" || unit == "packets" ? 1 : 0;
+    }
+    if (digits == 0 || digits > 12 || scale == 0) {
+        sink.error(position_of(node), key_text(key) + quoted(text) + " is not a packet " + (rate ? "rate" : "count") +
+                                          " (this meter has unit = \"packets\"); write e.g. " + example);
+        return std::nullopt;
+    }
+    return std::stoull(text.substr(0, digits)) * scale;
+}
 
 // "pass" | "drop" | "remark" with its <colour>_dscp.
 ColourAction read_colour(const TableReader& r, std::string_view colour, ColourAction fallback) {
@@ -84,10 +119,26 @@ void read_meters(const toml::node* node, std::vector<Meter>& meters,
                 r.error("mode", "mode: unknown mode " + quoted(*mode) + "; use \"color-blind\" or \"color-aware\"");
             }
         }
-        if (r.require("cir", "the committed rate, e.g. cir = \"10mbit\""))
-            if (auto v = read_rate(*r.find("cir"), "cir", sink)) m.cir = *v;
-        if (r.require("cbs", "the committed burst, e.g. cbs = \"64kb\""))
-            if (auto v = read_size(*r.find("cbs"), "cbs", sink)) m.cbs = *v;
+        if (auto unit = r.string("unit")) {
+            if (*unit == "bytes") {
+                m.unit = MeterUnit::bytes;
+            } else if (*unit == "packets") {
+                m.unit = MeterUnit::packets;
+            } else {
+                r.error("unit", "unit: unknown unit " + quoted(*unit) + "; use \"bytes\" or \"packets\"");
+            }
+        }
+        const bool pkts = m.unit == MeterUnit::packets;
+        auto rate_of = [&](std::string_view key) -> std::optional<uint64_t> {
+            return pkts ? read_packets(*r.find(key), key, true, sink) : read_rate(*r.find(key), key, sink);
+        };
+        auto size_of = [&](const toml::node& n, std::string_view key) -> std::optional<uint64_t> {
+            return pkts ? read_packets(n, key, false, sink) : read_size(n, key, sink);
+        };
+        if (r.require("cir", pkts ? "the committed rate, e.g. cir = \"100pps\"" : "the committed rate, e.g. cir = \"10mbit\""))
+            if (auto v = rate_of("cir")) m.cir = *v;
+        if (r.require("cbs", pkts ? "the committed burst, e.g. cbs = \"32pkts\"" : "the committed burst, e.g. cbs = \"64kb\""))
+            if (auto v = size_of(*r.find("cbs"), "cbs")) m.cbs = *v;
         const bool sr = m.kind == MeterKind::srtcm;
         auto size_for = [&](std::string_view key, bool allowed, uint64_t& out) {
             const toml::node* n = r.find(key);
@@ -97,14 +148,14 @@ void read_meters(const toml::node* node, std::vector<Meter>& meters,
                                  "; this meter is " + (sr ? "srtcm" : "trtcm"));
                 return;
             }
-            if (auto v = read_size(*n, key, sink)) out = *v;
+            if (auto v = size_of(*n, key)) out = *v;
         };
         size_for("ebs", sr, m.ebs);
         size_for("pbs", !sr, m.pbs);
-        if (const toml::node* n = r.find("pir")) {
+        if (r.has("pir")) {
             if (sr) {
                 r.error("pir", "pir belongs to kind = \"trtcm\"; this meter is srtcm");
-            } else if (auto v = read_rate(*n, "pir", sink)) {
+            } else if (auto v = rate_of("pir")) {
                 m.pir = *v;
             }
         }

@@ -160,6 +160,7 @@ struct Rule {
 // ---------------------------------------------------------------- meters
 
 enum class MeterKind : uint8_t { srtcm, trtcm };  // RFC 2697, RFC 2698
+enum class MeterUnit : uint8_t { bytes, packets };  // what the buckets count
 enum class ColourMode : uint8_t { blind, aware };
 enum class Verdict : uint8_t { pass, remark, drop };
 
@@ -172,6 +173,9 @@ struct Meter {
     std::string name;
     MeterKind kind = MeterKind::srtcm;
     ColourMode mode = ColourMode::blind;
+    // packets: rates are packets per second and bursts packets (as `tc
+    // police pkts_rate` counts), whatever the packets' sizes.
+    MeterUnit unit = MeterUnit::bytes;
     uint64_t cir = 0;  // bytes per second
     uint64_t cbs = 0;  // bytes
     uint64_t ebs = 0;  // srTCM excess burst, bytes

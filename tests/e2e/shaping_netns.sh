@@ -60,10 +60,21 @@ name = "bulk"
 rate = "48mbit"
 priority = 5
 queue = "fq_codel"
+[[meter]]
+name = "icmp-limit"
+unit = "packets"
+cir = "5pps"
+cbs = "5pkts"
+ebs = 0
+red = "drop"
 [[rule]]
 name = "voice-ef"
 dscp = "EF"
 class = "voice"
+[[rule]]
+name = "icmp"
+protocol = "icmp"
+meter = "icmp-limit"
 TOML
 }
 policy 20 >"$WORK/policy.toml"
@@ -108,6 +119,18 @@ print(c["voice"]["sent_packets"], c["bulk"]["sent_packets"])')
 read -r voice bulk <<<"$VOICE"
 [ "$voice" -ge 20 ] || fail "voice class sent $voice packets, expected the 20 EF pings"
 [ "$bulk" -gt 1000 ] || fail "bulk class sent only $bulk packets"
+
+echo "== a packet-rate policer: ICMP beyond 5 packets/s is dropped"
+ip netns exec "$TOPO_LAN_NS" ping -c 40 -i 0.05 -W 1 "$TOPO_WAN_ADDR" >"$WORK/ping-flood.txt" || true
+received=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$WORK/ping-flood.txt")
+echo "   40 pings at 20/s: $received answered"
+# 5 in the burst plus 5/s over ~2 s, in each direction (requests and replies both policed).
+[ "$received" -ge 5 ] && [ "$received" -le 25 ] || fail "policer let $received of 40 pings through"
+RED=$("$SLUICECTL" --socket "$SOCK" --json stats | /usr/bin/python3 -c '
+import json, sys
+m = json.load(sys.stdin)["policy"]["upload"]["meters"]
+print(sum(x["red"] for x in m if x["name"] == "icmp-limit"))')
+[ "$RED" -gt 0 ] || fail "the meter counted no red packets"
 
 echo "== a broken policy is refused with line and column; the running one stays"
 printf 'version = 1\n[upload]\nrate = "20mbit"\nceil = 3\n' >"$WORK/broken.toml"

@@ -176,6 +176,10 @@ const BrokenCase kCases[] = {
      "meter: \"gust\" is not a meter; did you mean \"guest\"?"},
 
     // ---- meters
+    {"meter with unknown unit", "[[meter]]\nname = \"m\"\nunit = \"frames\"\ncir = \"1mbit\"\ncbs = \"10kb\"\n", 11, 8,
+     "unit: unknown unit \"frames\"; use \"bytes\" or \"packets\""},
+    {"packet meter with a bit rate", "[[meter]]\nname = \"m\"\nunit = \"packets\"\ncir = \"1mbit\"\ncbs = 10\n", 12, 7,
+     "cir: \"1mbit\" is not a packet rate (this meter has unit = \"packets\"); write e.g. \"100pps\", \"2kpps\" or 100"},
     {"meter with unknown kind", "[[meter]]\nname = \"m\"\nkind = \"token\"\ncir = \"1mbit\"\ncbs = \"10kb\"\n", 11, 8,
      "kind: unknown meter kind \"token\"; use \"srtcm\" (RFC 2697, one rate) or \"trtcm\" (RFC 2698, two rates)"},
     {"trTCM peak below committed",

@@ -168,6 +168,27 @@ yellow_dscp = "AF12"
     CHECK(m.red.verdict == Verdict::drop);
 }
 
+TEST_CASE("a packet-rate meter counts packets per second and bursts in packets") {
+    const auto p = load_ok(std::string(kLinks) + R"(
+[[meter]]
+name = "syn"
+unit = "packets"
+kind = "trtcm"
+cir = "2kpps"
+cbs = "32pkts"
+pir = 5000
+pbs = 64
+)");
+    REQUIRE(p->meters.size() == 1);
+    const Meter& m = p->meters[0];
+    CHECK(m.unit == MeterUnit::packets);
+    CHECK(m.cir == 2'000);
+    CHECK(m.cbs == 32);
+    CHECK(m.pir == 5'000);
+    CHECK(m.pbs == 64);
+    CHECK(dump(*p).find("unit=packets cir=2000 cbs=32 pir=5000 pbs=64") != std::string::npos);
+}
+
 TEST_CASE("warnings come with a policy that still loads") {
     const auto w = warnings_of(std::string(kLinks) + R"(
 [[rule]]
