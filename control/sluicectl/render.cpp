@@ -28,6 +28,16 @@ std::string ports_table(const json& ports) {
 }  // namespace
 
 std::string render(const std::string& request, const json& r) {
+    if (request == "set class") {
+        std::string out;
+        for (const auto& a : r["applied"]) {
+            out += fmt::format("{} {}: rate {} ceil {} burst {} cburst {} prio {} weight {}\n", r.value("class", "?"),
+                               a.value("direction", ""), a.value("rate", ""), a.value("ceil", ""), a.value("burst", 0u),
+                               a.value("cburst", 0u), a.value("prio", 0), a.value("weight", 1u));
+        }
+        out += fmt::format("applied by the workers in {} us\n", r.value("applied_in_us", 0));
+        return out;
+    }
     if (request == "policy load" || request == "policy reload") {
         std::string out = fmt::format("policy {} applied (checksum {}); every worker switched in {:.2f} ms\n",
                                       r.value("file", "?"), r.value("checksum", "?"), r.value("applied_in_ms", 0.0));

@@ -36,6 +36,8 @@ const std::vector<std::pair<std::string, Command>> kCommands = {
     {"top", {"top [--interval S] [--iterations N]", "live rates per direction and port; q quits"}},
     {"show", {"show ports|classes|rules|meters", "the running configuration (classes as a tree)"}},
     {"policy", {"policy check FILE | load FILE | reload", "validate a file offline; apply a file, or the running file again"}},
+    {"set", {"set class NAME [rate=R] [ceil=R] [burst=S] [cburst=S] [prio=P] [weight=W] [direction=D]",
+             "change a class live; answered once every worker applied it"}},
     {"log", {"log level LEVEL", "set the daemon's log level (trace ... off)"}},
     {"call", {"call COMMAND [JSON-ARGS]", "send any request as it is, print the raw response"}},
 };
@@ -140,6 +142,23 @@ int main(int argc, char** argv) {
         std::error_code ec;
         const auto abs = std::filesystem::absolute(words[2], ec);
         args["file"] = ec ? words[2] : abs.string();  // the daemon's working directory is not ours
+    } else if (verb == "set" && n >= 4 && words[1] == "class") {
+        request = "set class";
+        args["class"] = words[2];
+        for (size_t i = 3; i < n; ++i) {
+            const auto eq = words[i].find('=');
+            if (eq == std::string::npos || eq == 0) return fail(kRefused, fmt::format("'{}' is not KEY=VALUE", words[i]));
+            const std::string key = words[i].substr(0, eq), value = words[i].substr(eq + 1);
+            // Priorities and weights are numbers; rates and sizes keep their units.
+            if (key == "prio" || key == "weight") {
+                char* end = nullptr;
+                const long v = std::strtol(value.c_str(), &end, 10);
+                if (value.empty() || *end != '\0') return fail(kRefused, fmt::format("{} must be a number, not '{}'", key, value));
+                args[key] = v;
+            } else {
+                args[key] = value;
+            }
+        }
     } else if (verb == "policy" && n == 2 && words[1] == "reload") {
         request = "policy reload";
     } else if (verb == "log" && n == 3 && words[1] == "level") {

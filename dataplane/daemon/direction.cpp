@@ -159,6 +159,8 @@ uint32_t Direction::receive() {
 }
 
 uint32_t Direction::poll() {
+    // Changes are applied between bursts, by this lcore: the scheduler's only writer.
+    if (cfg_.changes != nullptr) cfg_.changes->serve(*cfg_.scheduler, rte_rdtsc());
     const uint32_t sent = transmit();
     return sent + receive();
 }

@@ -26,6 +26,7 @@
 #include "classifier/classify_stage.hpp"
 #include "shaper/scheduler.hpp"
 #include "classifier/table_publisher.hpp"
+#include "dataplane/daemon/change_channel.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/egress_queue.hpp"
 #include "dataplane/packet_meta.hpp"
@@ -47,6 +48,8 @@ struct DirectionConfig {
     shaper::Scheduler* scheduler = nullptr;
     // The class of packets no classifier placed (no tables yet, non-IP).
     uint32_t default_class = 0;
+    // Live changes to the scheduler arrive here (null: none).
+    ChangeChannel* changes = nullptr;
 };
 
 class Direction {

@@ -44,6 +44,12 @@ void register_policy_commands(control::CommandTable& table, PolicyRuntime& runti
         log_report("reloaded", *r);
         return report_json(*r);
     }});
+    table.add("set class", {"change a class's rate, ceil, burst, cburst, prio or weight live", true,
+                            [&runtime](const json& args, const control::Peer&) -> Result<json> {
+        auto r = runtime.set_class(args);
+        if (r) spdlog::info("class {} changed: {}", (*r)["class"].get<std::string>(), (*r)["applied"].dump());
+        return r;
+    }});
     table.add("policy check", {"validate a policy file without applying it", false,
                                [](const json& args, const control::Peer&) -> Result<json> {
         auto file = control::string_arg(args, "file");

@@ -9,8 +9,11 @@
 #include <chrono>
 #include <fstream>
 #include <iterator>
+#include <optional>
 
 #include "classifier/policy_spec.hpp"
+#include "control/policy/units.hpp"
+#include "control/server/command_table.hpp"
 #include "shaper/policy_classes.hpp"
 #include "control/policy/loader.hpp"
 
@@ -73,6 +76,143 @@ void PolicyRuntime::set_schedulers(const shaper::Scheduler* upload, const shaper
     std::lock_guard lock(mutex_);
     schedulers_[0] = upload;
     schedulers_[1] = download;
+}
+
+void PolicyRuntime::set_channels(ChangeChannel* upload, ChangeChannel* download) {
+    std::lock_guard lock(mutex_);
+    channels_[0] = upload;
+    channels_[1] = download;
+}
+
+Result<control::json> PolicyRuntime::set_class(const control::json& args) {
+    using control::json;
+    std::lock_guard lock(mutex_);
+    if (!policy_) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
+    static const char* kKeys[] = {"class", "direction", "rate", "ceil", "burst", "cburst", "prio", "weight"};
+    for (const auto& [key, value] : args.items()) {
+        if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* k) { return key == k; }) == std::end(kKeys)) {
+            return Error{fmt::format("unknown setting '{}'; set class takes rate, ceil, burst, cburst, prio, weight "
+                                     "(and direction)", key)};
+        }
+    }
+    if (!args.contains("class") || !args["class"].is_string()) return Error{"name the class: class=NAME"};
+    const std::string name = args["class"].get<std::string>();
+
+    // Every value is read and checked before anything changes.
+    std::optional<uint64_t> rate, ceil;
+    std::optional<uint32_t> burst, cburst, weight;
+    std::optional<uint8_t> prio;
+    auto text_of = [&](const char* key) -> Result<std::string> {
+        const json& v = args[key];
+        if (v.is_string()) return v.get<std::string>();
+        if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
+        return Error{fmt::format("{} must be a string such as \"10mbit\" or a number", key)};
+    };
+    for (const char* key : {"rate", "ceil"}) {
+        if (!args.contains(key)) continue;
+        auto t = text_of(key);
+        if (!t) return Error{t.error()};
+        const auto parsed = policy::parse_rate(*t);
+        if (!parsed.ok()) return Error{fmt::format("{}: {}", key, parsed.error)};
+        (std::string(key) == "rate" ? rate : ceil) = parsed.value;
+    }
+    for (const char* key : {"burst", "cburst"}) {
+        if (!args.contains(key)) continue;
+        auto t = text_of(key);
+        if (!t) return Error{t.error()};
+        const auto parsed = policy::parse_size(*t);
+        if (!parsed.ok()) return Error{fmt::format("{}: {}", key, parsed.error)};
+        if (parsed.value > UINT32_MAX) return Error{fmt::format("{}: at most 4 GiB", key)};
+        (std::string(key) == "burst" ? burst : cburst) = static_cast<uint32_t>(parsed.value);
+    }
+    if (args.contains("prio")) {
+        auto p = control::int_arg(args, "prio", 0, 7);
+        if (!p) return Error{p.error()};
+        prio = static_cast<uint8_t>(*p);
+    }
+    if (args.contains("weight")) {
+        auto w = control::int_arg(args, "weight", 1, 1'000'000);
+        if (!w) return Error{w.error()};
+        weight = static_cast<uint32_t>(*w);
+    }
+    if (!rate && !ceil && !burst && !cburst && !prio && !weight) {
+        return Error{"nothing to change: give rate, ceil, burst, cburst, prio or weight"};
+    }
+
+    std::vector<size_t> dirs;
+    if (args.contains("direction")) {
+        const auto d = args["direction"].is_string() ? args["direction"].get<std::string>() : "";
+        if (d == "upload") dirs = {0};
+        else if (d == "download") dirs = {1};
+        else return Error{"direction must be upload or download"};
+    } else {
+        dirs = {0, 1};
+    }
+    auto id_of = [&](size_t d) -> std::optional<uint32_t> {
+        for (const auto& c : policy_->directions[d].classes) {
+            if (c.name == name) return c.id;
+        }
+        return std::nullopt;
+    };
+    std::vector<std::pair<size_t, uint32_t>> targets;
+    for (size_t d : dirs) {
+        if (auto id = id_of(d)) targets.emplace_back(d, *id);
+    }
+    if (targets.empty()) return Error{fmt::format("no class '{}' in {}", name, dirs.size() == 2 ? "either direction" : policy::direction_name(static_cast<policy::Direction>(dirs[0])))};
+    for (const auto& [d, id] : targets) {
+        if (channels_[d] == nullptr) return Error{"this sluiced runs without a shaper; classes cannot change"};
+        const policy::Class& c = policy_->directions[d].classes[id];
+        const uint64_t r = rate.value_or(c.rate), ce = ceil.value_or(rate && !ceil && c.ceil < *rate ? *rate : c.ceil);
+        if (r == 0) return Error{"rate must be above zero"};
+        if (ce < r) {
+            return Error{fmt::format("ceil {} is below rate {} in {}; raise ceil too", policy::format_rate(ce),
+                                     policy::format_rate(r), policy::direction_name(static_cast<policy::Direction>(d)))};
+        }
+        if (ce > policy_->directions[d].link.rate && id != policy::kRootClass) {
+            return Error{fmt::format("ceil {} is above the {} link ({})", policy::format_rate(ce),
+                                     policy::direction_name(static_cast<policy::Direction>(d)),
+                                     policy::format_rate(policy_->directions[d].link.rate))};
+        }
+    }
+
+    // Apply, direction by direction; undo the first if the second fails.
+    json applied = json::array();
+    std::vector<std::pair<size_t, shaper::ModifyClass>> undo;
+    auto next = std::make_shared<policy::Policy>(*policy_);
+    int64_t slowest_us = 0;
+    for (const auto& [d, id] : targets) {
+        policy::Class& c = next->directions[d].classes[id];
+        shaper::ModifyClass m;
+        m.id = id;
+        m.rate = rate;
+        if (ceil) m.ceil = ceil;
+        else if (rate && c.ceil < *rate) m.ceil = rate;  // raising the rate above the ceil lifts the ceil with it
+        m.burst = burst;
+        m.cburst = cburst;
+        m.prio = prio;
+        m.weight = weight;
+        shaper::ModifyClass back{id, c.rate, c.ceil, c.burst, c.cburst, c.priority, c.weight};
+        auto r = channels_[d]->apply(m, std::chrono::milliseconds(1000));
+        if (!r) {
+            for (auto& [ud, um] : undo) (void)channels_[ud]->apply(um, std::chrono::milliseconds(1000));
+            return Error{fmt::format("{}: {}; nothing was changed",
+                                     policy::direction_name(static_cast<policy::Direction>(d)), r.error())};
+        }
+        undo.emplace_back(d, back);
+        slowest_us = std::max<int64_t>(slowest_us, r->count());
+        if (m.rate) c.rate = *m.rate;
+        if (m.ceil) c.ceil = *m.ceil;
+        if (burst) c.burst = *burst;
+        if (cburst) c.cburst = *cburst;
+        if (prio) c.priority = *prio;
+        if (weight) c.weight = *weight;
+        applied.push_back({{"direction", policy::direction_name(static_cast<policy::Direction>(d))},
+                           {"rate", rate_text(c.rate)}, {"ceil", rate_text(c.ceil)}, {"burst", c.burst},
+                           {"cburst", c.cburst}, {"prio", c.priority}, {"weight", c.weight}});
+    }
+    // The effective policy now differs from its file; a reload must match it.
+    policy_ = std::move(next);
+    return json{{"class", name}, {"applied", applied}, {"applied_in_us", slowest_us}};
 }
 
 bool PolicyRuntime::loaded() const {

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "classifier/table_publisher.hpp"
+#include "dataplane/daemon/change_channel.hpp"
 #include "shaper/scheduler.hpp"
 #include "control/policy/policy.hpp"
 #include "control/server/protocol.hpp"
@@ -42,6 +43,13 @@ public:
     // The running schedulers, for per-class statistics (null: none). Their
     // class trees are fixed while they run; see load().
     void set_schedulers(const shaper::Scheduler* upload, const shaper::Scheduler* download);
+    void set_channels(ChangeChannel* upload, ChangeChannel* download);
+
+    // Changes one class's rate, ceil, burst, cburst, priority or weight live,
+    // in one or both directions: checked whole first, applied by the workers
+    // that own the schedulers, refused whole if any part fails. Queued
+    // packets stay queued.
+    Result<control::json> set_class(const control::json& args);
     std::string path() const;
     std::string checksum() const;
 
@@ -58,6 +66,7 @@ private:
     classifier::TablePublisher& publisher_;
     std::shared_ptr<const policy::Policy> policy_;
     const shaper::Scheduler* schedulers_[2] = {nullptr, nullptr};
+    ChangeChannel* channels_[2] = {nullptr, nullptr};
     std::string path_;
     std::string checksum_;
 };

@@ -137,6 +137,7 @@ int run(const dp::DaemonOptions& o) {
     // With a policy, each direction gets a scheduler with the policy's class
     // tree, owned here and used only by the worker that owns the direction.
     std::unique_ptr<sluice::shaper::Scheduler> schedulers[2];
+    std::unique_ptr<dp::ChangeChannel> channels[2];
     uint32_t default_class[2] = {0, 0};
     if (const auto p = policy.current()) {
         for (size_t d = 0; d < 2; ++d) {
@@ -152,16 +153,27 @@ int run(const dp::DaemonOptions& o) {
                          p->directions[d].classes.size(), p->directions[d].link.rate);
         }
         policy.set_schedulers(schedulers[0].get(), schedulers[1].get());
+        for (size_t d = 0; d < 2; ++d) {
+            auto ch = dp::ChangeChannel::create(d == 0 ? "sl_changes_up" : "sl_changes_down");
+            if (!ch) {
+                spdlog::error("{}", ch.error());
+                return 1;
+            }
+            channels[d] = std::move(*ch);
+        }
+        policy.set_channels(channels[0].get(), channels[1].get());
     }
 
     dp::DirectionConfig up_cfg{"upload", (*lan)->id(), (*wan)->id(), o.burst, o.egress_queue_packets,
                                sluice::classifier::Side::lan, tables};
     up_cfg.scheduler = schedulers[0].get();
     up_cfg.default_class = default_class[0];
+    up_cfg.changes = channels[0].get();
     dp::DirectionConfig down_cfg{"download", (*wan)->id(), (*lan)->id(), o.burst, o.egress_queue_packets,
                                  sluice::classifier::Side::wan, tables};
     down_cfg.scheduler = schedulers[1].get();
     down_cfg.default_class = default_class[1];
+    down_cfg.changes = channels[1].get();
     dp::Direction upload(up_cfg);
     dp::Direction download(down_cfg);
 

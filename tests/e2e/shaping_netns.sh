@@ -149,6 +149,58 @@ kill -HUP "$SLUICED_PID"
 sleep 0.5
 grep -q "SIGHUP: policy $WORK/policy2.toml reloaded" "$WORK/sluiced.log" || fail "SIGHUP did not reload"
 
+echo "== set class: bulk limited to 8 Mbit/s while a transfer runs; the rate follows within a second"
+ip netns exec "$TOPO_LAN_NS" iperf3 -c "$TOPO_WAN_ADDR" -t 7 >/dev/null &
+CLIENT=$!
+sleep 2
+out=$("$SLUICECTL" --socket "$SOCK" set class bulk rate=6mbit ceil=8mbit direction=upload) || fail "set class refused: $out"
+echo "$out"
+grep -q "applied by the workers in" <<<"$out" || fail "no confirmation from the workers"
+# What the class sends, measured by sluiced itself from 1 s after the change.
+sent_bytes() {
+    "$SLUICECTL" --socket "$SOCK" --json stats | /usr/bin/python3 -c '
+import json, sys
+c = {x["name"]: x for x in json.load(sys.stdin)["policy"]["upload"]["classes"]}
+print(c["bulk"]["sent_bytes"])'
+}
+sleep 1
+A=$(sent_bytes); TA=$(date +%s.%N)
+sleep 3
+B=$(sent_bytes); TB=$(date +%s.%N)
+wait "$CLIENT" || fail "iperf3 during the change failed"
+/usr/bin/python3 - "$A" "$B" "$TA" "$TB" <<'PY' || fail "the rate did not follow the change"
+import sys
+a, b, ta, tb = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+rate = (b - a) * 8 / (tb - ta)
+# 8 Mbit/s on the wire; each 1514-byte frame costs 1538 bytes there.
+expected = 8e6 * 1514 / 1538
+print(f"   bulk sends {rate/1e6:.2f} Mbit/s of frames from 1 s after the change (expected {expected/1e6:.2f})")
+sys.exit(0 if 0.95 * expected <= rate <= 1.03 * expected else 1)
+PY
+"$SLUICECTL" --socket "$SOCK" show classes | grep -q "bulk rate 6mbit ceil 8mbit" || fail "show classes does not show the new rate"
+if out=$("$SLUICECTL" --socket "$SOCK" set class bulk rate=9mbit ceil=8mbit 2>&1); then fail "ceil below rate accepted"; fi
+grep -q "below rate" <<<"$out" || fail "unclear refusal: $out"
+
+echo "== 100 rate changes in a row, as a rate controller would send them"
+/usr/bin/python3 - "$SOCK" <<'PY' || fail "rapid changes failed"
+import json, socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+f = s.makefile("rw")
+t0 = time.monotonic()
+for i in range(100):
+    f.write(json.dumps({"id": i, "cmd": "set class", "args": {"class": "bulk", "direction": "upload", "rate": f"{4 + i % 4}mbit"}}) + "\n")
+    f.flush()
+    r = json.loads(f.readline())
+    if not r["ok"]:
+        sys.exit(f"change {i} refused: {r['error']}")
+dt = time.monotonic() - t0
+print(f"   100 changes applied in {dt*1000:.1f} ms ({100/dt:.0f} per second)")
+PY
+
+# The running policy now differs from its file: a reload of that file is refused.
+if "$SLUICECTL" --socket "$SOCK" policy reload >/dev/null 2>&1; then fail "reload over live class changes accepted"; fi
+
 kill "$IPERF_PID"; wait "$IPERF_PID" 2>/dev/null || true
 IPERF_PID=
 kill -TERM "$SLUICED_PID"

@@ -1,0 +1,61 @@
+// Live changes to a direction's scheduler, from the control thread to the
+// worker that owns it: requests go through a single-producer single-consumer
+// rte_ring and are applied by the worker between bursts, so the packet path
+// takes no lock and the scheduler has one writer. The control thread waits
+// for the worker's answer; a change is reported applied only once the
+// worker has applied it.
+#pragma once
+
+#include <rte_ring.h>
+
+#include <atomic>
+#include <chrono>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "dataplane/result.hpp"
+#include "shaper/scheduler.hpp"
+
+namespace sluice::dataplane {
+
+struct ShaperRequest {
+    shaper::ClassChange change;
+    std::string error;             // written by the worker before `done`
+    std::atomic<bool> done{false};
+};
+
+class ChangeChannel {
+public:
+    static Result<std::unique_ptr<ChangeChannel>> create(const std::string& name);
+    ~ChangeChannel();
+    ChangeChannel(const ChangeChannel&) = delete;
+    ChangeChannel& operator=(const ChangeChannel&) = delete;
+
+    // Control thread: posts the change and waits up to `timeout` for the
+    // worker. An error means the change was refused, or not applied in time
+    // (it may still be applied later; it is never reported as applied).
+    Result<std::chrono::microseconds> apply(const shaper::ClassChange& change, std::chrono::milliseconds timeout);
+
+    // Worker: applies whatever is waiting, between bursts. Cheap when empty.
+    void serve(shaper::Scheduler& scheduler, uint64_t now) {
+        void* item;
+        while (rte_ring_sc_dequeue(ring_, &item) == 0) {
+            auto* req = static_cast<ShaperRequest*>(item);
+            const shaper::Status st = scheduler.apply(req->change, now);
+            if (!st) req->error = st.error();
+            req->done.store(true, std::memory_order_release);
+        }
+    }
+
+private:
+    explicit ChangeChannel(rte_ring* r) : ring_(r) {}
+
+    rte_ring* ring_;
+    std::mutex mutex_;  // one control-side caller at a time: the ring is single-producer
+    // Requests the worker has not answered in time; freed once it has.
+    std::list<std::unique_ptr<ShaperRequest>> late_;
+};
+
+}  // namespace sluice::dataplane
