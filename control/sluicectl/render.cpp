@@ -28,6 +28,18 @@ std::string ports_table(const json& ports) {
 }  // namespace
 
 std::string render(const std::string& request, const json& r) {
+    if (request == "policy save") {
+        std::string out = fmt::format("running policy written to {} (checksum {})\n", r.value("file", "?"), r.value("checksum", "?"));
+        if (r.contains("previous") && r["previous"].is_string()) out += fmt::format("previous file kept as {}\n", r["previous"].get<std::string>());
+        return out;
+    }
+    if (request == "policy diff") {
+        if (r.value("same", false)) return fmt::format("the running policy and {} are the same\n", r.value("file", "?"));
+        std::string out = fmt::format("--- running\n+++ {}\n", r.value("file", "?"));
+        for (const auto& l : r["running_only"]) out += "-" + l.get<std::string>() + "\n";
+        for (const auto& l : r["file_only"]) out += "+" + l.get<std::string>() + "\n";
+        return out;
+    }
     if (request == "set class") {
         std::string out;
         for (const auto& a : r["applied"]) {

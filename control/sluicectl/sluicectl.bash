@@ -9,9 +9,9 @@ _sluicectl() {
         --socket) _filedir sock; return ;;
         --timeout|--interval|--iterations) return ;;
         show) COMPREPLY=($(compgen -W "ports classes rules meters" -- "$cur")); return ;;
-        policy) COMPREPLY=($(compgen -W "check load reload" -- "$cur")); return ;;
+        policy) COMPREPLY=($(compgen -W "check load reload diff save" -- "$cur")); return ;;
         set) COMPREPLY=($(compgen -W "class" -- "$cur")); return ;;
-        check|load) _filedir toml; return ;;
+        check|load|diff|save) _filedir toml; return ;;
         log) COMPREPLY=($(compgen -W "level" -- "$cur")); return ;;
         level) COMPREPLY=($(compgen -W "trace debug info warn error critical off" -- "$cur")); return ;;
         stats) COMPREPLY=($(compgen -W "--reset" -- "$cur")); return ;;

@@ -35,7 +35,8 @@ const std::vector<std::pair<std::string, Command>> kCommands = {
     {"stats", {"stats [--reset]", "counters per direction and per port; --reset starts them from zero"}},
     {"top", {"top [--interval S] [--iterations N]", "live rates per direction and port; q quits"}},
     {"show", {"show ports|classes|rules|meters", "the running configuration (classes as a tree)"}},
-    {"policy", {"policy check FILE | load FILE | reload", "validate a file offline; apply a file, or the running file again"}},
+    {"policy", {"policy check FILE | load FILE | reload | diff [FILE] | save [FILE]",
+                "validate offline; apply a file or the running file again; compare with or write back to a file"}},
     {"set", {"set class NAME [rate=R] [ceil=R] [burst=S] [cburst=S] [prio=P] [weight=W] [direction=D]",
              "change a class live; answered once every worker applied it"}},
     {"log", {"log level LEVEL", "set the daemon's log level (trace ... off)"}},
@@ -159,6 +160,13 @@ int main(int argc, char** argv) {
                 args[key] = value;
             }
         }
+    } else if (verb == "policy" && (n == 2 || n == 3) && (words[1] == "save" || words[1] == "diff")) {
+        request = "policy " + words[1];
+        if (n == 3) {
+            std::error_code ec;
+            const auto abs = std::filesystem::absolute(words[2], ec);
+            args["file"] = ec ? words[2] : abs.string();
+        }
     } else if (verb == "policy" && n == 2 && words[1] == "reload") {
         request = "policy reload";
     } else if (verb == "log" && n == 3 && words[1] == "level") {
@@ -185,6 +193,12 @@ int main(int argc, char** argv) {
         return r.value("ok", false) ? kOk : kRefused;
     }
     if (!r.value("ok", false)) return fail(kRefused, r.value("error", std::string("refused")));
+    // A diff that finds differences answers like diff(1): exit 1.
+    if (request == "policy diff" && !r["result"].value("same", true)) {
+        if (as_json) std::cout << r["result"].dump(2) << "\n";
+        else std::cout << sluice::control::render(request, r["result"]);
+        return kRefused;
+    }
     json result = r["result"];
     if (request == "stats") {
         // Per-class figures when a policy runs; without one there are none.

@@ -50,6 +50,28 @@ void register_policy_commands(control::CommandTable& table, PolicyRuntime& runti
         if (r) spdlog::info("class {} changed: {}", (*r)["class"].get<std::string>(), (*r)["applied"].dump());
         return r;
     }});
+    table.add("policy save", {"write the running policy to its file (or another), atomically", true,
+                              [&runtime](const json& args, const control::Peer&) -> Result<json> {
+        std::string file;
+        if (control::has_arg(args, "file")) {
+            auto f = control::string_arg(args, "file");
+            if (!f) return Error{f.error()};
+            file = *f;
+        }
+        auto r = runtime.save(file);
+        if (r) spdlog::info("policy saved to {}", (*r)["file"].get<std::string>());
+        return r;
+    }});
+    table.add("policy diff", {"what differs between the running policy and a file", false,
+                              [&runtime](const json& args, const control::Peer&) -> Result<json> {
+        std::string file;
+        if (control::has_arg(args, "file")) {
+            auto f = control::string_arg(args, "file");
+            if (!f) return Error{f.error()};
+            file = *f;
+        }
+        return runtime.diff(file);
+    }});
     table.add("policy check", {"validate a policy file without applying it", false,
                                [](const json& args, const control::Peer&) -> Result<json> {
         auto file = control::string_arg(args, "file");

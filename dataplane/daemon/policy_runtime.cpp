@@ -7,11 +7,21 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <iterator>
 #include <optional>
 
 #include "classifier/policy_spec.hpp"
+#include "control/policy/dump.hpp"
+#include "control/policy/toml_writer.hpp"
 #include "control/policy/units.hpp"
 #include "control/server/command_table.hpp"
 #include "shaper/policy_classes.hpp"
@@ -213,6 +223,91 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
     // The effective policy now differs from its file; a reload must match it.
     policy_ = std::move(next);
     return json{{"class", name}, {"applied", applied}, {"applied_in_us", slowest_us}};
+}
+
+Result<control::json> PolicyRuntime::save(const std::string& file) {
+    std::lock_guard lock(mutex_);
+    if (!policy_) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
+    const std::string target = file.empty() ? path_ : file;
+    if (target.empty()) return Error{"no file to save to: name one"};
+    const std::string text = policy::to_toml(*policy_);
+    // Never write a file that would not load back.
+    const auto check = policy::load_string(text, target);
+    if (!check.ok()) return Error{"the running policy does not write back cleanly; nothing was saved"};
+
+    const std::string tmp = target + ".tmp." + std::to_string(getpid());
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0) return Error{fmt::format("cannot write {}: {}", tmp, std::strerror(errno))};
+    size_t at = 0;
+    while (at < text.size()) {
+        const ssize_t w = ::write(fd, text.data() + at, text.size() - at);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            const int e = errno;
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            return Error{fmt::format("cannot write {}: {}", tmp, std::strerror(e))};
+        }
+        at += static_cast<size_t>(w);
+    }
+    if (::fsync(fd) != 0 || ::close(fd) != 0) {
+        ::unlink(tmp.c_str());
+        return Error{fmt::format("cannot flush {}: {}", tmp, std::strerror(errno))};
+    }
+    std::error_code ec;
+    const bool had_previous = std::filesystem::exists(target, ec);
+    if (had_previous) {
+        std::filesystem::copy_file(target, target + ".bak", std::filesystem::copy_options::overwrite_existing, ec);
+        if (ec) {
+            ::unlink(tmp.c_str());
+            return Error{fmt::format("cannot keep the previous file as {}.bak: {}", target, ec.message())};
+        }
+    }
+    if (::rename(tmp.c_str(), target.c_str()) != 0) {
+        const int e = errno;
+        ::unlink(tmp.c_str());
+        return Error{fmt::format("cannot replace {}: {}", target, std::strerror(e))};
+    }
+    // The rename is durable once the directory is.
+    const std::string dir = std::filesystem::path(target).parent_path().string();
+    if (const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
+    path_ = target;
+    checksum_ = file_checksum(target);
+    return control::json{{"file", target}, {"checksum", checksum_},
+                         {"previous", had_previous ? control::json(target + ".bak") : control::json()}};
+}
+
+Result<control::json> PolicyRuntime::diff(const std::string& file) const {
+    std::lock_guard lock(mutex_);
+    if (!policy_) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
+    const std::string target = file.empty() ? path_ : file;
+    const auto other = policy::load_file(target);
+    if (!other.ok()) {
+        std::string all;
+        for (const auto& d : other.diagnostics) all += (all.empty() ? "" : "\n") + policy::format(d);
+        return Error{fmt::format("{} does not load:\n{}", target, all)};
+    }
+    auto lines = [](const std::string& text) {
+        std::vector<std::string> out;
+        std::istringstream in(text);
+        for (std::string l; std::getline(in, l);) out.push_back(l);
+        return out;
+    };
+    const auto running = lines(policy::dump(*policy_));
+    const auto in_file = lines(policy::dump(*other.policy));
+    const std::set<std::string> r_set(running.begin(), running.end()), f_set(in_file.begin(), in_file.end());
+    control::json running_only = control::json::array(), file_only = control::json::array();
+    for (const auto& l : running) {
+        if (!f_set.count(l)) running_only.push_back(l);
+    }
+    for (const auto& l : in_file) {
+        if (!r_set.count(l)) file_only.push_back(l);
+    }
+    return control::json{{"file", target}, {"same", running_only.empty() && file_only.empty()},
+                         {"running_only", running_only}, {"file_only", file_only}};
 }
 
 bool PolicyRuntime::loaded() const {

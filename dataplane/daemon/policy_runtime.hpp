@@ -50,6 +50,14 @@ public:
     // that own the schedulers, refused whole if any part fails. Queued
     // packets stay queued.
     Result<control::json> set_class(const control::json& args);
+
+    // Writes the running policy, live changes included, to `file` (default:
+    // the file it was loaded from) atomically: a temporary file, fsync,
+    // rename over the target; the previous file is kept as FILE.bak.
+    Result<control::json> save(const std::string& file);
+    // What differs between the running policy and `file` (default: its own
+    // file), as lines of the policy dump present on one side only.
+    Result<control::json> diff(const std::string& file) const;
     std::string path() const;
     std::string checksum() const;
 

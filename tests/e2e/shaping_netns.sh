@@ -120,6 +120,14 @@ read -r voice bulk <<<"$VOICE"
 [ "$voice" -ge 20 ] || fail "voice class sent $voice packets, expected the 20 EF pings"
 [ "$bulk" -gt 1000 ] || fail "bulk class sent only $bulk packets"
 
+echo "== a user outside root and group sluice is refused by the socket"
+chmod 755 "$WORK"  # the directory is open; the socket itself (0660) is what refuses
+rc=0
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$SLUICECTL" --socket "$SOCK" status 2>&1) || rc=$?
+echo "   as nobody: exit $rc: $out"
+[ "$rc" -eq 2 ] && grep -q "Permission denied" <<<"$out" || fail "an unprivileged user reached the daemon"
+[ "$(stat -c %a "$SOCK")" = 660 ] || fail "socket mode is $(stat -c %a "$SOCK"), not 660"
+
 echo "== a packet-rate policer: ICMP beyond 5 packets/s is dropped"
 ip netns exec "$TOPO_LAN_NS" ping -c 40 -i 0.05 -W 1 "$TOPO_WAN_ADDR" >"$WORK/ping-flood.txt" || true
 received=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$WORK/ping-flood.txt")
@@ -201,10 +209,29 @@ PY
 # The running policy now differs from its file: a reload of that file is refused.
 if "$SLUICECTL" --socket "$SOCK" policy reload >/dev/null 2>&1; then fail "reload over live class changes accepted"; fi
 
+echo "== policy diff shows the live change; policy save writes it back; a restart brings it back"
+rc=0; out=$("$SLUICECTL" --socket "$SOCK" policy diff) || rc=$?
+echo "$out" | sed 's/^/   /'
+[ "$rc" -eq 1 ] && grep -q "bulk" <<<"$out" || fail "policy diff did not report the changed class (exit $rc)"
+"$SLUICECTL" --socket "$SOCK" policy save || fail "policy save failed"
+[ -f "$WORK/policy2.toml.bak" ] || fail "the previous file was not kept as .bak"
+"$SLUICECTL" --socket "$SOCK" policy diff >/dev/null || fail "saved file still differs from the running policy"
+"$SLUICECTL" --socket "$SOCK" policy reload >/dev/null || fail "reload of the saved file refused"
 kill "$IPERF_PID"; wait "$IPERF_PID" 2>/dev/null || true
 IPERF_PID=
 kill -TERM "$SLUICED_PID"
 rc=0; wait "$SLUICED_PID" || rc=$?
 SLUICED_PID=
 [ "$rc" -eq 0 ] || fail "sluiced exited $rc"
+
+"$SLUICED" --lan "net_af_packet0,iface=$TOPO_LAN_IF,framecnt=4096" --wan "net_af_packet1,iface=$TOPO_WAN_IF,framecnt=4096" \
+    --policy "$WORK/policy2.toml" --socket "$SOCK" >"$WORK/sluiced.log" 2>&1 &
+SLUICED_PID=$!
+for _ in $(seq 100); do grep -q bridging "$WORK/sluiced.log" && break; sleep 0.1; done
+"$SLUICECTL" --socket "$SOCK" show classes | grep -q "bulk rate 7mbit ceil 8mbit" ||
+    fail "after a restart the saved live change is gone: $("$SLUICECTL" --socket "$SOCK" show classes)"
+kill -TERM "$SLUICED_PID"
+rc=0; wait "$SLUICED_PID" || rc=$?
+SLUICED_PID=
+[ "$rc" -eq 0 ] || fail "sluiced exited $rc after the restart"
 echo "PASS"
