@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <string_view>
 
 #include "control/policy/names.hpp"
@@ -157,12 +158,37 @@ void write_meter(const Meter& m, std::string& out) {
 
 }  // namespace
 
+namespace {
+void write_management(const Policy& p, std::string& out);
+}
+
 std::string to_toml(const Policy& p) {
+    uint32_t unused = 0;
+    return to_toml_with_rule(p, p.rules.size(), {}, unused);
+}
+
+std::string to_toml_with_rule(const Policy& p, size_t insert_at, std::string_view rule_text, uint32_t& first_line) {
+    insert_at = std::min(insert_at, p.rules.size());
     std::string out = "# Written by sluiced (policy save): the running policy, live changes included.\nversion = 1\n\n";
     write_direction(p, Direction::upload, out);
     write_direction(p, Direction::download, out);
     for (const Meter& m : p.meters) write_meter(m, out);
-    for (const Rule& r : p.rules) write_rule(p, r, out);
+    for (size_t i = 0; i <= p.rules.size(); ++i) {
+        if (i == insert_at && !rule_text.empty()) {
+            out += "[[rule]]\n";
+            first_line = static_cast<uint32_t>(std::count(out.begin(), out.end(), '\n')) + 1;
+            out += rule_text;
+            if (out.back() != '\n') out += '\n';
+            out += "\n";
+        }
+        if (i < p.rules.size()) write_rule(p, p.rules[i], out);
+    }
+    write_management(p, out);
+    return out;
+}
+
+namespace {
+void write_management(const Policy& p, std::string& out) {
     if (!p.management.addresses.empty()) {
         out += "[management]\naddresses = [";
         for (size_t i = 0; i < p.management.addresses.size(); ++i) {
@@ -175,7 +201,7 @@ std::string to_toml(const Policy& p) {
             out += "\n";
         }
     }
-    return out;
 }
+}  // namespace
 
 }  // namespace sluice::policy

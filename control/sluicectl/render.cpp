@@ -28,6 +28,13 @@ std::string ports_table(const json& ports) {
 }  // namespace
 
 std::string render(const std::string& request, const json& r) {
+    if (request == "rule add" || request == "rule del" || request == "rule move" || request == "meter set") {
+        std::string out = fmt::format("applied; every worker switched in {:.2f} ms. rules now:", r.value("applied_in_ms", 0.0));
+        for (const auto& n : r["rules"]) out += " " + n.get<std::string>();
+        out += "\n";
+        for (const auto& w : r["warnings"]) out += "warning: " + w.get<std::string>() + "\n";
+        return out;
+    }
     if (request == "policy save") {
         std::string out = fmt::format("running policy written to {} (checksum {})\n", r.value("file", "?"), r.value("checksum", "?"));
         if (r.contains("previous") && r["previous"].is_string()) out += fmt::format("previous file kept as {}\n", r["previous"].get<std::string>());

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,11 +33,14 @@ struct Command {
 
 const std::vector<std::pair<std::string, Command>> kCommands = {
     {"status", {"status", "version, uptime, ports and their links, lcores"}},
-    {"stats", {"stats [--reset]", "counters per direction and per port; --reset starts them from zero"}},
+    {"stats", {"stats [--reset] [CLASS...]", "counters per direction, port and class (only the named classes when given); --reset starts them from zero"}},
     {"top", {"top [--interval S] [--iterations N]", "live rates per direction and port; q quits"}},
     {"show", {"show ports|classes|rules|meters", "the running configuration (classes as a tree)"}},
     {"policy", {"policy check FILE | load FILE | reload | diff [FILE] | save [FILE]",
                 "validate offline; apply a file or the running file again; compare with or write back to a file"}},
+    {"rule", {"rule add [at=N] KEY=VALUE... | rule del NAME | rule move NAME N",
+              "edit the running rules; KEY=VALUE in the policy file's syntax, e.g. protocol='\"udp\"' dst_port=5060"}},
+    {"meter", {"meter set NAME cir=R [cbs=S] [ebs=S] [pir=R] [pbs=S] [yellow=pass|drop] [red=pass|drop]", "change a policer live"}},
     {"set", {"set class NAME [rate=R] [ceil=R] [burst=S] [cburst=S] [prio=P] [weight=W] [direction=D]",
              "change a class live; answered once every worker applied it"}},
     {"log", {"log level LEVEL", "set the daemon's log level (trace ... off)"}},
@@ -116,7 +120,7 @@ int main(int argc, char** argv) {
     const size_t n = words.size();
     if (verb == "status" && n == 1) {
         request = "status";
-    } else if (verb == "stats" && n == 1) {
+    } else if (verb == "stats") {
         request = reset ? "stats reset" : "stats";
     } else if (verb == "top" && n == 1) {
         if (top.interval_s < 0.1 || top.interval_s > 3600) return fail(kRefused, "--interval must be 0.1-3600 seconds");
@@ -167,6 +171,41 @@ int main(int argc, char** argv) {
             const auto abs = std::filesystem::absolute(words[2], ec);
             args["file"] = ec ? words[2] : abs.string();
         }
+    } else if (verb == "rule" && n >= 3 && words[1] == "add") {
+        request = "rule add";
+        std::string body;
+        for (size_t i = 2; i < n; ++i) {
+            const auto eq = words[i].find('=');
+            if (eq == std::string::npos || eq == 0) return fail(kRefused, fmt::format("'{}' is not KEY=VALUE", words[i]));
+            const std::string key = words[i].substr(0, eq), value = words[i].substr(eq + 1);
+            if (key == "at") {
+                char* end = nullptr;
+                args["at"] = std::strtol(value.c_str(), &end, 10);
+                continue;
+            }
+            // Bare words become TOML strings; numbers, lists and quoted text pass as written.
+            const bool literal = !value.empty() && (value.front() == '"' || value.front() == '[' ||
+                                                    value.find_first_not_of("0123456789") == std::string::npos ||
+                                                    value == "true" || value == "false");
+            body += key + " = " + (literal ? value : "\"" + value + "\"") + "\n";
+        }
+        args["rule"] = body;
+    } else if (verb == "rule" && n == 3 && words[1] == "del") {
+        request = "rule del";
+        args["name"] = words[2];
+    } else if (verb == "rule" && n == 4 && words[1] == "move") {
+        request = "rule move";
+        args["name"] = words[2];
+        char* end = nullptr;
+        args["to"] = std::strtol(words[3].c_str(), &end, 10);
+    } else if (verb == "meter" && n >= 4 && words[1] == "set") {
+        request = "meter set";
+        args["name"] = words[2];
+        for (size_t i = 3; i < n; ++i) {
+            const auto eq = words[i].find('=');
+            if (eq == std::string::npos || eq == 0) return fail(kRefused, fmt::format("'{}' is not KEY=VALUE", words[i]));
+            args[words[i].substr(0, eq)] = words[i].substr(eq + 1);
+        }
     } else if (verb == "policy" && n == 2 && words[1] == "reload") {
         request = "policy reload";
     } else if (verb == "log" && n == 3 && words[1] == "level") {
@@ -204,6 +243,20 @@ int main(int argc, char** argv) {
         // Per-class figures when a policy runs; without one there are none.
         auto p = (*client)->call("stats policy");
         if (p && (*p).value("ok", false)) result["policy"] = (*p)["result"];
+        // Named classes only, when some are named.
+        if (n > 1 && result.contains("policy")) {
+            std::set<std::string> wanted(words.begin() + 1, words.end());
+            size_t found = 0;
+            for (auto& [dir, d] : result["policy"].items()) {
+                json kept = json::array();
+                for (const auto& c : d["classes"]) {
+                    if (wanted.count(c.value("name", ""))) kept.push_back(c);
+                }
+                found += kept.size();
+                d["classes"] = kept;
+            }
+            if (found == 0) return fail(kRefused, "none of the named classes exists ('sluicectl show classes' lists them)");
+        }
     }
     if (as_json) {
         std::cout << result.dump(2) << "\n";

@@ -6,7 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <vector>
 #include <cstdio>
 #include <thread>
 
@@ -57,6 +60,45 @@ std::string si(double v, const char* unit) {
 
 }  // namespace
 
+// Per-class rows, busiest first: rate sent, drops per second, backlog, delay.
+std::string class_rows(const json& before, const json& after, double s) {
+    std::string out;
+    for (const char* dir : {"upload", "download"}) {
+        if (!after.contains(dir) || !before.contains(dir)) continue;
+        std::map<std::string, json> old;
+        for (const auto& c : before[dir]["classes"]) old[c.value("name", "")] = c;
+        struct Row {
+            std::string name;
+            double bps, pps, drops;
+            uint64_t backlog;
+            double p99_ms;
+        };
+        std::vector<Row> rows;
+        for (const auto& c : after[dir]["classes"]) {
+            const std::string name = c.value("name", "");
+            if (name == "root") continue;
+            const json& a = old.count(name) ? old[name] : c;
+            auto drops_of = [](const json& x) {
+                uint64_t n = 0;
+                if (x.contains("drops")) for (const auto& [k, v] : x["drops"].items()) n += v.get<uint64_t>();
+                return n;
+            };
+            const uint64_t d0 = drops_of(a), d1 = drops_of(c);
+            rows.push_back({name, 8 * rate(a, c, "sent_bytes", s), rate(a, c, "sent_packets", s),
+                            d1 >= d0 && s > 0 ? static_cast<double>(d1 - d0) / s : 0.0, c.value("backlog_packets", 0ull),
+                            c.value("delay_p99_us", 0.0) / 1000.0});
+        }
+        std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) { return x.bps > y.bps; });
+        out += fmt::format("\n{:<20} {:>14} {:>12} {:>11} {:>8} {:>10}  ({})\n", "CLASS", "RATE", "PPS", "DROPS/S",
+                           "QUEUE", "DELAY p99", dir);
+        for (const auto& r : rows) {
+            out += fmt::format("{:<20} {:>14} {:>12} {:>11} {:>8} {:>8.2f}ms\n", r.name, si(r.bps, "bit/s"),
+                               si(r.pps, "p/s"), si(r.drops, "p/s"), r.backlog, r.p99_ms);
+        }
+    }
+    return out;
+}
+
 std::string top_frame(const json& before, const json& after, double s, const json& status) {
     std::string out = fmt::format("sluiced {}  pid {}  up {}s  refresh {:.1f}s  (q quits)\n\n", status.value("version", "?"),
                                   status.value("pid", 0), status.value("uptime_s", 0ull), s);
@@ -84,6 +126,7 @@ std::string top_frame(const json& before, const json& after, double s, const jso
                            si(rate(a, b, "rx_missed", s), "p/s"),
                            si(rate(a, b, "rx_errors", s) + rate(a, b, "tx_errors", s), "p/s"), b.value("link", ""));
     }
+    if (after.contains("policy") && before.contains("policy")) out += class_rows(before["policy"], after["policy"], s);
     return out;
 }
 
@@ -96,7 +139,14 @@ int run_top(ControlClient& client, const TopOptions& o) {
         if (!(*r).value("ok", false)) return Error{(*r).value("error", std::string("refused"))};
         return (*r)["result"];
     };
-    auto before = fetch("stats");
+    // Directions and ports, and the classes when a policy runs.
+    auto fetch_all = [&fetch]() -> Result<json> {
+        auto st = fetch("stats");
+        if (!st) return st;
+        if (auto p = fetch("stats policy")) (*st)["policy"] = *p;
+        return st;
+    };
+    auto before = fetch_all();
     if (!before) {
         std::fprintf(stderr, "sluicectl: %s\n", before.error().c_str());
         return 2;
@@ -104,7 +154,7 @@ int run_top(ControlClient& client, const TopOptions& o) {
     auto t0 = std::chrono::steady_clock::now();
     for (unsigned frame = 0; o.iterations == 0 || frame < o.iterations; ++frame) {
         if (term.quit_pressed(static_cast<int>(o.interval_s * 1000))) break;
-        auto after = fetch("stats");
+        auto after = fetch_all();
         auto status = fetch("status");
         if (!after || !status) {
             std::fprintf(stderr, "sluicectl: %s\n", (!after ? after.error() : status.error()).c_str());

@@ -129,6 +129,66 @@ std::string prometheus_text(const DaemonView& view) {
                                label(view.ports[i]->role()), label(view.ports[i]->name()), v[f]);
         }
     }
+    if (view.policy != nullptr && view.policy->loaded()) {
+        const control::json c = view.policy->counters();
+        const Family class_counters[] = {
+            {"sluice_class_sent_packets_total", "counter", "packets a class sent"},
+            {"sluice_class_sent_bytes_total", "counter", "frame bytes a class sent"},
+            {"sluice_class_classified_packets_total", "counter", "packets the classifier put in a class"},
+        };
+        const char* keys[] = {"sent_packets", "sent_bytes", "classified_packets"};
+        for (size_t f = 0; f < std::size(class_counters); ++f) {
+            header(out, class_counters[f]);
+            for (const auto& [dir, d] : c.items()) {
+                for (const auto& k : d["classes"]) {
+                    out += fmt::format("{}{{direction=\"{}\",class=\"{}\"}} {}\n", class_counters[f].name, label(dir),
+                                       label(k.value("name", "")), k.value(keys[f], 0ull));
+                }
+            }
+        }
+        header(out, {"sluice_class_dropped_packets_total", "counter", "packets a class dropped, by reason"});
+        for (const auto& [dir, d] : c.items()) {
+            for (const auto& k : d["classes"]) {
+                if (!k.contains("drops")) continue;
+                for (const auto& [reason, n] : k["drops"].items()) {
+                    out += fmt::format("sluice_class_dropped_packets_total{{direction=\"{}\",class=\"{}\",reason=\"{}\"}} {}\n",
+                                       label(dir), label(k.value("name", "")), label(reason), n.get<uint64_t>());
+                }
+            }
+        }
+        header(out, {"sluice_class_backlog_packets", "gauge", "packets waiting in a class"});
+        for (const auto& [dir, d] : c.items()) {
+            for (const auto& k : d["classes"]) {
+                out += fmt::format("sluice_class_backlog_packets{{direction=\"{}\",class=\"{}\"}} {}\n", label(dir),
+                                   label(k.value("name", "")), k.value("backlog_packets", 0ull));
+            }
+        }
+        header(out, {"sluice_class_delay_seconds", "gauge", "queueing delay of departed packets, by quantile"});
+        for (const auto& [dir, d] : c.items()) {
+            for (const auto& k : d["classes"]) {
+                for (const auto& [q, key] : {std::pair{"0.5", "delay_p50_us"}, std::pair{"0.99", "delay_p99_us"}}) {
+                    out += fmt::format("sluice_class_delay_seconds{{direction=\"{}\",class=\"{}\",quantile=\"{}\"}} {}\n",
+                                       label(dir), label(k.value("name", "")), q, k.value(key, 0.0) / 1e6);
+                }
+            }
+        }
+        header(out, {"sluice_rule_hits_total", "counter", "packets each rule matched first"});
+        for (const auto& [dir, d] : c.items()) {
+            for (const auto& r : d["rules"]) {
+                out += fmt::format("sluice_rule_hits_total{{direction=\"{}\",rule=\"{}\"}} {}\n", label(dir),
+                                   label(r.value("name", "")), r.value("hits", 0ull));
+            }
+        }
+        header(out, {"sluice_meter_packets_total", "counter", "packets each meter coloured, by colour"});
+        for (const auto& [dir, d] : c.items()) {
+            for (const auto& m : d["meters"]) {
+                for (const char* colour : {"green", "yellow", "red"}) {
+                    out += fmt::format("sluice_meter_packets_total{{direction=\"{}\",meter=\"{}\",colour=\"{}\"}} {}\n",
+                                       label(dir), label(m.value("name", "")), colour, m.value(colour, 0ull));
+                }
+            }
+        }
+    }
     header(out, {"sluice_port_link_up", "gauge", "1 when the port's link is up"});
     for (const Port* p : view.ports) {
         out += fmt::format("sluice_port_link_up{{port=\"{}\",device=\"{}\"}} {}\n", label(p->role()), label(p->name()),

@@ -50,6 +50,15 @@ void register_policy_commands(control::CommandTable& table, PolicyRuntime& runti
         if (r) spdlog::info("class {} changed: {}", (*r)["class"].get<std::string>(), (*r)["applied"].dump());
         return r;
     }});
+    for (const char* op : {"rule add", "rule del", "rule move", "meter set"}) {
+        table.add(op, {"edit the running rules or meters (checked as a policy file is)", true,
+                       [&runtime, op](const json& args, const control::Peer&) -> Result<json> {
+            auto r = runtime.edit(op, args);
+            if (r) spdlog::info("{}: rules now {}", op, (*r)["rules"].dump());
+            else spdlog::warn("{}", r.error());
+            return r;
+        }});
+    }
     table.add("policy save", {"write the running policy to its file (or another), atomically", true,
                               [&runtime](const json& args, const control::Peer&) -> Result<json> {
         std::string file;

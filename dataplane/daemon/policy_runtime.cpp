@@ -225,6 +225,126 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
     return json{{"class", name}, {"applied", applied}, {"applied_in_us", slowest_us}};
 }
 
+Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Policy> next) {
+    auto spec = classifier::spec_from_policy(*next);
+    auto tables = classifier::ClassifierTables::compile(spec.spec, rte_rdtsc());
+    if (!tables) return Error{tables.error()};
+    const auto t0 = std::chrono::steady_clock::now();
+    publisher_.publish(*tables);
+    policy_ = std::move(next);
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+Result<control::json> PolicyRuntime::edit(const std::string& op, const control::json& args) {
+    using control::json;
+    std::lock_guard lock(mutex_);
+    if (!policy_) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
+    policy::Policy copy = *policy_;
+    auto rule_index = [&](const std::string& name) -> std::optional<size_t> {
+        for (size_t i = 0; i < copy.rules.size(); ++i) {
+            if (copy.rules[i].name == name) return i;
+        }
+        return std::nullopt;
+    };
+    std::string text;
+    uint32_t first_line = 0;
+    if (op == "rule add") {
+        auto body = control::string_arg(args, "rule");
+        if (!body) return Error{body.error() + " (the rule's keys as TOML, e.g. 'protocol = \"udp\"\\ndst_port = 5060\\nclass = \"voice\"')"};
+        size_t at = copy.rules.size();
+        if (args.contains("at")) {
+            auto a = control::int_arg(args, "at", 1, static_cast<int64_t>(copy.rules.size()) + 1);
+            if (!a) return Error{a.error()};
+            at = static_cast<size_t>(*a - 1);
+        }
+        if (body->find("[[") != std::string::npos || body->find('[') == 0) {
+            return Error{"give the rule's keys only, without a [[rule]] header"};
+        }
+        text = policy::to_toml_with_rule(copy, at, *body, first_line);
+    } else if (op == "rule del" || op == "rule move") {
+        auto name = control::string_arg(args, "name");
+        if (!name) return Error{name.error()};
+        const auto i = rule_index(*name);
+        if (!i) return Error{fmt::format("no rule named '{}'; 'sluicectl show rules' lists them", *name)};
+        policy::Rule r = copy.rules[*i];
+        copy.rules.erase(copy.rules.begin() + static_cast<std::ptrdiff_t>(*i));
+        if (op == "rule move") {
+            auto to = control::int_arg(args, "to", 1, static_cast<int64_t>(copy.rules.size()) + 1);
+            if (!to) return Error{to.error()};
+            copy.rules.insert(copy.rules.begin() + (*to - 1), r);
+        }
+        text = policy::to_toml(copy);
+    } else if (op == "meter set") {
+        auto name = control::string_arg(args, "name");
+        if (!name) return Error{name.error()};
+        policy::Meter* m = nullptr;
+        for (auto& x : copy.meters) {
+            if (x.name == *name) m = &x;
+        }
+        if (m == nullptr) return Error{fmt::format("no meter named '{}'; 'sluicectl show meters' lists them", *name)};
+        const bool pkts = m->unit == policy::MeterUnit::packets;
+        for (const auto& [key, value] : args.items()) {
+            if (key == "name") continue;
+            const std::string v = value.is_string() ? value.get<std::string>() : value.dump();
+            if (key == "cir" || key == "pir") {
+                uint64_t x = 0;
+                if (pkts) {
+                    try { x = std::stoull(v); } catch (...) { return Error{fmt::format("{}: a packet rate is a number of packets per second", key)}; }
+                } else {
+                    const auto parsed = policy::parse_rate(v);
+                    if (!parsed.ok()) return Error{fmt::format("{}: {}", key, parsed.error)};
+                    x = parsed.value;
+                }
+                (key == "cir" ? m->cir : m->pir) = x;
+            } else if (key == "cbs" || key == "ebs" || key == "pbs") {
+                uint64_t x = 0;
+                if (pkts) {
+                    try { x = std::stoull(v); } catch (...) { return Error{fmt::format("{}: a packet burst is a number of packets", key)}; }
+                } else {
+                    const auto parsed = policy::parse_size(v);
+                    if (!parsed.ok()) return Error{fmt::format("{}: {}", key, parsed.error)};
+                    x = parsed.value;
+                }
+                (key == "cbs" ? m->cbs : key == "ebs" ? m->ebs : m->pbs) = x;
+            } else if (key == "yellow" || key == "red") {
+                policy::ColourAction& a = key == "yellow" ? m->yellow : m->red;
+                if (v == "pass") a = {policy::Verdict::pass, 0};
+                else if (v == "drop") a = {policy::Verdict::drop, 0};
+                else return Error{fmt::format("{}: pass or drop here (re-marking needs the policy file's {}_dscp)", key, key)};
+            } else {
+                return Error{fmt::format("unknown meter setting '{}'; use cir, cbs, ebs, pir, pbs, yellow, red", key)};
+            }
+        }
+        text = policy::to_toml(copy);
+    } else {
+        return Error{fmt::format("unknown edit '{}'", op)};
+    }
+
+    // Check the edited policy exactly as a file is checked.
+    const auto result = policy::load_string(text, "rule");
+    if (!result.ok()) {
+        std::string all;
+        for (const auto& d : result.diagnostics) {
+            if (d.severity != policy::Diagnostic::Severity::error) continue;
+            // Messages about the new rule point into what the operator wrote.
+            const bool in_rule = first_line != 0 && d.line >= first_line;
+            const std::string where = in_rule ? fmt::format("rule:{}:{}", d.line - first_line + 1, d.column)
+                                              : fmt::format("policy:{}:{}", d.line, d.column);
+            all += (all.empty() ? "" : "\n") + fmt::format("{}: {}", where, d.message);
+        }
+        return Error{fmt::format("{} refused; the running policy stays:\n{}", op, all)};
+    }
+    std::vector<std::string> warnings;
+    for (const auto& d : result.diagnostics) {
+        if (d.severity == policy::Diagnostic::Severity::warning) warnings.push_back(d.message);
+    }
+    auto ms = publish_locked(result.policy);
+    if (!ms) return Error{fmt::format("{} refused; the running policy stays: {}", op, ms.error())};
+    json rules = json::array();
+    for (const auto& r : result.policy->rules) rules.push_back(r.name);
+    return json{{"rules", rules}, {"warnings", warnings}, {"applied_in_ms", *ms}};
+}
+
 Result<control::json> PolicyRuntime::save(const std::string& file) {
     std::lock_guard lock(mutex_);
     if (!policy_) return Error{"no policy is loaded (start sluiced with --policy FILE)"};

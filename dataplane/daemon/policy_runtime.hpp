@@ -51,6 +51,15 @@ public:
     // packets stay queued.
     Result<control::json> set_class(const control::json& args);
 
+    // Rules and meters, edited live: the edited policy is written out and
+    // loaded again, so it is checked exactly as a file would be, then its
+    // classifier tables are published. Refused whole on any problem.
+    //   rule add:  {"rule": "<TOML body of a [[rule]]>", "at": 1-based position (default: last)}
+    //   rule del:  {"name": NAME}
+    //   rule move: {"name": NAME, "to": 1-based position}
+    //   meter set: {"name": NAME, "cir", "cbs", "ebs", "pir", "pbs", "yellow", "red", ...}
+    Result<control::json> edit(const std::string& op, const control::json& args);
+
     // Writes the running policy, live changes included, to `file` (default:
     // the file it was loaded from) atomically: a temporary file, fsync,
     // rename over the target; the previous file is kept as FILE.bak.
@@ -69,6 +78,7 @@ public:
 
 private:
     Result<LoadReport> load_locked(const std::string& path);
+    Result<double> publish_locked(std::shared_ptr<const policy::Policy> next);
 
     mutable std::mutex mutex_;
     classifier::TablePublisher& publisher_;

@@ -82,10 +82,11 @@ policy 20 >"$WORK/policy.toml"
 topo_up "$ID"
 SOCK="$WORK/sluiced.sock"
 "$SLUICED" --lan "net_af_packet0,iface=$TOPO_LAN_IF,framecnt=4096" --wan "net_af_packet1,iface=$TOPO_WAN_IF,framecnt=4096" \
-    --policy "$WORK/policy.toml" --socket "$SOCK" >"$WORK/sluiced.log" 2>&1 &
+    --policy "$WORK/policy.toml" --socket "$SOCK" --metrics 127.0.0.1:0 >"$WORK/sluiced.log" 2>&1 &
 SLUICED_PID=$!
 for _ in $(seq 100); do grep -q bridging "$WORK/sluiced.log" && break; sleep 0.1; done
 grep -q bridging "$WORK/sluiced.log" || fail "sluiced did not start"
+METRICS=$(sed -n 's|.*metrics at \(http://[0-9.:]*/metrics\).*|\1|p' "$WORK/sluiced.log")
 
 ip netns exec "$TOPO_WAN_NS" iperf3 -s -B "$TOPO_WAN_ADDR" >/dev/null 2>&1 &
 IPERF_PID=$!
@@ -119,6 +120,15 @@ print(c["voice"]["sent_packets"], c["bulk"]["sent_packets"])')
 read -r voice bulk <<<"$VOICE"
 [ "$voice" -ge 20 ] || fail "voice class sent $voice packets, expected the 20 EF pings"
 [ "$bulk" -gt 1000 ] || fail "bulk class sent only $bulk packets"
+/usr/bin/python3 - "$METRICS" <<'PY' || fail "per-class Prometheus series missing"
+import sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+series = {l.rsplit(" ", 1)[0]: float(l.rsplit(" ", 1)[1]) for l in text.splitlines() if l and not l.startswith("#")}
+voice = series['sluice_class_sent_packets_total{direction="upload",class="voice"}']
+hits = series['sluice_rule_hits_total{direction="upload",rule="voice-ef"}']
+print(f"   Prometheus: upload voice sent {voice:.0f} packets, rule voice-ef hit {hits:.0f} times")
+sys.exit(0 if voice >= 20 and hits >= 20 and 'sluice_class_delay_seconds{direction="upload",class="bulk",quantile="0.99"}' in series else 1)
+PY
 
 echo "== a user outside root and group sluice is refused by the socket"
 chmod 755 "$WORK"  # the directory is open; the socket itself (0660) is what refuses
@@ -157,6 +167,21 @@ kill -HUP "$SLUICED_PID"
 sleep 0.5
 grep -q "SIGHUP: policy $WORK/policy2.toml reloaded" "$WORK/sluiced.log" || fail "SIGHUP did not reload"
 
+echo "== rules and meters edited live over the socket"
+"$SLUICECTL" --socket "$SOCK" rule add at=1 name=ping-voice protocol=icmp class=voice >/dev/null || fail "rule add refused"
+"$SLUICECTL" --socket "$SOCK" show rules | awk 'NR==2' | grep -q ping-voice || fail "the new rule is not first"
+if out=$("$SLUICECTL" --socket "$SOCK" rule add name=broken protocol=udp dst_port=99999 class=nosuch 2>&1); then fail "bad rule accepted"; fi
+grep -q "rule:3:12: dst_port" <<<"$out" && grep -q "rule:4:9: class" <<<"$out" || fail "bad rule refused without positions: $out"
+"$SLUICECTL" --socket "$SOCK" rule move ping-voice 3 >/dev/null || fail "rule move refused"
+"$SLUICECTL" --socket "$SOCK" show rules | awk 'NR==4' | grep -q ping-voice || fail "rule move did not move it"
+"$SLUICECTL" --socket "$SOCK" rule del ping-voice >/dev/null || fail "rule del refused"
+! "$SLUICECTL" --socket "$SOCK" show rules | grep -q ping-voice || fail "rule del left the rule"
+"$SLUICECTL" --socket "$SOCK" meter set icmp-limit cir=200 cbs=50 >/dev/null || fail "meter set refused"
+ip netns exec "$TOPO_LAN_NS" ping -c 40 -i 0.05 -W 1 "$TOPO_WAN_ADDR" >"$WORK/ping-after.txt" || true
+received=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$WORK/ping-after.txt")
+echo "   after meter set cir=200pps: $received of 40 pings answered"
+[ "$received" -ge 38 ] || fail "the raised meter still drops pings ($received of 40)"
+
 echo "== set class: bulk limited to 8 Mbit/s while a transfer runs; the rate follows within a second"
 ip netns exec "$TOPO_LAN_NS" iperf3 -c "$TOPO_WAN_ADDR" -t 7 >/dev/null &
 CLIENT=$!
@@ -175,6 +200,10 @@ sleep 1
 A=$(sent_bytes); TA=$(date +%s.%N)
 sleep 3
 B=$(sent_bytes); TB=$(date +%s.%N)
+# top, while the transfer still runs: classes with their current rates.
+"$SLUICECTL" --socket "$SOCK" top --interval 0.5 --iterations 1 >"$WORK/top.txt" || fail "top failed"
+grep -Eq "^bulk +[0-9.]+ [kM]bit/s" "$WORK/top.txt" || fail "top shows no rate for bulk: $(cat "$WORK/top.txt")"
+sed 's/^/   /' "$WORK/top.txt" | tail -8
 wait "$CLIENT" || fail "iperf3 during the change failed"
 /usr/bin/python3 - "$A" "$B" "$TA" "$TB" <<'PY' || fail "the rate did not follow the change"
 import sys
@@ -188,6 +217,7 @@ PY
 "$SLUICECTL" --socket "$SOCK" show classes | grep -q "bulk rate 6mbit ceil 8mbit" || fail "show classes does not show the new rate"
 if out=$("$SLUICECTL" --socket "$SOCK" set class bulk rate=9mbit ceil=8mbit 2>&1); then fail "ceil below rate accepted"; fi
 grep -q "below rate" <<<"$out" || fail "unclear refusal: $out"
+
 
 echo "== 100 rate changes in a row, as a rate controller would send them"
 /usr/bin/python3 - "$SOCK" <<'PY' || fail "rapid changes failed"

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <thread>
 
@@ -154,4 +155,55 @@ TEST_CASE("sluicectl, Prometheus and DPDK telemetry see a live daemon's counters
     CHECK(sluiced.stop(SIGTERM) == 0);
     fs::remove_all(dir);
     fs::remove_all("/var/run/dpdk/" + tag);
+}
+
+TEST_CASE("100,000 random requests leave a running daemon serving and its policy unchanged") {
+    const std::string tag = "sluice-fuzz-" + std::to_string(getpid());
+    const fs::path dir = fs::temp_directory_path() / tag;
+    fs::create_directories(dir);
+    const std::string sock = (dir / "sluiced.sock").string();
+    const std::string policy = std::string(SLUICE_SOURCE_DIR) + "/configs/home.toml";
+    DaemonProcess sluiced(sluiced_path(),
+                          {"--lan", "net_null0,no-rx=1", "--wan", "net_null1,no-rx=1", "--hugepages", "off", "--memory", "256",
+                           "--socket", sock, "--policy", policy},
+                          (dir / "sluiced.log").string());
+    REQUIRE(sluiced.wait_for_log("bridging", 20s));
+    auto c = control::ControlClient::connect(sock, 5s);
+    REQUIRE(c.ok());
+    auto before = (*c)->call("status");
+    REQUIRE(before.ok());
+    const auto checksum = (*before)["result"]["policy"]["checksum"];
+
+    // Real command names with arguments built from pieces and random bytes.
+    const std::vector<std::string> cmds = {"set class", "rule add", "rule del", "rule move", "meter set", "policy load",
+                                           "policy check", "show classes", "log level", "stats", "nope", ""};
+    const std::vector<std::string> pieces = {"\"class\"", "\"rate\"", "\"10\"", "-1", "1e99", "null", "[]", "{}",
+                                             "\"name\"", "\"at\"", "\"rule\"", "\"file\"", "\"/dev/null\"", "\"\\u0000\"", "true"};
+    std::mt19937 rng(100000);
+    unsigned ok = 0, refused = 0;
+    for (int i = 0; i < 100000; ++i) {
+        std::string args = "{";
+        for (unsigned k = rng() % 3; k > 0; --k) {
+            if (args.size() > 1) args += ",";
+            args += pieces[rng() % pieces.size()] + ":" + pieces[rng() % pieces.size()];
+        }
+        args += "}";
+        std::string line = "{\"id\":" + std::to_string(i) + ",\"cmd\":\"" + cmds[rng() % cmds.size()] + "\",\"args\":" + args + "}";
+        if (rng() % 5 == 0) line[rng() % line.size()] = static_cast<char>(rng() % 256);
+        std::erase(line, '\n');
+        auto resp = (*c)->exchange_raw(line + "\n");
+        REQUIRE(resp.ok());
+        const json r = json::parse(*resp, nullptr, false);
+        REQUIRE_FALSE(r.is_discarded());
+        (r.value("ok", false) ? ok : refused) += 1;
+    }
+    CHECK(refused > 90000);
+    auto after = (*c)->call("status");
+    REQUIRE(after.ok());
+    CHECK((*after)["result"]["policy"]["checksum"] == checksum);
+    auto diff = (*c)->call("policy diff");
+    REQUIRE(diff.ok());
+    CHECK((*diff)["result"]["same"] == true);
+    CHECK(sluiced.stop(SIGTERM) == 0);
+    fs::remove_all(dir);
 }
