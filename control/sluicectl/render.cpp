@@ -101,15 +101,34 @@ std::string render(const std::string& request, const json& r) {
         if (r.contains("policy")) {
             for (const char* dir : {"upload", "download"}) {
                 if (!r["policy"].contains(dir)) continue;
-                out += fmt::format("\n{:<20} {:>10} {:>10} {:>9} {:>8} {:>10} {:>10}  ({})\n", "class", "sent pkts",
-                                   "sent bytes", "dropped", "backlog", "delay p50", "delay p99", dir);
-                for (const auto& c : r["policy"][dir]["classes"]) {
-                    uint64_t dropped = 0;
-                    if (c.contains("drops")) for (const auto& [k, v] : c["drops"].items()) dropped += v.get<uint64_t>();
-                    out += fmt::format("{:<20} {:>10} {:>10} {:>9} {:>8} {:>8.2f}ms {:>8.2f}ms\n", c.value("name", ""),
+                const json& d = r["policy"][dir];
+                out += fmt::format("\n{:<20} {:>14} {:>10} {:>10} {:>8} {:>10} {:>10}  drops by reason ({})\n", "class", "rate now",
+                                   "sent pkts", "sent bytes", "queue", "delay p50", "delay p99", dir);
+                for (const auto& c : d["classes"]) {
+                    std::string drops;
+                    if (c.contains("drops")) {
+                        for (const auto& [k, v] : c["drops"].items()) {
+                            if (v.get<uint64_t>() != 0) drops += fmt::format("{}={} ", k, v.get<uint64_t>());
+                        }
+                    }
+                    const double bps = c.value("rate_bps", 0.0);
+                    out += fmt::format("{:<20} {:>14} {:>10} {:>10} {:>8} {:>8.2f}ms {:>8.2f}ms  {}\n", c.value("name", ""),
+                                       bps >= 1e6 ? fmt::format("{:.2f} Mbit/s", bps / 1e6) : fmt::format("{:.1f} kbit/s", bps / 1e3),
                                        human_count(c.value("sent_packets", 0ull)), human_count(c.value("sent_bytes", 0ull)),
-                                       human_count(dropped), c.value("backlog_packets", 0u),
-                                       c.value("delay_p50_us", 0.0) / 1000, c.value("delay_p99_us", 0.0) / 1000);
+                                       c.value("backlog_packets", 0u), c.value("delay_p50_us", 0.0) / 1000,
+                                       c.value("delay_p99_us", 0.0) / 1000, drops.empty() ? "-" : drops);
+                }
+                if (d.contains("rules") && !d["rules"].empty()) {
+                    out += fmt::format("{:<20} {:>10}   meters:", "rule", "hits");
+                    for (const auto& m : d["meters"]) {
+                        out += fmt::format(" {} green {} yellow {} red {};", m.value("name", ""), m.value("green", 0ull),
+                                           m.value("yellow", 0ull), m.value("red", 0ull));
+                    }
+                    out += "\n";
+                    for (const auto& x : d["rules"]) {
+                        out += fmt::format("{:<20} {:>10}\n", x.value("name", ""), human_count(x.value("hits", 0ull)));
+                    }
+                    out += fmt::format("{:<20} {:>10}\n", "(no rule)", human_count(d.value("unmatched", 0ull)));
                 }
             }
         }

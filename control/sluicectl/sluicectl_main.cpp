@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <iostream>
 #include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -242,7 +243,25 @@ int main(int argc, char** argv) {
     if (request == "stats") {
         // Per-class figures when a policy runs; without one there are none.
         auto p = (*client)->call("stats policy");
-        if (p && (*p).value("ok", false)) result["policy"] = (*p)["result"];
+        if (p && (*p).value("ok", false)) {
+            result["policy"] = (*p)["result"];
+            if (!as_json) {
+                // A second look a moment later gives each class's current rate.
+                const auto t0 = std::chrono::steady_clock::now();
+                std::this_thread::sleep_for(std::chrono::milliseconds(500));
+                auto q = (*client)->call("stats policy");
+                const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+                if (q && (*q).value("ok", false)) {
+                    for (auto& [dir, d] : result["policy"].items()) {
+                        const json& later = (*q)["result"][dir]["classes"];
+                        for (size_t i = 0; i < d["classes"].size() && i < later.size(); ++i) {
+                            const auto a = d["classes"][i].value("sent_bytes", 0ull), b = later[i].value("sent_bytes", 0ull);
+                            d["classes"][i]["rate_bps"] = b >= a ? static_cast<double>(b - a) * 8 / s : 0.0;
+                        }
+                    }
+                }
+            }
+        }
         // Named classes only, when some are named.
         if (n > 1 && result.contains("policy")) {
             std::set<std::string> wanted(words.begin() + 1, words.end());

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 namespace sluice::dataplane {
 namespace {
 
@@ -63,6 +65,29 @@ int telemetry_ports(const char*, const char*, rte_tel_data* d) {
         rte_tel_data_add_dict_u64(d, (p + "rx_missed").c_str(), s.rx_missed);
         rte_tel_data_add_dict_u64(d, (p + "rx_errors").c_str(), s.rx_errors);
         rte_tel_data_add_dict_u64(d, (p + "tx_errors").c_str(), s.tx_errors);
+    }
+    return 0;
+}
+
+// Per-class counters, flattened to DIRECTION_CLASS_FIELD names (telemetry
+// names allow letters, digits, '_' and '/'; other characters become '_').
+int telemetry_classes(const char*, const char*, rte_tel_data* d) {
+    rte_tel_data_start_dict(d);
+    if (g_view == nullptr || g_view->policy == nullptr || !g_view->policy->loaded()) return 0;
+    const control::json c = g_view->policy->counters();
+    auto clean = [](std::string s) {
+        for (char& ch : s) {
+            if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '_') ch = '_';
+        }
+        return s;
+    };
+    for (const auto& [dir, v] : c.items()) {
+        for (const auto& k : v["classes"]) {
+            const std::string p = dir + "_" + clean(k.value("name", "")) + "_";
+            rte_tel_data_add_dict_u64(d, (p + "sent_packets").c_str(), k.value("sent_packets", 0ull));
+            rte_tel_data_add_dict_u64(d, (p + "sent_bytes").c_str(), k.value("sent_bytes", 0ull));
+            rte_tel_data_add_dict_u64(d, (p + "backlog_packets").c_str(), k.value("backlog_packets", 0ull));
+        }
     }
     return 0;
 }
@@ -202,6 +227,8 @@ void register_telemetry(const DaemonView& view) {
     rte_telemetry_register_cmd("/sluice/stats", telemetry_stats,
                                "Sluice per-direction counters. Takes no parameters");
     rte_telemetry_register_cmd("/sluice/ports", telemetry_ports, "Sluice port counters. Takes no parameters");
+    rte_telemetry_register_cmd("/sluice/classes", telemetry_classes,
+                               "Sluice per-class counters (with a policy). Takes no parameters");
 }
 
 }  // namespace sluice::dataplane

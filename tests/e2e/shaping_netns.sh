@@ -215,6 +215,8 @@ print(f"   bulk sends {rate/1e6:.2f} Mbit/s of frames from 1 s after the change 
 sys.exit(0 if 0.95 * expected <= rate <= 1.03 * expected else 1)
 PY
 "$SLUICECTL" --socket "$SOCK" show classes | grep -q "bulk rate 6mbit ceil 8mbit" || fail "show classes does not show the new rate"
+"$SLUICECTL" --socket "$SOCK" set class voice prio=1 weight=3 >/dev/null || fail "priority change refused"
+"$SLUICECTL" --socket "$SOCK" show classes | grep -q "voice rate 2mbit ceil 20mbit prio 1 weight 3" || fail "priority change not shown: $("$SLUICECTL" --socket "$SOCK" show classes)"
 if out=$("$SLUICECTL" --socket "$SOCK" set class bulk rate=9mbit ceil=8mbit 2>&1); then fail "ceil below rate accepted"; fi
 grep -q "below rate" <<<"$out" || fail "unclear refusal: $out"
 
