@@ -13,6 +13,12 @@ json report_json(const LoadReport& r) {
                 {"messages", r.messages}, {"applied_in_ms", r.publish_ms}};
 }
 
+// The optional "file" argument: empty when absent (the running policy's file).
+Result<std::string> optional_file(const json& args) {
+    if (!control::has_arg(args, "file")) return std::string();
+    return control::string_arg(args, "file");
+}
+
 void log_report(const char* what, const LoadReport& r) {
     spdlog::info("policy {} {} (checksum {}, {} warnings, workers switched in {:.2f} ms)", what, r.file, r.checksum,
                  r.warnings, r.publish_ms);
@@ -61,25 +67,17 @@ void register_policy_commands(control::CommandTable& table, PolicyRuntime& runti
     }
     table.add("policy save", {"write the running policy to its file (or another), atomically", true,
                               [&runtime](const json& args, const control::Peer&) -> Result<json> {
-        std::string file;
-        if (control::has_arg(args, "file")) {
-            auto f = control::string_arg(args, "file");
-            if (!f) return Error{f.error()};
-            file = *f;
-        }
-        auto r = runtime.save(file);
+        auto file = optional_file(args);
+        if (!file) return Error{file.error()};
+        auto r = runtime.save(*file);
         if (r) spdlog::info("policy saved to {}", (*r)["file"].get<std::string>());
         return r;
     }});
     table.add("policy diff", {"what differs between the running policy and a file", false,
                               [&runtime](const json& args, const control::Peer&) -> Result<json> {
-        std::string file;
-        if (control::has_arg(args, "file")) {
-            auto f = control::string_arg(args, "file");
-            if (!f) return Error{f.error()};
-            file = *f;
-        }
-        return runtime.diff(file);
+        auto file = optional_file(args);
+        if (!file) return Error{file.error()};
+        return runtime.diff(*file);
     }});
     table.add("policy check", {"validate a policy file without applying it", false,
                                [](const json& args, const control::Peer&) -> Result<json> {

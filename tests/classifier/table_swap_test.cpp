@@ -20,36 +20,13 @@
 #include "dataplane/mempool.hpp"
 #include "dataplane/parser.hpp"
 #include "tests/support/frame_builder.hpp"
+#include "tests/support/ring_port.hpp"
 #include "tests/support/test_eal.hpp"
 
 using namespace sluice;
 using namespace sluice::classifier;
 
 namespace {
-
-struct RingPort {
-    rte_ring* rx;
-    rte_ring* tx;
-    uint16_t id;
-};
-
-RingPort make_ring_port(const char* name, rte_mempool* pool) {
-    RingPort p{};
-    const std::string base(name);
-    p.rx = rte_ring_create((base + "_rx").c_str(), 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    p.tx = rte_ring_create((base + "_tx").c_str(), 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    REQUIRE(p.rx != nullptr);
-    REQUIRE(p.tx != nullptr);
-    const int id = rte_eth_from_rings(name, &p.rx, 1, &p.tx, 1, 0);
-    REQUIRE(id >= 0);
-    p.id = static_cast<uint16_t>(id);
-    rte_eth_conf conf{};
-    REQUIRE(rte_eth_dev_configure(p.id, 1, 1, &conf) == 0);
-    REQUIRE(rte_eth_rx_queue_setup(p.id, 0, 1024, 0, nullptr, pool) == 0);
-    REQUIRE(rte_eth_tx_queue_setup(p.id, 0, 1024, 0, nullptr) == 0);
-    REQUIRE(rte_eth_dev_start(p.id) == 0);
-    return p;
-}
 
 std::shared_ptr<const ClassifierTables> remark_all_udp_to(uint8_t dscp) {
     ClassifierSpec spec;
@@ -73,8 +50,8 @@ TEST_CASE("rules replaced a thousand times while packets flow: each packet is cl
     REQUIRE(rte_lcore_count() >= 2);
     auto pool = dataplane::make_packet_pool("swap_test", 16383, 0);
     REQUIRE(pool.ok());
-    const RingPort lan = make_ring_port("swap_lan", pool->get());
-    const RingPort wan = make_ring_port("swap_wan", pool->get());
+    const test::RingPort lan = test::make_ring_port("swap_lan", pool->get());
+    const test::RingPort wan = test::make_ring_port("swap_wan", pool->get());
 
     auto publisher = TablePublisher::create(4);
     REQUIRE(publisher.ok());

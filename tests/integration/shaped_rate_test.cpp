@@ -17,34 +17,12 @@
 #include "dataplane/mempool.hpp"
 #include "shaper/scheduler.hpp"
 #include "tests/support/frame_builder.hpp"
+#include "tests/support/ring_port.hpp"
 #include "tests/support/test_eal.hpp"
 
 using namespace sluice;
 
 namespace {
-
-struct RingPort {
-    rte_ring* rx;
-    rte_ring* tx;
-    uint16_t id;
-};
-
-RingPort make_ring_port(const std::string& name, rte_mempool* pool) {
-    RingPort p{};
-    p.rx = rte_ring_create((name + "_rx").c_str(), 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    p.tx = rte_ring_create((name + "_tx").c_str(), 8192, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    REQUIRE(p.rx != nullptr);
-    REQUIRE(p.tx != nullptr);
-    const int id = rte_eth_from_rings(name.c_str(), &p.rx, 1, &p.tx, 1, 0);
-    REQUIRE(id >= 0);
-    p.id = static_cast<uint16_t>(id);
-    rte_eth_conf conf{};
-    REQUIRE(rte_eth_dev_configure(p.id, 1, 1, &conf) == 0);
-    REQUIRE(rte_eth_rx_queue_setup(p.id, 0, 1024, 0, nullptr, pool) == 0);
-    REQUIRE(rte_eth_tx_queue_setup(p.id, 0, 1024, 0, nullptr) == 0);
-    REQUIRE(rte_eth_dev_start(p.id) == 0);
-    return p;
-}
 
 shaper::ClassConfig klass(uint32_t id, uint32_t parent, uint64_t rate_bits, uint64_t ceil_bits) {
     shaper::ClassConfig c;
@@ -68,8 +46,8 @@ TEST_CASE("a class shaped to a few Mbit/s delivers within 2% of its rate over se
     test::ensure_eal();
     auto pool = dataplane::make_packet_pool("shaped_rate", 16383, 0);
     REQUIRE(pool.ok());
-    const RingPort lan = make_ring_port("shape_lan", pool->get());
-    const RingPort wan = make_ring_port("shape_wan", pool->get());
+    const test::RingPort lan = test::make_ring_port("shape_lan", pool->get());
+    const test::RingPort wan = test::make_ring_port("shape_wan", pool->get());
 
     // A 100 Mbit/s link; class 1 may use 4 Mbit/s and not borrow.
     constexpr uint64_t kRateBits = 4'000'000;
