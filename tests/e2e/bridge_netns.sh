@@ -24,6 +24,8 @@ SLUICED_PID=
 IPERF_PID=
 
 cleanup() {
+    # Every step runs even when one fails: the namespaces must go in any case.
+    set +e
     [ -n "$SLUICED_PID" ] && kill "$SLUICED_PID" 2>/dev/null && wait "$SLUICED_PID" 2>/dev/null
     [ -n "$IPERF_PID" ] && kill "$IPERF_PID" 2>/dev/null && wait "$IPERF_PID" 2>/dev/null
     topo_down "$ID"
