@@ -59,13 +59,13 @@ void Direction::drop(rte_mbuf* m, DropReason why) {
     rte_pktmbuf_free(m);
 }
 
-uint32_t Direction::transmit_shaped() {
+uint32_t Direction::transmit_shaped(uint64_t now) {
     // What the port refused last time goes first, then what the scheduler
     // releases now, up to a burst.
     uint32_t n = staged_;
     for (uint32_t i = 0; i < n; ++i) tx_[i] = staging_[i];
     if (n < cfg_.burst) {
-        const uint32_t got = cfg_.scheduler->dequeue_burst(shaped_, cfg_.burst - n, rte_rdtsc());
+        const uint32_t got = cfg_.scheduler->dequeue_burst(shaped_, cfg_.burst - n, now);
         for (uint32_t i = 0; i < got; ++i) tx_[n + i] = reinterpret_cast<rte_mbuf*>(shaped_[i].handle);
         n += got;
     }
@@ -82,8 +82,8 @@ uint32_t Direction::transmit_shaped() {
     return sent;
 }
 
-uint32_t Direction::transmit() {
-    if (cfg_.scheduler) return transmit_shaped();
+uint32_t Direction::transmit(uint64_t now) {
+    if (cfg_.scheduler) return transmit_shaped(now);
     const uint32_t n = queue_.peek(tx_, cfg_.burst);
     if (n == 0) return 0;
     // The driver may free an mbuf as soon as it takes it: read lengths first.
@@ -99,7 +99,7 @@ uint32_t Direction::transmit() {
     return sent;
 }
 
-uint32_t Direction::receive() {
+uint32_t Direction::receive(uint64_t now) {
     // Without a scheduler, take from the port only what the queue can hold:
     // when the egress port is slower, packets wait in the ingress ring (the
     // port counts them as missed if it overflows) rather than being received
@@ -133,7 +133,7 @@ uint32_t Direction::receive() {
     // quiescent state only after the burst is done with it.
     const classifier::ClassifierTables* tables = cfg_.tables ? cfg_.tables->current() : nullptr;
     if (tables != nullptr && kept != 0) {
-        const auto r = classify_.process(*tables, rx_, meta_, class_, kept, rte_rdtsc(), dropped_);
+        const auto r = classify_.process(*tables, rx_, meta_, class_, kept, now, dropped_);
         for (uint32_t i = 0; i < r.dropped; ++i) {
             rte_pktmbuf_free(dropped_[i]);
         }
@@ -149,7 +149,7 @@ uint32_t Direction::receive() {
             shaped_[i] = shaper::Packet{reinterpret_cast<uint64_t>(rx_[i]), meta_[i].frame_len, flow_hash(meta_[i])};
         }
         // Drops (queue limits, CoDel) come back through on_shaper_drop.
-        cfg_.scheduler->enqueue_burst(class_, shaped_, kept, rte_rdtsc());
+        cfg_.scheduler->enqueue_burst(class_, shaped_, kept, now);
         return n;
     }
 
@@ -159,14 +159,16 @@ uint32_t Direction::receive() {
 }
 
 uint32_t Direction::poll() {
+    // The clock is read once per turn; every stage of the turn uses it.
+    const uint64_t now = rte_rdtsc();
     // Changes are applied between bursts, by this lcore: the scheduler's only writer.
-    if (cfg_.changes != nullptr) cfg_.changes->serve(*cfg_.scheduler, rte_rdtsc());
-    const uint32_t sent = transmit();
-    return sent + receive();
+    if (cfg_.changes != nullptr) cfg_.changes->serve(*cfg_.scheduler, now);
+    const uint32_t sent = transmit(now);
+    return sent + receive(now);
 }
 
 bool Direction::flush() {
-    transmit();
+    transmit(rte_rdtsc());
     return cfg_.scheduler ? staged_ == 0 && cfg_.scheduler->backlog_packets() == 0 : queue_.empty();
 }
 

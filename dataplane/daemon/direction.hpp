@@ -78,9 +78,10 @@ public:
     uint64_t shaper_drops(shaper::DropReason r) const { return shaper_drops_[static_cast<unsigned>(r)]; }
 
 private:
-    uint32_t transmit();
-    uint32_t transmit_shaped();
-    uint32_t receive();
+    // `now` is the TSC, read once per turn of the loop.
+    uint32_t transmit(uint64_t now);
+    uint32_t transmit_shaped(uint64_t now);
+    uint32_t receive(uint64_t now);
     static void on_shaper_drop(void* self, const shaper::Packet& p, shaper::DropReason why);
     void drop(rte_mbuf* m, DropReason why);
 
