@@ -25,6 +25,8 @@ enum class LeafKind : uint8_t { fifo, codel, fq_codel };
 struct CodelParams {
     uint32_t target_us = 5'000;
     uint32_t interval_us = 100'000;
+
+    friend bool operator==(const CodelParams&, const CodelParams&) = default;
 };
 
 struct LeafConfig {
@@ -37,6 +39,8 @@ struct LeafConfig {
     // fq_codel only (RFC 8290 defaults).
     uint32_t flows = 1'024;    // rounded up to a power of two
     uint32_t quantum = 1'514;  // bytes of credit a flow gets per round
+
+    friend bool operator==(const LeafConfig&, const LeafConfig&) = default;
 };
 
 struct ClassConfig {
@@ -49,6 +53,8 @@ struct ClassConfig {
     uint8_t prio = 0;             // 0..7, leaves only; 0 is served first
     uint32_t weight = 1;          // share among equals when borrowing, >= 1
     LeafConfig leaf{};            // used while the class has no children
+
+    friend bool operator==(const ClassConfig&, const ClassConfig&) = default;
 };
 
 struct SchedulerConfig {

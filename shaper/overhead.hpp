@@ -39,6 +39,8 @@ struct OverheadModel {
         }
         return n;
     }
+
+    friend bool operator==(const OverheadModel&, const OverheadModel&) = default;
 };
 
 // Named presets for common links (the policy's overhead keywords). Lengths

@@ -225,8 +225,10 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
     return json{{"class", name}, {"applied", applied}, {"applied_in_us", slowest_us}};
 }
 
-Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Policy> next) {
+Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Policy> next,
+                                             std::vector<std::string>* notes) {
     auto spec = classifier::spec_from_policy(*next);
+    if (notes != nullptr) *notes = std::move(spec.notes);
     auto tables = classifier::ClassifierTables::compile(spec.spec, rte_rdtsc());
     if (!tables) return Error{tables.error()};
     const auto t0 = std::chrono::steady_clock::now();
@@ -464,31 +466,24 @@ Result<LoadReport> PolicyRuntime::load_locked(const std::string& path) {
     if (policy_) {
         for (size_t d = 0; d < policy::kDirectionCount; ++d) {
             if (schedulers_[d] == nullptr) continue;
-            const auto before = shaper::class_configs(policy_->directions[d]);
-            const auto after = shaper::class_configs(result.policy->directions[d]);
-            auto same = [](const shaper::ClassConfig& a, const shaper::ClassConfig& b) {
-                return a.id == b.id && a.parent == b.parent && a.rate == b.rate && a.ceil == b.ceil &&
-                       a.burst == b.burst && a.cburst == b.cburst && a.prio == b.prio && a.weight == b.weight &&
-                       a.leaf.kind == b.leaf.kind && a.leaf.limit_packets == b.leaf.limit_packets;
-            };
-            const bool equal = before.size() == after.size() &&
-                               std::equal(before.begin(), before.end(), after.begin(), same);
-            if (!equal || policy_->directions[d].link.rate != result.policy->directions[d].link.rate) {
+            // Everything the scheduler was built from: every class setting,
+            // queue parameters included, and the link's overhead model.
+            const auto& was = policy_->directions[d];
+            const auto& now = result.policy->directions[d];
+            const bool equal = shaper::class_configs(was) == shaper::class_configs(now) &&
+                               shaper::scheduler_config(was, 1, 1).overhead == shaper::scheduler_config(now, 1, 1).overhead;
+            if (!equal) {
                 return Error{fmt::format("policy {} refused; the running policy stays: its {} class tree differs from "
                                          "the running one, and class trees change only at a restart of sluiced",
                                          path, policy::direction_name(static_cast<policy::Direction>(d)))};
             }
         }
     }
-    auto spec = classifier::spec_from_policy(*result.policy);
-    for (auto& n : spec.notes) report.messages.push_back(fmt::format("{}: note: {}", path, n));
-    auto tables = classifier::ClassifierTables::compile(spec.spec, rte_rdtsc());
-    if (!tables) return Error{fmt::format("policy {} refused; the running policy stays: {}", path, tables.error())};
-
-    const auto t0 = std::chrono::steady_clock::now();
-    publisher_.publish(*tables);
-    report.publish_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    policy_ = result.policy;
+    std::vector<std::string> notes;
+    auto ms = publish_locked(result.policy, &notes);
+    if (!ms) return Error{fmt::format("policy {} refused; the running policy stays: {}", path, ms.error())};
+    for (const auto& n : notes) report.messages.push_back(fmt::format("{}: note: {}", path, n));
+    report.publish_ms = *ms;
     path_ = path;
     checksum_ = file_checksum(path);
     report.checksum = checksum_;

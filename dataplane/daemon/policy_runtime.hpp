@@ -78,7 +78,10 @@ public:
 
 private:
     Result<LoadReport> load_locked(const std::string& path);
-    Result<double> publish_locked(std::shared_ptr<const policy::Policy> next);
+    // Compiles and publishes `next`'s classifier tables and makes it the
+    // running policy; returns how long the workers took to switch.
+    Result<double> publish_locked(std::shared_ptr<const policy::Policy> next,
+                                  std::vector<std::string>* notes = nullptr);
 
     mutable std::mutex mutex_;
     classifier::TablePublisher& publisher_;
