@@ -41,11 +41,7 @@ $SLUICED --config "$ROOT/configs/sluiced.conf" --socket "$SOCK" --policy "$ROOT/
     --wan "net_af_packet1,iface=$TOPO_WAN_IF,framecnt=4096" \
     --stats-interval 0 >"$LOG" 2>&1 &
 SLUICED_PID=$!
-for _ in $(seq 100); do
-    grep -q bridging "$LOG" && break
-    if ! kill -0 "$SLUICED_PID" 2>/dev/null; then cat "$LOG"; exit 1; fi
-    sleep 0.1
-done
+if ! wait_for_sluiced "$LOG" "$SLUICED_PID"; then cat "$LOG"; exit 1; fi
 sed 's/^/   sluiced: /' "$LOG"
 
 echo "== ping over IPv4 and IPv6"

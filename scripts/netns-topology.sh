@@ -51,3 +51,14 @@ topo_down() {
     ip netns del "sluice-lan-$id" 2>/dev/null || true
     ip netns del "sluice-wan-$id" 2>/dev/null || true
 }
+
+# wait_for_sluiced LOG PID: returns 0 once sluiced's log says it is bridging,
+# 1 if the process exits first or 10 s pass.
+wait_for_sluiced() {
+    for _ in $(seq 100); do
+        grep -q "bridging" "$1" && return 0
+        kill -0 "$2" 2>/dev/null || break
+        sleep 0.1
+    done
+    grep -q "bridging" "$1"
+}

@@ -62,6 +62,13 @@ std::string usage() {
     return s;
 }
 
+// Files are named to the daemon as absolute paths: its working directory is not ours.
+std::string absolute_path(const std::string& file) {
+    std::error_code ec;
+    const auto abs = std::filesystem::absolute(file, ec);
+    return ec ? file : abs.string();
+}
+
 int fail(int code, const std::string& message) {
     std::fprintf(stderr, "sluicectl: %s\n", message.c_str());
     return code;
@@ -145,9 +152,7 @@ int main(int argc, char** argv) {
         return result.ok() ? kOk : kRefused;
     } else if (verb == "policy" && n == 3 && words[1] == "load") {
         request = "policy load";
-        std::error_code ec;
-        const auto abs = std::filesystem::absolute(words[2], ec);
-        args["file"] = ec ? words[2] : abs.string();  // the daemon's working directory is not ours
+        args["file"] = absolute_path(words[2]);
     } else if (verb == "set" && n >= 4 && words[1] == "class") {
         request = "set class";
         args["class"] = words[2];
@@ -167,11 +172,7 @@ int main(int argc, char** argv) {
         }
     } else if (verb == "policy" && (n == 2 || n == 3) && (words[1] == "save" || words[1] == "diff")) {
         request = "policy " + words[1];
-        if (n == 3) {
-            std::error_code ec;
-            const auto abs = std::filesystem::absolute(words[2], ec);
-            args["file"] = ec ? words[2] : abs.string();
-        }
+        if (n == 3) args["file"] = absolute_path(words[2]);
     } else if (verb == "rule" && n >= 3 && words[1] == "add") {
         request = "rule add";
         std::string body;

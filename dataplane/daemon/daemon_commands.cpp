@@ -33,6 +33,15 @@ json port_json(const Port& p) {
 
 namespace {
 
+// The ports as `status` and `show ports` describe them.
+json port_list(const DaemonView& view) {
+    json ports = json::array();
+    for (const Port* p : view.ports) {
+        ports.push_back({{"role", p->role()}, {"name", p->name()}, {"driver", p->driver()}, {"link", p->link_status()}});
+    }
+    return ports;
+}
+
 // Subtracts a baseline from every unsigned counter found in both objects:
 // `stats reset` never writes the workers' counters, it moves the zero point.
 json minus(const json& now, const json& base) {
@@ -65,10 +74,7 @@ void register_daemon_commands(control::CommandTable& table, const DaemonView& vi
     };
 
     table.add("status", {"version, uptime, ports, lcores", false, [&view](const json&, const control::Peer&) -> Result<json> {
-        json ports = json::array();
-        for (const Port* p : view.ports) {
-            ports.push_back({{"role", p->role()}, {"name", p->name()}, {"driver", p->driver()}, {"link", p->link_status()}});
-        }
+        const json ports = port_list(view);
         const auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - view.started);
         json policy = nullptr;
         if (view.policy != nullptr && view.policy->loaded()) {
@@ -80,10 +86,7 @@ void register_daemon_commands(control::CommandTable& table, const DaemonView& vi
     }});
 
     table.add("show ports", {"ports, drivers and links", false, [&view](const json&, const control::Peer&) -> Result<json> {
-        json ports = json::array();
-        for (const Port* p : view.ports) {
-            ports.push_back({{"role", p->role()}, {"name", p->name()}, {"driver", p->driver()}, {"link", p->link_status()}});
-        }
+        const json ports = port_list(view);
         return json{{"ports", ports}};
     }});
 

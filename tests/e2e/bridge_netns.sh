@@ -57,12 +57,7 @@ esac
 SOCK="$WORK/sluiced.sock"
 "$SLUICED" --lan "$LAN_DEV" --wan "$WAN_DEV" --socket "$SOCK" >"$WORK/sluiced.log" 2>&1 &
 SLUICED_PID=$!
-for _ in $(seq 100); do
-    grep -q "bridging" "$WORK/sluiced.log" && break
-    kill -0 "$SLUICED_PID" 2>/dev/null || fail "sluiced exited during start-up"
-    sleep 0.1
-done
-grep -q "bridging" "$WORK/sluiced.log" || fail "sluiced did not start within 10 s"
+wait_for_sluiced "$WORK/sluiced.log" "$SLUICED_PID" || fail "sluiced did not start within 10 s"
 
 echo "== ping LAN -> WAN (IPv4, IPv6)"
 ip netns exec "$TOPO_LAN_NS" ping -c 5 -i 0.2 -W 2 "$TOPO_WAN_ADDR" || fail "IPv4 ping did not cross"

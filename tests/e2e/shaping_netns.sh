@@ -86,8 +86,7 @@ SOCK="$WORK/sluiced.sock"
 "$SLUICED" --lan "net_af_packet0,iface=$TOPO_LAN_IF,framecnt=4096" --wan "net_af_packet1,iface=$TOPO_WAN_IF,framecnt=4096" \
     --policy "$WORK/policy.toml" --socket "$SOCK" --metrics 127.0.0.1:0 >"$WORK/sluiced.log" 2>&1 &
 SLUICED_PID=$!
-for _ in $(seq 100); do grep -q bridging "$WORK/sluiced.log" && break; sleep 0.1; done
-grep -q bridging "$WORK/sluiced.log" || fail "sluiced did not start"
+wait_for_sluiced "$WORK/sluiced.log" "$SLUICED_PID" || fail "sluiced did not start"
 METRICS=$(sed -n 's|.*metrics at \(http://[0-9.:]*/metrics\).*|\1|p' "$WORK/sluiced.log")
 
 ip netns exec "$TOPO_WAN_NS" iperf3 -s -B "$TOPO_WAN_ADDR" >/dev/null 2>&1 &
@@ -267,7 +266,7 @@ SLUICED_PID=
 "$SLUICED" --lan "net_af_packet0,iface=$TOPO_LAN_IF,framecnt=4096" --wan "net_af_packet1,iface=$TOPO_WAN_IF,framecnt=4096" \
     --policy "$WORK/policy2.toml" --socket "$SOCK" >"$WORK/sluiced.log" 2>&1 &
 SLUICED_PID=$!
-for _ in $(seq 100); do grep -q bridging "$WORK/sluiced.log" && break; sleep 0.1; done
+wait_for_sluiced "$WORK/sluiced.log" "$SLUICED_PID" || fail "sluiced did not restart"
 "$SLUICECTL" --socket "$SOCK" show classes | grep -q "bulk rate 7mbit ceil 8mbit" ||
     fail "after a restart the saved live change is gone: $("$SLUICECTL" --socket "$SOCK" show classes)"
 kill -TERM "$SLUICED_PID"
