@@ -31,6 +31,9 @@ Result<std::shared_ptr<const ClassifierTables>> ClassifierTables::compile(const 
         if (!spec.class_dscp[d].empty() && spec.class_dscp[d].size() != spec.class_count[d]) {
             return Error{fmt::format("{} class DSCP marks for {} classes", spec.class_dscp[d].size(), spec.class_count[d])};
         }
+        if (!spec.egress_class[d].empty() && spec.egress_class[d].size() != spec.class_count[d]) {
+            return Error{fmt::format("{} egress ids for {} classes", spec.egress_class[d].size(), spec.class_count[d])};
+        }
         for (int16_t v : spec.class_dscp[d]) {
             if (v != kKeepDscp && (v < 0 || v > 63)) return Error{fmt::format("class DSCP mark {} is not 0-63", v)};
         }
@@ -52,6 +55,10 @@ Result<std::shared_ptr<const ClassifierTables>> ClassifierTables::compile(const 
         t->class_count_[d] = spec.class_count[d];
         t->class_dscp_[d] = spec.class_dscp[d];
         t->class_dscp_[d].resize(spec.class_count[d], kKeepDscp);
+        t->egress_class_[d] = spec.egress_class[d];
+        if (t->egress_class_[d].empty()) {
+            for (uint32_t c = 0; c < spec.class_count[d]; ++c) t->egress_class_[d].push_back(c);
+        }
         DirectionRuntime& rt = t->runtime_[d];
         for (const auto& p : t->profiles_) rt.meters.emplace_back(p, now);
         rt.rule_hits.assign(spec.rules.size(), 0);

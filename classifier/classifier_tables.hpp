@@ -55,6 +55,10 @@ struct ClassifierSpec {
     // Per direction and class: the DSCP a class re-marks its packets to, or
     // kKeepDscp. A rule's own set_dscp wins over its class's. Empty: none.
     std::vector<int16_t> class_dscp[2];
+    // Per direction and class: the id the egress scheduler knows the class
+    // by, which survives policy reloads while class numbers shift. Empty:
+    // the class number itself.
+    std::vector<uint32_t> egress_class[2];
 };
 
 // Per direction: written by the owning lcore only.
@@ -81,6 +85,7 @@ public:
     uint32_t default_class(Direction d) const { return default_class_[static_cast<unsigned>(d)]; }
     uint32_t class_count(Direction d) const { return class_count_[static_cast<unsigned>(d)]; }
     int16_t class_dscp(Direction d, uint32_t cls) const { return class_dscp_[static_cast<unsigned>(d)][cls]; }
+    uint32_t egress_class(Direction d, uint32_t cls) const { return egress_class_[static_cast<unsigned>(d)][cls]; }
     // The owning lcore's state for direction d (see the comment at the top).
     DirectionRuntime& runtime(Direction d) const { return runtime_[static_cast<unsigned>(d)]; }
 
@@ -92,6 +97,7 @@ private:
     uint32_t default_class_[2] = {0, 0};
     uint32_t class_count_[2] = {1, 1};
     std::vector<int16_t> class_dscp_[2];  // class_count entries each
+    std::vector<uint32_t> egress_class_[2];  // likewise
     mutable DirectionRuntime runtime_[2];
 };
 

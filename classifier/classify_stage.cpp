@@ -57,7 +57,7 @@ StageResult ClassifyStage::process(const ClassifierTables& t, rte_mbuf** pkts, d
         rt.class_bytes[cls] += pm.frame_len;
         pkts[res.kept] = m;
         meta[res.kept] = pm;
-        class_out[res.kept] = cls;
+        class_out[res.kept] = t.egress_class(dir_, cls);
         ++res.kept;
     }
     return res;

@@ -5,7 +5,8 @@
 //           already removed), the current tables, `now` read once per burst.
 // Modifies: the DSCP of packets whose rule or meter colour says so (IPv4
 //           checksum kept valid); the direction's counters in the tables.
-// Outputs:  each kept packet's class id, compacted in place; packets that a
+// Outputs:  each kept packet's class as the egress scheduler knows it
+//           (ClassifierTables::egress_class), compacted in place; packets that a
 //           meter drops, in `dropped`, for the caller to free and count.
 // Changes:  the tables may be replaced between bursts; the stage holds no
 //           state of its own beyond scratch space.

@@ -1,5 +1,9 @@
 #include "shaper/policy_classes.hpp"
 
+#include <algorithm>
+#include <string_view>
+#include <unordered_map>
+
 namespace sluice::shaper {
 
 SchedulerConfig scheduler_config(const policy::ClassTree& tree, uint64_t tick_hz, uint32_t packet_capacity) {
@@ -15,37 +19,130 @@ SchedulerConfig scheduler_config(const policy::ClassTree& tree, uint64_t tick_hz
     return c;
 }
 
-std::vector<ClassConfig> class_configs(const policy::ClassTree& tree) {
-    std::vector<ClassConfig> out;
-    // Breadth first from the root, so every parent is added before its children.
+namespace {
+
+LeafConfig leaf_config(const policy::Queue& q) {
+    LeafConfig l;
+    l.kind = q.kind == policy::QueueKind::fifo    ? LeafKind::fifo
+             : q.kind == policy::QueueKind::codel ? LeafKind::codel
+                                                  : LeafKind::fq_codel;
+    l.limit_packets = q.limit_packets;
+    l.limit_bytes = q.limit_bytes;
+    l.codel.target_us = q.target_us;
+    l.codel.interval_us = q.interval_us;
+    l.flows = q.flows;
+    l.quantum = q.quantum;
+    return l;
+}
+
+ClassConfig class_config(const policy::Class& c, uint32_t id, uint32_t parent_id) {
+    ClassConfig cfg;
+    cfg.id = id;
+    cfg.parent = parent_id;
+    cfg.rate = c.rate;
+    cfg.ceil = c.ceil;
+    cfg.burst = c.burst;
+    cfg.cburst = c.cburst;
+    cfg.prio = c.priority;
+    cfg.weight = c.weight;
+    cfg.leaf = leaf_config(c.queue);
+    return cfg;
+}
+
+// Breadth first from the root, so every parent comes before its children.
+std::vector<uint32_t> parents_first(const policy::ClassTree& tree) {
     std::vector<uint32_t> order{policy::kRootClass};
     for (size_t i = 0; i < order.size(); ++i) {
         for (uint32_t child : tree.classes[order[i]].children) order.push_back(child);
     }
-    for (uint32_t id : order) {
-        const policy::Class& c = tree.classes[id];
-        ClassConfig cfg;
-        cfg.id = c.id;
-        cfg.parent = c.parent == policy::kNoClass ? kNoParent : c.parent;
-        cfg.rate = c.rate;
-        cfg.ceil = c.ceil;
-        cfg.burst = c.burst;
-        cfg.cburst = c.cburst;
-        cfg.prio = c.priority;
-        cfg.weight = c.weight;
-        const policy::Queue& q = c.queue;
-        cfg.leaf.kind = q.kind == policy::QueueKind::fifo    ? LeafKind::fifo
-                        : q.kind == policy::QueueKind::codel ? LeafKind::codel
-                                                             : LeafKind::fq_codel;
-        cfg.leaf.limit_packets = q.limit_packets;
-        cfg.leaf.limit_bytes = q.limit_bytes;
-        cfg.leaf.codel.target_us = q.target_us;
-        cfg.leaf.codel.interval_us = q.interval_us;
-        cfg.leaf.flows = q.flows;
-        cfg.leaf.quantum = q.quantum;
-        out.push_back(cfg);
+    return order;
+}
+
+std::vector<uint32_t> identity(size_t n) {
+    std::vector<uint32_t> ids(n);
+    for (size_t i = 0; i < n; ++i) ids[i] = static_cast<uint32_t>(i);
+    return ids;
+}
+
+}  // namespace
+
+std::vector<ClassConfig> class_configs(const policy::ClassTree& tree) {
+    return class_configs(tree, identity(tree.classes.size()));
+}
+
+std::vector<ClassConfig> class_configs(const policy::ClassTree& tree, const std::vector<uint32_t>& ids) {
+    std::vector<ClassConfig> out;
+    for (uint32_t i : parents_first(tree)) {
+        const policy::Class& c = tree.classes[i];
+        out.push_back(class_config(c, ids[i], c.parent == policy::kNoClass ? kNoParent : ids[c.parent]));
     }
     return out;
+}
+
+TreePlan plan_tree_change(const policy::ClassTree& was, const std::vector<uint32_t>& was_ids,
+                          const policy::ClassTree& now, uint32_t next_id) {
+    TreePlan plan;
+    plan.ids.assign(now.classes.size(), kNoParent);
+    std::unordered_map<std::string_view, uint32_t> by_name;
+    for (const policy::Class& c : was.classes) by_name.emplace(c.name, c.id);
+
+    constexpr uint32_t kUnmatched = UINT32_MAX;
+    std::vector<uint32_t> match(now.classes.size(), kUnmatched);  // new class -> old class it continues
+    std::vector<bool> old_kept(was.classes.size(), false);
+    for (uint32_t i : parents_first(now)) {
+        const policy::Class& c = now.classes[i];
+        uint32_t old = kUnmatched;
+        if (i == policy::kRootClass) {
+            old = policy::kRootClass;  // the link is always the same class
+        } else if (const auto it = by_name.find(c.name); it != by_name.end()) {
+            const policy::Class& o = was.classes[it->second];
+            const bool same_place = o.parent != policy::kNoClass && match[c.parent] == o.parent;
+            if (same_place && leaf_config(o.queue) == leaf_config(c.queue)) old = o.id;
+        }
+        const uint32_t parent_id = c.parent == policy::kNoClass ? kNoParent : plan.ids[c.parent];
+        if (old == kUnmatched) {
+            plan.ids[i] = next_id++;
+            const ClassConfig cfg = class_config(c, plan.ids[i], parent_id);
+            plan.before.push_back(AddClass{cfg});
+            plan.undo.push_back(RemoveClass{cfg.id, std::nullopt});
+            ++plan.added;
+            continue;
+        }
+        match[i] = old;
+        old_kept[old] = true;
+        plan.ids[i] = was_ids[old];
+        ++plan.kept;
+        const policy::Class& o = was.classes[old];
+        if (o.rate != c.rate || o.ceil != c.ceil || o.burst != c.burst || o.cburst != c.cburst ||
+            o.priority != c.priority || o.weight != c.weight) {
+            plan.before.push_back(ModifyClass{plan.ids[i], c.rate, c.ceil, c.burst, c.cburst, c.priority, c.weight});
+            plan.undo.push_back(ModifyClass{plan.ids[i], o.rate, o.ceil, o.burst, o.cburst, o.priority, o.weight});
+            ++plan.modified;
+        }
+    }
+    // Adds come after the modifies: a new class may hang under a kept one.
+    std::stable_partition(plan.before.begin(), plan.before.end(),
+                          [](const ClassChange& ch) { return std::holds_alternative<ModifyClass>(ch); });
+    std::stable_partition(plan.undo.begin(), plan.undo.end(),
+                          [](const ClassChange& ch) { return std::holds_alternative<ModifyClass>(ch); });
+
+    // Each removed subtree goes as a whole, from its top: an old class that
+    // is not kept under a parent that is.
+    const uint32_t target = plan.ids[now.default_class];
+    const uint32_t target_old = match[now.default_class];
+    for (const policy::Class& o : was.classes) {
+        if (old_kept[o.id]) continue;
+        ++plan.removed;
+        if (o.parent == policy::kNoClass || !old_kept[o.parent]) continue;
+        RemoveClass rc{was_ids[o.id], target};
+        // The default class is still inner while its old children remain.
+        if (!now.classes[now.default_class].is_leaf() || (target_old != kUnmatched && o.parent == target_old)) {
+            rc.move_packets_to.reset();
+        }
+        plan.after.push_back(rc);
+    }
+    plan.next_id = next_id;
+    return plan;
 }
 
 Result<std::unique_ptr<Scheduler>> build_scheduler(const policy::ClassTree& tree, uint64_t tick_hz,

@@ -1,6 +1,7 @@
 // From a direction's class tree in the compiled policy to the scheduler's
 // configuration: the overhead model and one ClassConfig per class, parents
-// before children (the order AddClass needs).
+// before children (the order AddClass needs); and, when a new policy brings
+// a different tree, the live changes that turn the running tree into it.
 #pragma once
 
 #include <memory>
@@ -8,15 +9,50 @@
 
 #include "control/policy/policy.hpp"
 #include "dataplane/result.hpp"
+#include "shaper/change.hpp"
 #include "shaper/scheduler.hpp"
 
 namespace sluice::shaper {
 
 SchedulerConfig scheduler_config(const policy::ClassTree& tree, uint64_t tick_hz, uint32_t packet_capacity);
+// Scheduler ids are the policy's class numbers, or ids[number] when given.
 std::vector<ClassConfig> class_configs(const policy::ClassTree& tree);
+std::vector<ClassConfig> class_configs(const policy::ClassTree& tree, const std::vector<uint32_t>& ids);
 
 // A scheduler with the whole tree added, or why the tree was refused.
 Result<std::unique_ptr<Scheduler>> build_scheduler(const policy::ClassTree& tree, uint64_t tick_hz,
                                                    uint32_t packet_capacity, uint64_t now);
+
+// How a running scheduler becomes a new policy's tree without a restart.
+//
+// The policy numbers classes by their place in the file, which shifts when a
+// class is added above another; the scheduler knows each class by an id of
+// its own that must not shift, or a class would lose its queue, tokens and
+// counters on every reload. A class of the new tree keeps its id when a class
+// of that name sat under the same (kept) parent with the same queue settings;
+// then only its rates, bursts, priority and weight may need a ModifyClass.
+// Anything else is a new class with a fresh id, and every old class not kept
+// is removed with everything below it.
+//
+// Order matters for the packets in flight: `before` (modifies, then adds,
+// parents first) runs while the old classifier tables still send packets to
+// the old ids; then the new tables are published; `after` (the removals) runs
+// once no worker can classify a packet into a removed class. A removed
+// class's queued packets move to the new tree's default class, or are dropped
+// as class_removed when that class is itself still an inner class at the time
+// (its old children are among those being removed).
+struct TreePlan {
+    std::vector<ClassChange> before;
+    std::vector<ClassChange> undo;  // undo[i] reverts before[i]
+    std::vector<ClassChange> after;
+    std::vector<uint32_t> ids;  // scheduler id per class of the new tree
+    uint32_t next_id = 0;       // the first id never used
+    size_t kept = 0, modified = 0, added = 0, removed = 0;  // removed counts whole subtrees' classes
+
+    bool empty() const { return before.empty() && after.empty(); }
+};
+
+TreePlan plan_tree_change(const policy::ClassTree& was, const std::vector<uint32_t>& was_ids,
+                          const policy::ClassTree& now, uint32_t next_id);
 
 }  // namespace sluice::shaper

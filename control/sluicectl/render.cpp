@@ -60,6 +60,9 @@ std::string render(const std::string& request, const json& r) {
     if (request == "policy load" || request == "policy reload") {
         std::string out = fmt::format("policy {} applied (checksum {}); every worker switched in {:.2f} ms\n",
                                       r.value("file", "?"), r.value("checksum", "?"), r.value("applied_in_ms", 0.0));
+        if (r.contains("class_changes")) {
+            for (const auto& c : r["class_changes"]) out += c.get<std::string>() + "\n";
+        }
         for (const auto& m : r["messages"]) out += m.get<std::string>() + "\n";
         return out;
     }

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <thread>
 
 namespace sluice::dataplane {
@@ -17,12 +18,9 @@ Result<std::unique_ptr<ChangeChannel>> ChangeChannel::create(const std::string& 
 
 ChangeChannel::~ChangeChannel() { rte_ring_free(ring_); }
 
-Result<std::chrono::microseconds> ChangeChannel::apply(const shaper::ClassChange& change,
-                                                       std::chrono::milliseconds timeout) {
-    std::lock_guard lock(mutex_);
+Result<std::chrono::microseconds> ChangeChannel::post_locked(std::unique_ptr<ShaperRequest> req,
+                                                             std::chrono::milliseconds timeout, ShaperRequest& answer) {
     late_.remove_if([](const auto& r) { return r->done.load(std::memory_order_acquire); });
-    auto req = std::make_unique<ShaperRequest>();
-    req->change = change;
     const auto start = std::chrono::steady_clock::now();
     if (rte_ring_sp_enqueue(ring_, req.get()) != 0) return Error{"too many changes are waiting for the worker; try again"};
     while (!req->done.load(std::memory_order_acquire)) {
@@ -33,8 +31,43 @@ Result<std::chrono::microseconds> ChangeChannel::apply(const shaper::ClassChange
         }
         std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
-    if (!req->error.empty()) return Error{req->error};
+    answer.applied = req->applied;
+    answer.error = std::move(req->error);
     return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+}
+
+Result<std::chrono::microseconds> ChangeChannel::apply(const shaper::ClassChange& change,
+                                                       std::chrono::milliseconds timeout) {
+    std::lock_guard lock(mutex_);
+    auto req = std::make_unique<ShaperRequest>();
+    req->changes.push_back(change);
+    ShaperRequest answer;
+    auto took = post_locked(std::move(req), timeout, answer);
+    if (!took) return took;
+    if (!answer.error.empty()) return Error{answer.error};
+    return took;
+}
+
+Result<BatchResult> ChangeChannel::apply_all(const std::vector<shaper::ClassChange>& changes,
+                                             std::chrono::milliseconds timeout) {
+    std::lock_guard lock(mutex_);
+    BatchResult result;
+    for (size_t at = 0; at < changes.size(); at += kBatch) {
+        auto req = std::make_unique<ShaperRequest>();
+        const size_t end = std::min(changes.size(), at + kBatch);
+        req->changes.assign(changes.begin() + static_cast<std::ptrdiff_t>(at),
+                            changes.begin() + static_cast<std::ptrdiff_t>(end));
+        ShaperRequest answer;
+        auto took = post_locked(std::move(req), timeout, answer);
+        if (!took) return Error{took.error()};
+        result.took += *took;
+        result.applied += answer.applied;
+        if (!answer.error.empty()) {
+            result.error = std::move(answer.error);
+            break;
+        }
+    }
+    return result;
 }
 
 }  // namespace sluice::dataplane

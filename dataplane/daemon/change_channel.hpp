@@ -14,16 +14,26 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "dataplane/result.hpp"
 #include "shaper/scheduler.hpp"
 
 namespace sluice::dataplane {
 
+// Changes the worker applies in order, in one go between two bursts; it
+// stops at the first one refused.
 struct ShaperRequest {
-    shaper::ClassChange change;
-    std::string error;             // written by the worker before `done`
+    std::vector<shaper::ClassChange> changes;
+    size_t applied = 0;            // written by the worker before `done`
+    std::string error;             // likewise: why changes[applied] was refused
     std::atomic<bool> done{false};
+};
+
+struct BatchResult {
+    size_t applied = 0;  // changes applied, from the first
+    std::string error;   // empty when all were
+    std::chrono::microseconds took{0};
 };
 
 class ChangeChannel {
@@ -38,19 +48,35 @@ public:
     // (it may still be applied later; it is never reported as applied).
     Result<std::chrono::microseconds> apply(const shaper::ClassChange& change, std::chrono::milliseconds timeout);
 
+    // Control thread: many changes, sent in requests of at most kBatch so
+    // the worker never stalls its packets long; stops at the first refusal.
+    // An error means the worker did not answer in time: then how many were
+    // applied is unknown, and nothing is reported as applied.
+    static constexpr size_t kBatch = 256;
+    Result<BatchResult> apply_all(const std::vector<shaper::ClassChange>& changes, std::chrono::milliseconds timeout);
+
     // Worker: applies whatever is waiting, between bursts. Cheap when empty.
     void serve(shaper::Scheduler& scheduler, uint64_t now) {
         void* item;
         while (rte_ring_sc_dequeue(ring_, &item) == 0) {
             auto* req = static_cast<ShaperRequest*>(item);
-            const shaper::Status st = scheduler.apply(req->change, now);
-            if (!st) req->error = st.error();
+            for (const auto& change : req->changes) {
+                const shaper::Status st = scheduler.apply(change, now);
+                if (!st) {
+                    req->error = st.error();
+                    break;
+                }
+                ++req->applied;
+            }
             req->done.store(true, std::memory_order_release);
         }
     }
 
 private:
     explicit ChangeChannel(rte_ring* r) : ring_(r) {}
+    // Posts one request and waits for its answer; the caller holds mutex_.
+    Result<std::chrono::microseconds> post_locked(std::unique_ptr<ShaperRequest> req, std::chrono::milliseconds timeout,
+                                                  ShaperRequest& answer);
 
     rte_ring* ring_;
     std::mutex mutex_;  // one control-side caller at a time: the ring is single-producer

@@ -10,7 +10,7 @@ namespace {
 
 json report_json(const LoadReport& r) {
     return json{{"file", r.file}, {"checksum", r.checksum}, {"warnings", r.warnings},
-                {"messages", r.messages}, {"applied_in_ms", r.publish_ms}};
+                {"messages", r.messages}, {"class_changes", r.tree_changes}, {"applied_in_ms", r.publish_ms}};
 }
 
 // The optional "file" argument: empty when absent (the running policy's file).
@@ -22,6 +22,7 @@ Result<std::string> optional_file(const json& args) {
 void log_report(const char* what, const LoadReport& r) {
     spdlog::info("policy {} {} (checksum {}, {} warnings, workers switched in {:.2f} ms)", what, r.file, r.checksum,
                  r.warnings, r.publish_ms);
+    for (const auto& c : r.tree_changes) spdlog::info("{}", c);
     for (const auto& m : r.messages) spdlog::warn("{}", m);
 }
 

@@ -86,6 +86,13 @@ void PolicyRuntime::set_schedulers(const shaper::Scheduler* upload, const shaper
     std::lock_guard lock(mutex_);
     schedulers_[0] = upload;
     schedulers_[1] = download;
+    // build_scheduler numbers the classes as the policy does.
+    for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+        shaper_ids_[d].clear();
+        const size_t n = policy_ ? policy_->directions[d].classes.size() : 0;
+        for (size_t c = 0; c < n; ++c) shaper_ids_[d].push_back(static_cast<uint32_t>(c));
+        next_shaper_id_[d] = static_cast<uint32_t>(n);
+    }
 }
 
 void PolicyRuntime::set_channels(ChangeChannel* upload, ChangeChannel* download) {
@@ -193,7 +200,7 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
     for (const auto& [d, id] : targets) {
         policy::Class& c = next->directions[d].classes[id];
         shaper::ModifyClass m;
-        m.id = id;
+        m.id = shaper_ids_[d][id];
         m.rate = rate;
         if (ceil) m.ceil = ceil;
         else if (rate && c.ceil < *rate) m.ceil = rate;  // raising the rate above the ceil lifts the ceil with it
@@ -201,7 +208,7 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
         m.cburst = cburst;
         m.prio = prio;
         m.weight = weight;
-        shaper::ModifyClass back{id, c.rate, c.ceil, c.burst, c.cburst, c.priority, c.weight};
+        shaper::ModifyClass back{m.id, c.rate, c.ceil, c.burst, c.cburst, c.priority, c.weight};
         auto r = channels_[d]->apply(m, std::chrono::milliseconds(1000));
         if (!r) {
             for (auto& [ud, um] : undo) (void)channels_[ud]->apply(um, std::chrono::milliseconds(1000));
@@ -226,13 +233,72 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
 }
 
 Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Policy> next,
-                                             std::vector<std::string>* notes) {
+                                             std::vector<std::string>* notes,
+                                             std::array<shaper::TreePlan, 2>* plans) {
     auto spec = classifier::spec_from_policy(*next);
     if (notes != nullptr) *notes = std::move(spec.notes);
+    for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+        if (plans != nullptr) spec.spec.egress_class[d] = (*plans)[d].ids;
+        else if (schedulers_[d] != nullptr) spec.spec.egress_class[d] = shaper_ids_[d];
+    }
+    // Compiled before anything changes: a refusal here leaves all as it was.
     auto tables = classifier::ClassifierTables::compile(spec.spec, rte_rdtsc());
     if (!tables) return Error{tables.error()};
     const auto t0 = std::chrono::steady_clock::now();
+    constexpr auto kTimeout = std::chrono::milliseconds(5000);
+
+    // New and changed classes first, while the old tables still classify;
+    // a refusal undoes what this load already applied, in reverse.
+    size_t done[2] = {0, 0};
+    auto undo = [&]() {
+        for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+            const auto& plan = (*plans)[d];
+            std::vector<shaper::ClassChange> back(plan.undo.rend() - static_cast<std::ptrdiff_t>(done[d]),
+                                                  plan.undo.rend());
+            if (back.empty()) continue;
+            auto r = channels_[d]->apply_all(back, kTimeout);
+            if (!r || !r->error.empty()) {
+                spdlog::error("{}: undoing a refused class tree change failed: {}",
+                              policy::direction_name(static_cast<policy::Direction>(d)), r ? r->error : r.error());
+            }
+        }
+    };
+    if (plans != nullptr) {
+        for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+            const auto& plan = (*plans)[d];
+            if (plan.before.empty()) continue;
+            const char* dir = policy::direction_name(static_cast<policy::Direction>(d));
+            if (channels_[d] == nullptr) return Error{fmt::format("{}: the shaper cannot take changes", dir)};
+            auto r = channels_[d]->apply_all(plan.before, kTimeout);
+            if (!r) {
+                undo();
+                return Error{fmt::format("{}: {}", dir, r.error())};
+            }
+            done[d] = r->applied;
+            if (!r->error.empty()) {
+                undo();
+                return Error{fmt::format("{} class tree: {}", dir, r->error)};
+            }
+        }
+    }
     publisher_.publish(*tables);
+    // No worker can classify into a removed class any more.
+    if (plans != nullptr) {
+        for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+            auto& plan = (*plans)[d];
+            if (!plan.after.empty()) {
+                auto r = channels_[d]->apply_all(plan.after, kTimeout);
+                if (!r || !r->error.empty()) {
+                    // The classes stay in the scheduler, idle: nothing is
+                    // classified into them. Said, not hidden.
+                    spdlog::error("{}: removing old classes failed: {}",
+                                  policy::direction_name(static_cast<policy::Direction>(d)), r ? r->error : r.error());
+                }
+            }
+            shaper_ids_[d] = std::move(plan.ids);
+            next_shaper_id_[d] = plan.next_id;
+        }
+    }
     policy_ = std::move(next);
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -460,28 +526,36 @@ Result<LoadReport> PolicyRuntime::load_locked(const std::string& path) {
         for (const auto& m : report.messages) all += (all.empty() ? "" : "\n") + m;
         return Error{fmt::format("policy {} refused; the running policy stays:\n{}", path, all)};
     }
-    // The schedulers' class trees are built at start; a reload may change
-    // rules, meters, marks and defaults, but not the trees (live class
-    // changes go to the owning worker as messages, which this does not send).
+    // A different class tree is applied live: classes that stay keep their
+    // queues, tokens and counters; see shaper::plan_tree_change.
+    std::array<shaper::TreePlan, 2> plans;
+    bool trees_change = false;
     if (policy_) {
         for (size_t d = 0; d < policy::kDirectionCount; ++d) {
             if (schedulers_[d] == nullptr) continue;
-            // Everything the scheduler was built from: every class setting,
-            // queue parameters included, and the link's overhead model.
             const auto& was = policy_->directions[d];
             const auto& now = result.policy->directions[d];
-            const bool equal = shaper::class_configs(was) == shaper::class_configs(now) &&
-                               shaper::scheduler_config(was, 1, 1).overhead == shaper::scheduler_config(now, 1, 1).overhead;
-            if (!equal) {
-                return Error{fmt::format("policy {} refused; the running policy stays: its {} class tree differs from "
-                                         "the running one, and class trees change only at a restart of sluiced",
-                                         path, policy::direction_name(static_cast<policy::Direction>(d)))};
+            const char* dir = policy::direction_name(static_cast<policy::Direction>(d));
+            if (!(shaper::scheduler_config(was, 1, 1).overhead == shaper::scheduler_config(now, 1, 1).overhead)) {
+                return Error{fmt::format("policy {} refused; the running policy stays: the {} link's overhead "
+                                         "(overhead, mpu, framing) changes only at a restart of sluiced",
+                                         path, dir)};
             }
+            plans[d] = shaper::plan_tree_change(was, shaper_ids_[d], now, next_shaper_id_[d]);
+            const auto& p = plans[d];
+            if (p.empty()) continue;
+            trees_change = true;
+            report.tree_changes.push_back(fmt::format("{} classes: {} kept ({} changed), {} added, {} removed", dir,
+                                                      p.kept, p.modified, p.added, p.removed));
         }
     }
     std::vector<std::string> notes;
-    auto ms = publish_locked(result.policy, &notes);
-    if (!ms) return Error{fmt::format("policy {} refused; the running policy stays: {}", path, ms.error())};
+    const bool with_plans = policy_ && (schedulers_[0] != nullptr || schedulers_[1] != nullptr);
+    auto ms = publish_locked(result.policy, &notes, with_plans ? &plans : nullptr);
+    if (!ms) {
+        return Error{fmt::format("policy {} refused; the running policy stays{}: {}", path,
+                                 trees_change ? " (class changes already made were undone)" : "", ms.error())};
+    }
     for (const auto& n : notes) report.messages.push_back(fmt::format("{}: note: {}", path, n));
     report.publish_ms = *ms;
     path_ = path;
@@ -566,7 +640,7 @@ control::json PolicyRuntime::counters() const {
             // Read while the worker runs: single-writer counters, a snapshot
             // that may be a packet or two out of step, never torn apart.
             if (schedulers_[d] != nullptr) {
-                if (const auto snap = schedulers_[d]->snapshot(c.id)) {
+                if (const auto snap = schedulers_[d]->snapshot(shaper_ids_[d][c.id])) {
                     const auto& k = snap->counters;
                     json drops = json::object();
                     for (size_t r = 0; r < shaper::kDropReasonCount; ++r) {

@@ -7,6 +7,7 @@
 // one mutex orders them. None of it is on the packet path.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -14,6 +15,7 @@
 
 #include "classifier/table_publisher.hpp"
 #include "dataplane/daemon/change_channel.hpp"
+#include "shaper/policy_classes.hpp"
 #include "shaper/scheduler.hpp"
 #include "control/policy/policy.hpp"
 #include "control/server/protocol.hpp"
@@ -27,6 +29,7 @@ struct LoadReport {
     size_t warnings = 0;
     std::vector<std::string> messages;  // warnings and notes, formatted
     double publish_ms = 0;       // until every worker had moved to the new tables
+    std::vector<std::string> tree_changes;  // per direction whose class tree changed
 };
 
 class PolicyRuntime {
@@ -40,8 +43,9 @@ public:
 
     bool loaded() const;
     std::shared_ptr<const policy::Policy> current() const;
-    // The running schedulers, for per-class statistics (null: none). Their
-    // class trees are fixed while they run; see load().
+    // The running schedulers (null: none), built from the running policy
+    // with each class's number as its id; from then on the runtime keeps
+    // the ids stable across reloads (see shaper::plan_tree_change).
     void set_schedulers(const shaper::Scheduler* upload, const shaper::Scheduler* download);
     void set_channels(ChangeChannel* upload, ChangeChannel* download);
 
@@ -79,15 +83,25 @@ public:
 private:
     Result<LoadReport> load_locked(const std::string& path);
     // Compiles and publishes `next`'s classifier tables and makes it the
-    // running policy; returns how long the workers took to switch.
+    // running policy; returns how long the workers took to switch. With
+    // `plans`, the class trees change too: plans[d].before goes to the
+    // workers first (undone if any part is refused), then the tables are
+    // published, then plans[d].after.
     Result<double> publish_locked(std::shared_ptr<const policy::Policy> next,
-                                  std::vector<std::string>* notes = nullptr);
+                                  std::vector<std::string>* notes = nullptr,
+                                  std::array<shaper::TreePlan, 2>* plans = nullptr);
+    // The scheduler id of class `cls` in direction d of the running policy.
+    uint32_t shaper_id(size_t d, uint32_t cls) const { return shaper_ids_[d][cls]; }
 
     mutable std::mutex mutex_;
     classifier::TablePublisher& publisher_;
     std::shared_ptr<const policy::Policy> policy_;
     const shaper::Scheduler* schedulers_[2] = {nullptr, nullptr};
     ChangeChannel* channels_[2] = {nullptr, nullptr};
+    // Per direction: the scheduler id of each class of policy_, and the
+    // first id never handed out (ids of removed classes are not reused).
+    std::vector<uint32_t> shaper_ids_[2];
+    uint32_t next_shaper_id_[2] = {0, 0};
     std::string path_;
     std::string checksum_;
 };

@@ -168,12 +168,6 @@ kill -HUP "$SLUICED_PID"
 sleep 0.5
 grep -q "SIGHUP: policy $WORK/policy2.toml reloaded" "$WORK/sluiced.log" || fail "SIGHUP did not reload"
 
-echo "== a file whose queue settings differ is refused, not half applied"
-policy 20 | sed '0,/queue = "fq_codel"/s//queue = "fq_codel"\ntarget = "10ms"/' >"$WORK/policy3.toml"
-grep -q 'target = "10ms"' "$WORK/policy3.toml" || fail "test policy not written"
-if out=$("$SLUICECTL" --socket "$SOCK" policy load "$WORK/policy3.toml" 2>&1); then fail "changed CoDel target accepted: $out"; fi
-grep -q "class tree differs" <<<"$out" || fail "unclear refusal: $out"
-
 echo "== rules and meters edited live over the socket"
 "$SLUICECTL" --socket "$SOCK" rule add at=1 name=ping-voice protocol=icmp class=voice >/dev/null || fail "rule add refused"
 "$SLUICECTL" --socket "$SOCK" show rules | awk 'NR==2' | grep -q ping-voice || fail "the new rule is not first"
@@ -244,9 +238,6 @@ for i in range(100):
 dt = time.monotonic() - t0
 print(f"   100 changes applied in {dt*1000:.1f} ms ({100/dt:.0f} per second)")
 PY
-
-# The running policy now differs from its file: a reload of that file is refused.
-if "$SLUICECTL" --socket "$SOCK" policy reload >/dev/null 2>&1; then fail "reload over live class changes accepted"; fi
 
 echo "== policy diff shows the live change; policy save writes it back; a restart brings it back"
 rc=0; out=$("$SLUICECTL" --socket "$SOCK" policy diff) || rc=$?
