@@ -46,6 +46,7 @@ StageResult ClassifyStage::process(const ClassifierTables& t, rte_mbuf** pkts, d
                 const MeterDef& def = t.meter(a.meter);
                 const ColorAction& act = color == Color::yellow ? def.yellow : def.red;
                 if (act.kind == ColorAction::Kind::drop) {
+                    dropped_class_[res.dropped] = t.egress_class(dir_, cls);
                     dropped[res.dropped++] = m;
                     if (color == Color::yellow) ++res.dropped_yellow;
                     continue;

@@ -35,6 +35,10 @@ public:
     StageResult process(const ClassifierTables& tables, rte_mbuf** pkts, dataplane::PacketMeta* meta,
                         uint32_t* class_out, uint32_t n, uint64_t now, rte_mbuf** dropped);
 
+    // After process(): the egress class of each packet in `dropped`, so the
+    // caller can count the meter's drops against the class they were for.
+    const uint32_t* dropped_classes() const { return dropped_class_; }
+
     Side ingress() const { return side_; }
     Direction direction() const { return dir_; }
 
@@ -43,6 +47,7 @@ private:
     Direction dir_;
     std::unique_ptr<ClassifyScratch> scratch_;
     uint32_t rule_[kMaxClassifyBurst];
+    uint32_t dropped_class_[kMaxClassifyBurst];
 };
 
 }  // namespace sluice::classifier

@@ -3,7 +3,10 @@
 # both replay the same pcap of mixed traffic from memory (net_pcap with
 # infinite_rx) into a port that discards (net_null, no-rx), one direction.
 # testpmd io-forward touches no packet data; sluiced parses every frame and
-# queues it. Prints both rates and their ratio.
+# queues it. Then sluiced again with a policy: 1,000 leaf classes under a
+# 400 Gbit/s link (so the CPU, not the shaping, sets the rate), 1,000 rules
+# on source addresses (rte_acl), each packet classified, shaped and sent:
+# the whole pipeline. Prints the rates and their ratio to testpmd.
 #
 # Usage: scripts/bench-forwarding.sh [BUILD_DIR] [SECONDS]
 set -euo pipefail
@@ -70,9 +73,47 @@ B=$(tx); T1=$(date +%s.%N)
 kill -TERM "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 SLUICED=$(/usr/bin/python3 -c "print(int(($B - $A) / ($T1 - $T0)))")
 
-/usr/bin/python3 - "$TESTPMD" "$SLUICED" <<'PY'
+# 1,000 classes, each with a rule for one source address of the capture's
+# 10.0.0.0/16 hosts (about a third of the packets match one; the rest go to
+# the default class), so every packet takes the ACL path.
+/usr/bin/python3 - "$WORK/policy.toml" <<'PY'
 import sys
-t, s = int(sys.argv[1]), int(sys.argv[2])
-print(f"testpmd io-forward : {t/1e6:7.2f} Mpps")
-print(f"sluiced (parse+queue): {s/1e6:7.2f} Mpps  ({s/t*100 if t else 0:.0f}% of testpmd)")
+out = ['version = 1', '[upload]', 'rate = "400gbit"', 'default_class = "c0"']
+for k in range(1000):
+    out += ['[[upload.class]]', f'name = "c{k}"', 'rate = "400mbit"', 'ceil = "400gbit"', 'queue = "fifo"', 'limit = 256']
+out += ['[download]', 'rate = "400gbit"']
+for k in range(1000):
+    out += ['[[rule]]', f'name = "r{k}"', f'src = "10.0.{k // 250}.{k % 250 + 1}/32"', f'upload_class = "c{k}"']
+open(sys.argv[1], "w").write("\n".join(out) + "\n")
+PY
+echo "== sluiced with 1,000 classes and 1,000 rules, ${SECS}s"
+"$BUILD/dataplane/daemon/sluiced" --lan "$IN" --wan "$OUT" --hugepages off --memory 1024 \
+    --lcores "0@$FIRST,1@$LAST" --socket "$WORK/s.sock" --log-level warn --policy "$WORK/policy.toml" \
+    >"$WORK/sluiced-policy.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do [ -S "$WORK/s.sock" ] && break; sleep 0.1; done
+sleep 1
+A=$(tx); T0=$(date +%s.%N)
+sleep "$SECS"
+B=$(tx); T1=$(date +%s.%N)
+"$BUILD/control/sluicectl" --socket "$WORK/s.sock" --json stats >"$WORK/stats.json"
+kill -TERM "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+SHAPED=$(/usr/bin/python3 -c "print(int(($B - $A) / ($T1 - $T0)))")
+# How many classes and rules the traffic really used, and what was dropped.
+USED=$(/usr/bin/python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+up = s["policy"]["upload"]
+classes = sum(1 for c in up["classes"] if c.get("sent_packets", 0) > 0)
+rules = sum(1 for r in up["rules"] if r["hits"] > 0)
+drops = sum(v for v in s["directions"][0]["drops"].values())
+print(f"{classes} classes and {rules} rules in use, {drops} drops")' "$WORK/stats.json")
+
+/usr/bin/python3 - "$TESTPMD" "$SLUICED" "$SHAPED" "$USED" <<'PY'
+import sys
+t, s, p = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+pct = lambda x: x / t * 100 if t else 0
+print(f"testpmd io-forward            : {t/1e6:7.2f} Mpps")
+print(f"sluiced (parse+queue)         : {s/1e6:7.2f} Mpps  ({pct(s):.0f}% of testpmd)")
+print(f"sluiced (parse+classify+shape): {p/1e6:7.2f} Mpps  ({pct(p):.0f}% of testpmd; {sys.argv[4]})")
 PY

@@ -135,6 +135,11 @@ uint32_t Direction::receive(uint64_t now) {
     if (tables != nullptr && kept != 0) {
         const auto r = classify_.process(*tables, rx_, meta_, class_, kept, now, dropped_);
         for (uint32_t i = 0; i < r.dropped; ++i) {
+            // Policed packets show in their class's drops too, as `meter`.
+            if (cfg_.scheduler) {
+                cfg_.scheduler->count_drop(classify_.dropped_classes()[i], shaper::DropReason::meter,
+                                           rte_pktmbuf_pkt_len(dropped_[i]));
+            }
             rte_pktmbuf_free(dropped_[i]);
         }
         counters_.drops[static_cast<unsigned>(DropReason::meter_yellow)] += r.dropped_yellow;

@@ -150,6 +150,13 @@ import json, sys
 m = json.load(sys.stdin)["policy"]["upload"]["meters"]
 print(sum(x["red"] for x in m if x["name"] == "icmp-limit"))')
 [ "$RED" -gt 0 ] || fail "the meter counted no red packets"
+# The class the pings were for (the default, bulk) counts them as meter drops.
+METER_DROPS=$("$SLUICECTL" --socket "$SOCK" --json stats | /usr/bin/python3 -c '
+import json, sys
+c = {x["name"]: x for x in json.load(sys.stdin)["policy"]["upload"]["classes"]}
+print(c["bulk"]["drops"]["meter"])')
+echo "   red: $RED, counted against class bulk as meter drops: $METER_DROPS"
+[ "$METER_DROPS" -eq "$RED" ] || fail "bulk counts $METER_DROPS meter drops, the meter $RED red packets"
 
 echo "== a broken policy is refused with line and column; the running one stays"
 printf 'version = 1\n[upload]\nrate = "20mbit"\nceil = 3\n' >"$WORK/broken.toml"
