@@ -234,12 +234,34 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
 
 Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Policy> next,
                                              std::vector<std::string>* notes,
-                                             std::array<shaper::TreePlan, 2>* plans) {
+                                             std::vector<std::string>* tree_changes) {
+    // What each running scheduler must change to become `next`'s tree (often
+    // nothing), and the scheduler id of every class of `next`: class
+    // numbers may shift between two policies even when the tree is the same.
+    std::array<shaper::TreePlan, 2> plan_storage;
+    std::array<shaper::TreePlan, 2>* plans = nullptr;
+    if (policy_ && (schedulers_[0] != nullptr || schedulers_[1] != nullptr)) {
+        plans = &plan_storage;
+        for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+            if (schedulers_[d] == nullptr) continue;
+            const auto& was = policy_->directions[d];
+            const auto& now = next->directions[d];
+            const char* dir = policy::direction_name(static_cast<policy::Direction>(d));
+            if (!(shaper::scheduler_config(was, 1, 1).overhead == shaper::scheduler_config(now, 1, 1).overhead)) {
+                return Error{fmt::format("the {} link's overhead (overhead, mpu, framing) changes only at a "
+                                         "restart of sluiced", dir)};
+            }
+            auto& p = plan_storage[d] = shaper::plan_tree_change(was, shaper_ids_[d], now, next_shaper_id_[d]);
+            if (!p.empty() && tree_changes != nullptr) {
+                tree_changes->push_back(fmt::format("{} classes: {} kept ({} changed), {} added, {} removed", dir,
+                                                    p.kept, p.modified, p.added, p.removed));
+            }
+        }
+    }
     auto spec = classifier::spec_from_policy(*next);
     if (notes != nullptr) *notes = std::move(spec.notes);
     for (size_t d = 0; d < policy::kDirectionCount; ++d) {
-        if (plans != nullptr) spec.spec.egress_class[d] = (*plans)[d].ids;
-        else if (schedulers_[d] != nullptr) spec.spec.egress_class[d] = shaper_ids_[d];
+        if (plans != nullptr && schedulers_[d] != nullptr) spec.spec.egress_class[d] = (*plans)[d].ids;
     }
     // Compiled before anything changes: a refusal here leaves all as it was.
     auto tables = classifier::ClassifierTables::compile(spec.spec, rte_rdtsc());
@@ -272,12 +294,13 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
             auto r = channels_[d]->apply_all(plan.before, kTimeout);
             if (!r) {
                 undo();
-                return Error{fmt::format("{}: {}", dir, r.error())};
+                return Error{fmt::format("{}: {} (class changes already made were undone)", dir, r.error())};
             }
             done[d] = r->applied;
             if (!r->error.empty()) {
                 undo();
-                return Error{fmt::format("{} class tree: {}", dir, r->error)};
+                return Error{fmt::format("{} class tree: {} (class changes already made were undone)", dir,
+                                         r->error)};
             }
         }
     }
@@ -286,6 +309,7 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
     if (plans != nullptr) {
         for (size_t d = 0; d < policy::kDirectionCount; ++d) {
             auto& plan = (*plans)[d];
+            if (schedulers_[d] == nullptr) continue;
             if (!plan.after.empty()) {
                 auto r = channels_[d]->apply_all(plan.after, kTimeout);
                 if (!r || !r->error.empty()) {
@@ -526,36 +550,9 @@ Result<LoadReport> PolicyRuntime::load_locked(const std::string& path) {
         for (const auto& m : report.messages) all += (all.empty() ? "" : "\n") + m;
         return Error{fmt::format("policy {} refused; the running policy stays:\n{}", path, all)};
     }
-    // A different class tree is applied live: classes that stay keep their
-    // queues, tokens and counters; see shaper::plan_tree_change.
-    std::array<shaper::TreePlan, 2> plans;
-    bool trees_change = false;
-    if (policy_) {
-        for (size_t d = 0; d < policy::kDirectionCount; ++d) {
-            if (schedulers_[d] == nullptr) continue;
-            const auto& was = policy_->directions[d];
-            const auto& now = result.policy->directions[d];
-            const char* dir = policy::direction_name(static_cast<policy::Direction>(d));
-            if (!(shaper::scheduler_config(was, 1, 1).overhead == shaper::scheduler_config(now, 1, 1).overhead)) {
-                return Error{fmt::format("policy {} refused; the running policy stays: the {} link's overhead "
-                                         "(overhead, mpu, framing) changes only at a restart of sluiced",
-                                         path, dir)};
-            }
-            plans[d] = shaper::plan_tree_change(was, shaper_ids_[d], now, next_shaper_id_[d]);
-            const auto& p = plans[d];
-            if (p.empty()) continue;
-            trees_change = true;
-            report.tree_changes.push_back(fmt::format("{} classes: {} kept ({} changed), {} added, {} removed", dir,
-                                                      p.kept, p.modified, p.added, p.removed));
-        }
-    }
     std::vector<std::string> notes;
-    const bool with_plans = policy_ && (schedulers_[0] != nullptr || schedulers_[1] != nullptr);
-    auto ms = publish_locked(result.policy, &notes, with_plans ? &plans : nullptr);
-    if (!ms) {
-        return Error{fmt::format("policy {} refused; the running policy stays{}: {}", path,
-                                 trees_change ? " (class changes already made were undone)" : "", ms.error())};
-    }
+    auto ms = publish_locked(result.policy, &notes, &report.tree_changes);
+    if (!ms) return Error{fmt::format("policy {} refused; the running policy stays: {}", path, ms.error())};
     for (const auto& n : notes) report.messages.push_back(fmt::format("{}: note: {}", path, n));
     report.publish_ms = *ms;
     path_ = path;

@@ -83,13 +83,15 @@ public:
 private:
     Result<LoadReport> load_locked(const std::string& path);
     // Compiles and publishes `next`'s classifier tables and makes it the
-    // running policy; returns how long the workers took to switch. With
-    // `plans`, the class trees change too: plans[d].before goes to the
-    // workers first (undone if any part is refused), then the tables are
-    // published, then plans[d].after.
+    // running policy; returns how long the workers took to switch. Where
+    // `next`'s class tree differs from a running scheduler's, the scheduler
+    // changes too (see shaper::plan_tree_change): changes and additions go
+    // to the workers first (undone if any part is refused), then the tables
+    // are published, then the removals. `tree_changes` gets one line per
+    // direction that changed.
     Result<double> publish_locked(std::shared_ptr<const policy::Policy> next,
                                   std::vector<std::string>* notes = nullptr,
-                                  std::array<shaper::TreePlan, 2>* plans = nullptr);
+                                  std::vector<std::string>* tree_changes = nullptr);
     // The scheduler id of class `cls` in direction d of the running policy.
     uint32_t shaper_id(size_t d, uint32_t cls) const { return shaper_ids_[d][cls]; }
 

@@ -7,7 +7,8 @@
 #   - EF pings through the kept voice class lose nothing across the changes;
 #   - loading the old file again removes the new classes; their traffic
 #     falls back to the default class;
-#   - SIGHUP reloads a changed file the same way.
+#   - SIGHUP reloads a changed file the same way;
+#   - a file that changes the link's overhead model is refused whole.
 # Usage: class_tree_netns.sh SLUICED SLUICECTL
 set -euo pipefail
 SLUICED=$1
@@ -149,6 +150,12 @@ for _ in $(seq 50); do
 done
 grep -q "SIGHUP: policy $WORK/policy.toml reloaded" "$WORK/sluiced.log" || fail "SIGHUP did not reload"
 [ "$(class video sent_bytes)" = absent ] || fail "SIGHUP did not remove video"
+
+echo "== a file that changes the link's overhead model is refused; nothing changes"
+sed 's/overhead = "ethernet"/overhead = "raw"/' "$WORK/big.toml" >"$WORK/raw.toml"
+if out=$("$SLUICECTL" --socket "$SOCK" policy load "$WORK/raw.toml" 2>&1); then fail "overhead change accepted: $out"; fi
+grep -q "overhead (overhead, mpu, framing) changes only at a restart" <<<"$out" || fail "unclear refusal: $out"
+[ "$(class video sent_bytes)" = absent ] || fail "the refused file changed the classes"
 
 wait "$PING" || true
 wait "$BULK" || fail "the bulk upload failed across the changes"
