@@ -304,7 +304,8 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
             }
         }
     }
-    publisher_.publish(*tables);
+    // Once publish() returns no worker writes the old tables' counters.
+    if (const auto old = publisher_.publish(*tables); old && policy_) carry_counters_locked(*old, *next);
     // No worker can classify into a removed class any more.
     if (plans != nullptr) {
         for (size_t d = 0; d < policy::kDirectionCount; ++d) {
@@ -325,6 +326,34 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
     }
     policy_ = std::move(next);
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void PolicyRuntime::carry_counters_locked(const classifier::ClassifierTables& old, const policy::Policy& next) {
+    for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+        const auto& rt = old.runtime(static_cast<classifier::Direction>(d));
+        Carried& c = carried_[d];
+        Carried kept;
+        for (const auto& cls : next.directions[d].classes) kept.classes[cls.name] = c.classes[cls.name];
+        for (const auto& r : next.rules) kept.rules[r.name] = c.rules[r.name];
+        for (const auto& m : next.meters) kept.meters[m.name] = c.meters[m.name];
+        kept.unmatched = c.unmatched + rt.default_hits;
+        const auto& tree = policy_->directions[d];
+        for (size_t i = 0; i < tree.classes.size() && i < rt.class_packets.size(); ++i) {
+            if (auto it = kept.classes.find(tree.classes[i].name); it != kept.classes.end()) {
+                it->second[0] += rt.class_packets[i];
+                it->second[1] += rt.class_bytes[i];
+            }
+        }
+        for (size_t i = 0; i < policy_->rules.size() && i < rt.rule_hits.size(); ++i) {
+            if (auto it = kept.rules.find(policy_->rules[i].name); it != kept.rules.end()) it->second += rt.rule_hits[i];
+        }
+        for (size_t m = 0; m < policy_->meters.size() && 3 * m + 2 < rt.meter_packets.size(); ++m) {
+            if (auto it = kept.meters.find(policy_->meters[m].name); it != kept.meters.end()) {
+                for (size_t k = 0; k < 3; ++k) it->second[k] += rt.meter_packets[3 * m + k];
+            }
+        }
+        c = std::move(kept);
+    }
 }
 
 Result<control::json> PolicyRuntime::edit(const std::string& op, const control::json& args) {
@@ -632,8 +661,11 @@ control::json PolicyRuntime::counters() const {
         json classes = json::array();
         for (const auto& c : tree.classes) {
             if (c.id >= rt.class_packets.size()) break;
-            json j{{"name", c.name}, {"classified_packets", rt.class_packets[c.id]},
-                   {"classified_bytes", rt.class_bytes[c.id]}};
+            const auto carried = carried_[d].classes.find(c.name);
+            const std::array<uint64_t, 2> before =
+                carried == carried_[d].classes.end() ? std::array<uint64_t, 2>{0, 0} : carried->second;
+            json j{{"name", c.name}, {"classified_packets", before[0] + rt.class_packets[c.id]},
+                   {"classified_bytes", before[1] + rt.class_bytes[c.id]}};
             // Read while the worker runs: single-writer counters, a snapshot
             // that may be a packet or two out of step, never torn apart.
             if (schedulers_[d] != nullptr) {
@@ -655,18 +687,24 @@ control::json PolicyRuntime::counters() const {
             classes.push_back(j);
         }
         json rules = json::array();
+        const Carried& carried = carried_[d];
         for (size_t i = 0; i < policy_->rules.size() && i < rt.rule_hits.size(); ++i) {
-            rules.push_back({{"name", policy_->rules[i].name}, {"hits", rt.rule_hits[i]}});
+            const auto it = carried.rules.find(policy_->rules[i].name);
+            const uint64_t before = it == carried.rules.end() ? 0 : it->second;
+            rules.push_back({{"name", policy_->rules[i].name}, {"hits", before + rt.rule_hits[i]}});
         }
         json meters = json::array();
         for (size_t m = 0; m < policy_->meters.size() && 3 * m + 2 < rt.meter_packets.size(); ++m) {
+            const auto it = carried.meters.find(policy_->meters[m].name);
+            const std::array<uint64_t, 3> before = it == carried.meters.end() ? std::array<uint64_t, 3>{} : it->second;
             meters.push_back({{"name", policy_->meters[m].name},
-                              {"green", rt.meter_packets[3 * m]},
-                              {"yellow", rt.meter_packets[3 * m + 1]},
-                              {"red", rt.meter_packets[3 * m + 2]}});
+                              {"green", before[0] + rt.meter_packets[3 * m]},
+                              {"yellow", before[1] + rt.meter_packets[3 * m + 1]},
+                              {"red", before[2] + rt.meter_packets[3 * m + 2]}});
         }
         out[policy::direction_name(static_cast<policy::Direction>(d))] =
-            json{{"classes", classes}, {"rules", rules}, {"meters", meters}, {"unmatched", rt.default_hits}};
+            json{{"classes", classes}, {"rules", rules}, {"meters", meters},
+                 {"unmatched", carried.unmatched + rt.default_hits}};
     }
     return out;
 }

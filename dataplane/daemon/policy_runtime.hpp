@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "classifier/table_publisher.hpp"
 #include "dataplane/daemon/change_channel.hpp"
@@ -100,6 +101,19 @@ private:
     std::shared_ptr<const policy::Policy> policy_;
     const shaper::Scheduler* schedulers_[2] = {nullptr, nullptr};
     ChangeChannel* channels_[2] = {nullptr, nullptr};
+    // Classifier counters of tables that were replaced, by name, so that a
+    // class's, rule's or meter's counts run on across reloads and edits
+    // (each generation of tables starts its own at zero). Names the running
+    // policy no longer has are forgotten.
+    struct Carried {
+        std::unordered_map<std::string, std::array<uint64_t, 2>> classes;  // packets, bytes
+        std::unordered_map<std::string, uint64_t> rules;
+        std::unordered_map<std::string, std::array<uint64_t, 3>> meters;  // green, yellow, red
+        uint64_t unmatched = 0;
+    };
+    Carried carried_[2];
+    void carry_counters_locked(const classifier::ClassifierTables& old, const policy::Policy& next);
+
     // Per direction: the scheduler id of each class of policy_, and the
     // first id never handed out (ids of removed classes are not reused).
     std::vector<uint32_t> shaper_ids_[2];

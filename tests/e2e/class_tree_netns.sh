@@ -98,6 +98,10 @@ sleep 2
 
 echo "== policy load with new classes, while traffic runs"
 BULK_BEFORE=$(class bulk sent_packets)
+CLASSIFIED_BEFORE=$(class bulk classified_packets)
+EF_BEFORE=$("$SLUICECTL" --socket "$SOCK" --json stats | /usr/bin/python3 -c '
+import json, sys
+print(next(r["hits"] for r in json.load(sys.stdin)["policy"]["upload"]["rules"] if r["name"] == "voice-ef"))')
 out=$("$SLUICECTL" --socket "$SOCK" policy load "$WORK/big.toml") || fail "policy with new classes refused: $out"
 echo "$out" | sed 's/^/   /'
 grep -q "upload classes: 3 kept (1 changed), 2 added, 0 removed" <<<"$out" || fail "the reply does not say what changed"
@@ -107,6 +111,14 @@ grep -q "bulk rate 12mbit" "$WORK/classes.txt" || fail "bulk's new rate not show
 sleep 0.5
 BULK_AFTER=$(class bulk sent_packets)
 [ "$BULK_AFTER" -ge "$BULK_BEFORE" ] || fail "bulk's counters restarted ($BULK_BEFORE then $BULK_AFTER): not the same class"
+# The classifier's counters run on across the new tables too.
+CLASSIFIED_AFTER=$(class bulk classified_packets)
+EF_AFTER=$("$SLUICECTL" --socket "$SOCK" --json stats | /usr/bin/python3 -c '
+import json, sys
+print(next(r["hits"] for r in json.load(sys.stdin)["policy"]["upload"]["rules"] if r["name"] == "voice-ef"))')
+echo "   bulk classified $CLASSIFIED_BEFORE then $CLASSIFIED_AFTER packets; rule voice-ef hit $EF_BEFORE then $EF_AFTER times"
+[ "$CLASSIFIED_AFTER" -ge "$CLASSIFIED_BEFORE" ] || fail "bulk's classified packets stepped back"
+[ "$EF_AFTER" -ge "$EF_BEFORE" ] && [ "$EF_BEFORE" -gt 0 ] || fail "rule hits stepped back ($EF_BEFORE then $EF_AFTER)"
 
 echo "== the new video class gets its 4 Mbit/s cap"
 ip netns exec "$TOPO_LAN_NS" iperf3 -u -b 10M -c "$TOPO_WAN_ADDR" -p 5004 -t 5 >/dev/null &
