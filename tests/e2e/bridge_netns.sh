@@ -10,35 +10,7 @@ set -euo pipefail
 SLUICED=$1
 SLUICECTL=$2
 PMD=${3:-af_packet}
-HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../../scripts/netns-topology.sh"
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "SKIP: needs root for network namespaces"
-    exit 77
-fi
-
-ID=$(( $$ % 100000 ))
-WORK=$(mktemp -d /tmp/sluice-e2e.XXXXXX)
-SLUICED_PID=
-IPERF_PID=
-
-cleanup() {
-    # Every step runs even when one fails: the namespaces must go in any case.
-    set +e
-    [ -n "$SLUICED_PID" ] && kill "$SLUICED_PID" 2>/dev/null && wait "$SLUICED_PID" 2>/dev/null
-    [ -n "$IPERF_PID" ] && kill "$IPERF_PID" 2>/dev/null && wait "$IPERF_PID" 2>/dev/null
-    topo_down "$ID"
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() {
-    echo "FAIL: $*"
-    echo "--- sluiced log"
-    cat "$WORK/sluiced.log" || true
-    exit 1
-}
+. "$(dirname "$0")/e2e-common.sh"
 
 topo_up "$ID"
 

@@ -13,23 +13,7 @@
 set -euo pipefail
 SLUICED=$1
 SLUICECTL=$2
-HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/../../scripts/netns-topology.sh"
-if [ "$(id -u)" -ne 0 ]; then echo "SKIP: needs root"; exit 77; fi
-
-ID=$(( ($$ % 90000) + 10000 ))
-WORK=$(mktemp -d /tmp/sluice-tree.XXXXXX)
-PIDS=()
-SLUICED_PID=
-cleanup() {
-    set +e
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-    [ -n "$SLUICED_PID" ] && kill "$SLUICED_PID" 2>/dev/null && wait "$SLUICED_PID" 2>/dev/null
-    topo_down "$ID"
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; echo "--- sluiced log"; cat "$WORK/sluiced.log" || true; exit 1; }
+. "$(dirname "$0")/e2e-common.sh"
 
 common() {
     cat <<'TOML'
@@ -76,9 +60,9 @@ SLUICED_PID=$!
 wait_for_sluiced "$WORK/sluiced.log" "$SLUICED_PID" || fail "sluiced did not start"
 
 ip netns exec "$TOPO_WAN_NS" iperf3 -s -B "$TOPO_WAN_ADDR" >/dev/null 2>&1 &
-PIDS+=($!)
+BACKGROUND_PIDS+=($!)
 ip netns exec "$TOPO_WAN_NS" iperf3 -s -B "$TOPO_WAN_ADDR" -p 5004 >/dev/null 2>&1 &
-PIDS+=($!)
+BACKGROUND_PIDS+=($!)
 sleep 0.5
 
 # class NAME FIELD: a class's counter from sluiced's own statistics.
