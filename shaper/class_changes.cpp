@@ -49,20 +49,57 @@ void Scheduler::set_profile(uint32_t x, const ClassConfig& cfg) {
         if (given) return std::max<uint64_t>(given, mtu_cost_);
         return static_cast<uint64_t>(uint128{rate} * config_.default_burst_us / 1'000'000) + mtu_cost_;
     };
-    c.rate = BucketProfile::make(config_.tick_hz, cfg.rate, burst_for(cfg.rate, cfg.burst));
-    c.ceil = BucketProfile::make(config_.tick_hz, ceil, burst_for(ceil, root ? cfg.burst : cfg.cburst));
-    c.quantum = cfg.weight * config_.quantum_per_weight;
+    ClassProfile p;
+    p.rate = BucketProfile::make(config_.tick_hz, cfg.rate, burst_for(cfg.rate, cfg.burst));
+    p.ceil = BucketProfile::make(config_.tick_hz, ceil, burst_for(ceil, root ? cfg.burst : cfg.cburst));
+    p.quantum = cfg.weight * config_.quantum_per_weight;
+    p.limits = {cfg.leaf.limit_packets, cfg.leaf.limit_bytes};
+    // Take the new one before letting go of the old: they may be the same.
+    const uint32_t old = c.profile;
+    c.profile = intern_profile(p);
+    if (old != kNone) release_profile(old);
     c.prio = cfg.prio;
 }
 
+namespace {
+
+std::array<uint64_t, 7> key_of(const auto& p) {
+    return {p.rate.cost_per_byte, static_cast<uint64_t>(p.rate.size), p.ceil.cost_per_byte,
+            static_cast<uint64_t>(p.ceil.size), p.quantum, p.limits.packets, p.limits.bytes};
+}
+
+}  // namespace
+
+// Classes with equal profiles share one, counted by its users.
+uint32_t Scheduler::intern_profile(const ClassProfile& p) {
+    const auto [it, added] = profile_index_.try_emplace(key_of(p), 0);
+    if (added) {
+        if (free_profiles_.empty()) {
+            it->second = static_cast<uint32_t>(profiles_.size());
+            profiles_.push_back(p);
+            profile_users_.push_back(0);
+        } else {
+            it->second = free_profiles_.back();
+            free_profiles_.pop_back();
+            profiles_[it->second] = p;
+        }
+    }
+    ++profile_users_[it->second];
+    return it->second;
+}
+
+void Scheduler::release_profile(uint32_t i) {
+    if (--profile_users_[i] > 0) return;
+    profile_index_.erase(key_of(profiles_[i]));
+    free_profiles_.push_back(i);
+}
+
 void Scheduler::set_leaf(uint32_t x, const LeafConfig& l) {
-    LeafQueue& q = leaf_[x];
+    LeafQueue& q = cls_[x].queue;
     q.kind = l.kind;
-    q.limit_packets = l.limit_packets;
-    q.limit_bytes = l.limit_bytes;
     q.list = {};
-    q.fq.reset();
     LeafTuning& t = tuning_[x];
+    t.fq.reset();
     t.flows = l.flows;
     t.quantum = l.quantum;
     t.codel_profile = {ticks_from_us(l.codel.target_us), ticks_from_us(l.codel.interval_us), mtu_cost_};
@@ -80,35 +117,24 @@ uint32_t Scheduler::allocate_slot() {
     tree_.emplace_back();
     links_.emplace_back();
     feed_.emplace_back();
-    leaf_.emplace_back();
     tuning_.emplace_back();
     counters_.emplace_back();
     configs_.emplace_back();
     wheel_.resize(x + 1);
+    direct_delays_ = cls_.size() <= kDirectDelayClasses;
     return x;
 }
 
 void Scheduler::release_slot(uint32_t x) {
-    if (DelayHistogram* h = cls_[x].delays) free_histograms_.push_back(h);
+    if (find_histogram(x)) histogram_of(x).clear();
+    release_profile(cls_[x].profile);
     cls_[x] = ClassState{};
     tree_[x] = TreeLinks{};
     links_[x] = {};
     feed_[x] = {};
-    leaf_[x] = LeafQueue{};
     tuning_[x] = LeafTuning{};
     counters_[x] = {};
     free_slots_.push_back(x);
-}
-
-DelayHistogram* Scheduler::take_histogram() {
-    if (free_histograms_.empty()) {
-        histogram_chunks_.emplace_back(kHistogramsPerChunk);
-        for (DelayHistogram& h : histogram_chunks_.back()) free_histograms_.push_back(&h);
-    }
-    DelayHistogram* h = free_histograms_.back();
-    free_histograms_.pop_back();
-    h->clear();
-    return h;
 }
 
 Status Scheduler::add_class(const ClassConfig& cfg, uint64_t now) {
@@ -133,9 +159,10 @@ Status Scheduler::add_class(const ClassConfig& cfg, uint64_t now) {
     c.level = 0;
     c.leaf = true;
     configs_[x] = cfg;
+    if (cfg.leaf.kind != LeafKind::fifo) ++aqm_classes_;
     set_profile(x, cfg);
-    c.tokens = c.rate.size;
-    c.ctokens = c.ceil.size;
+    c.tokens = profile_of(c).rate.size;
+    c.ctokens = profile_of(c).ceil.size;
     c.t_c = now;
     c.mode = Mode::can_send;
     set_leaf(x, cfg.leaf);
@@ -154,7 +181,7 @@ Status Scheduler::add_class(const ClassConfig& cfg, uint64_t now) {
             deactivate(parent);
             p.leaf = false;
             p.level = static_cast<uint8_t>(kLevels - 1 - pt.depth);
-            leaf_[parent].drain(pool_, tuning_[parent], [&](uint32_t s) { queue_slot(x, s); });
+            p.queue.drain(pool_, tuning_[parent], [&](uint32_t s) { queue_slot(x, s); });
             set_leaf(parent, configs_[parent].leaf);
         }
     }
@@ -188,7 +215,7 @@ Status Scheduler::remove_class(const RemoveClass& rc) {
         const uint32_t x = *it;
         ClassState& c = cls_[x];
         deactivate(x);
-        leaf_[x].drain(pool_, tuning_[x], [&](uint32_t s) {
+        c.queue.drain(pool_, tuning_[x], [&](uint32_t s) {
             if (target != kNone)
                 queue_slot(target, s);
             else
@@ -203,6 +230,7 @@ Status Scheduler::remove_class(const RemoveClass& rc) {
         if (t.next_sibling != kNone) tree_[t.next_sibling].prev_sibling = t.prev_sibling;
         const uint32_t parent = c.parent;
         ids_.erase(configs_[x].id);
+        if (configs_[x].leaf.kind != LeafKind::fifo) --aqm_classes_;
         release_slot(x);
         if (parent != kNone && x == top && tree_[parent].first_child == kNone) {
             // The parent is a leaf again, with the queue its config names.
@@ -230,17 +258,17 @@ Status Scheduler::modify_class(const ModifyClass& mc, uint64_t now) {
     ClassState& c = cls_[x];
     // Bring the buckets to now, then keep the bytes saved or owed.
     const int64_t cr = credit(now - c.t_c);
-    int64_t tokens = std::min(c.tokens + cr, c.rate.size);
-    int64_t ctokens = std::min(c.ctokens + cr, c.ceil.size);
+    const ClassProfile old = profile_of(c);
+    int64_t tokens = std::min(c.tokens + cr, old.rate.size);
+    int64_t ctokens = std::min(c.ctokens + cr, old.ceil.size);
     c.t_c = now;
-    const BucketProfile old_rate = c.rate;
-    const BucketProfile old_ceil = c.ceil;
     const bool active = c.prio_activity != 0;
     if (active && c.leaf && cfg.prio != c.prio) deactivate(x);
     set_profile(x, cfg);
-    c.tokens = std::min(rescale(tokens, old_rate.cost_per_byte, c.rate.cost_per_byte), c.rate.size);
-    c.ctokens = std::min(rescale(ctokens, old_ceil.cost_per_byte, c.ceil.cost_per_byte), c.ceil.size);
-    for (int32_t& d : c.deficit) d = std::min(d, static_cast<int32_t>(c.quantum));
+    const ClassProfile& now_p = profile_of(c);
+    c.tokens = std::min(rescale(tokens, old.rate.cost_per_byte, now_p.rate.cost_per_byte), now_p.rate.size);
+    c.ctokens = std::min(rescale(ctokens, old.ceil.cost_per_byte, now_p.ceil.cost_per_byte), now_p.ceil.size);
+    for (int32_t& d : c.deficit) d = std::min(d, static_cast<int32_t>(now_p.quantum));
     if (active && c.leaf && !c.prio_activity) activate(x);
     configs_[x] = cfg;
 

@@ -102,9 +102,10 @@ void Scheduler::charge(uint32_t leaf, uint32_t level, uint32_t cost) {
     if (level > 0) ++cls_[leaf].borrowed;
     for (uint32_t x = leaf; x != kNone; x = cls_[x].parent) {
         ClassState& c = cls_[x];
+        const ClassProfile& p = profile_of(c);
         const int64_t cr = credit(now_ - c.t_c);
-        c.tokens = account(c.tokens, cr, c.level >= level ? c.rate.cost(cost) : 0, c.rate.size);
-        c.ctokens = account(c.ctokens, cr, c.ceil.cost(cost), c.ceil.size);
+        c.tokens = account(c.tokens, cr, c.level >= level ? p.rate.cost(cost) : 0, p.rate.size);
+        c.ctokens = account(c.ctokens, cr, p.ceil.cost(cost), p.ceil.size);
         c.t_c = now_;
         if (x != leaf) {
             ++c.packets;
@@ -138,8 +139,9 @@ void Scheduler::drop_slot(uint32_t cls, uint32_t s, DropReason reason) {
 }
 
 void Scheduler::queue_slot(uint32_t cls, uint32_t s) {
-    leaf_[cls].enqueue(pool_, s, tuning_[cls], [&](uint32_t v, DropReason r) { drop_slot(cls, v, r); });
-    if (!cls_[cls].prio_activity && !leaf_[cls].empty()) activate(cls);
+    ClassState& c = cls_[cls];
+    c.queue.enqueue(pool_, s, profile_of(c).limits, tuning_[cls], [&](uint32_t v, DropReason r) { drop_slot(cls, v, r); });
+    if (!c.prio_activity && !c.queue.empty(tuning_[cls])) activate(cls);
 }
 
 bool Scheduler::enqueue(uint32_t class_id, const Packet& packet, uint64_t now) {
@@ -152,7 +154,8 @@ bool Scheduler::enqueue(uint32_t class_id, const Packet& packet, uint64_t now) {
 }
 
 bool Scheduler::enqueue_slot(uint32_t cls, const Packet& packet, uint64_t now) {
-    if (!cls_[cls].leaf) {
+    ClassState& c = cls_[cls];
+    if (!c.leaf) {
         report_drop(cls, packet, DropReason::not_a_leaf);
         return false;
     }
@@ -161,17 +164,16 @@ bool Scheduler::enqueue_slot(uint32_t cls, const Packet& packet, uint64_t now) {
         report_drop(cls, packet, DropReason::pool_exhausted);
         return false;
     }
-    if (const DelayHistogram* h = cls_[cls].delays) __builtin_prefetch(h->bucket_address(cls_[cls].delay_hint));
     PacketSlot& slot = pool_[s];
     slot.packet = packet;
     slot.enqueued_at = now;
     slot.cost = config_.overhead.wire_cost(packet.length);
     bool arrival_dropped = false;
-    leaf_[cls].enqueue(pool_, s, tuning_[cls], [&](uint32_t v, DropReason r) {
+    c.queue.enqueue(pool_, s, profile_of(c).limits, tuning_[cls], [&](uint32_t v, DropReason r) {
         arrival_dropped |= v == s;
         drop_slot(cls, v, r);
     });
-    if (!cls_[cls].prio_activity && !leaf_[cls].empty()) activate(cls);
+    if (!c.prio_activity && !c.queue.empty(tuning_[cls])) activate(cls);
     return !arrival_dropped;
 }
 
@@ -191,13 +193,9 @@ uint32_t Scheduler::enqueue_burst(const uint32_t* class_ids, const Packet* packe
                 const char* c = reinterpret_cast<const char*>(&cls_[x]);
                 __builtin_prefetch(c);
                 __builtin_prefetch(c + 64);
-                __builtin_prefetch(&leaf_[x]);
+                wheel_.prefetch(x);  // a borrowing class sets a timer
+                if (aqm_classes_) __builtin_prefetch(&tuning_[x]);
             }
-        }
-        // Second stage: the queue's tail slot, which enqueue links to.
-        for (uint32_t i = 0; i < m; ++i) {
-            if (slots[i] == IdIndex::kMissing) continue;
-            if (const uint32_t tail = leaf_[slots[i]].list.tail; tail != kNoSlot) __builtin_prefetch(&pool_[tail]);
         }
         for (uint32_t i = 0; i < m; ++i) {
             if (slots[i] == IdIndex::kMissing) {
@@ -233,13 +231,22 @@ bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
             path[n++] = x;
         }
         const uint32_t leaf = x;
-        const uint32_t s = leaf_[leaf].dequeue(pool_, now_, tuning_[leaf], [&](uint32_t v, DropReason r) { drop_slot(leaf, v, r); });
+        LeafQueue& q = cls_[leaf].queue;
+        const uint32_t s = q.dequeue(pool_, now_, tuning_[leaf], [&](uint32_t v, DropReason r) { drop_slot(leaf, v, r); });
         if (s == kNoSlot) {
             deactivate(leaf);  // AQM emptied it; try the next one
             continue;
         }
         const PacketSlot& slot = pool_[s];
         const uint32_t cost = slot.cost;
+        // The delay's counter is known now: start fetching it (when it is
+        // not in the class's tally) before the rest of the work on the path.
+        const uint32_t bucket = DelayHistogram::bucket_of_ticks(now_ - slot.enqueued_at, delay_floor_shift_);
+        uint64_t* direct_counter = nullptr;
+        if (direct_delays_) {
+            direct_counter = histogram_of(leaf).counter(bucket);
+            __builtin_prefetch(direct_counter, 1);
+        }
         // Deficit round robin at every step of the path: a class that used
         // its quantum hands the turn to the next in its list.
         for (uint32_t i = 0; i < n; ++i) {
@@ -247,13 +254,13 @@ bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
             int32_t& d = c.deficit[i == 0 ? 0 : 1];
             d -= static_cast<int32_t>(cost);
             if (d < 0) {
-                d += static_cast<int32_t>(c.quantum);
+                d += static_cast<int32_t>(profile_of(c).quantum);
                 Ring& ring = i == 0 ? row_[level][prio] : feed_[path[i - 1]][prio];
                 ring.cur = link_of(path[i], prio).next;
                 ring.resume = kNone;
             }
         }
-        if (leaf_[leaf].empty()) deactivate(leaf);
+        if (q.empty(tuning_[leaf])) deactivate(leaf);
         charge(leaf, level, cost);
         prefetch_ring(n == 1 ? row_[level][prio] : feed_[path[n - 2]][prio], prio);
 
@@ -261,8 +268,10 @@ bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
         ++lc.packets;
         lc.bytes += slot.packet.length;
         lc.wire_bytes += cost;
-        if (!lc.delays) lc.delays = take_histogram();
-        lc.delay_hint = static_cast<uint8_t>(lc.delays->record(now_ - slot.enqueued_at, delay_floor_shift_));
+        if (direct_counter)
+            ++*direct_counter;
+        else if (!lc.delays.add(bucket))
+            spill_delays(leaf, bucket);
         out = slot.packet;
         pool_.give_back(s);
         return true;
@@ -271,28 +280,48 @@ bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
 
 // Software pipelining along a round-robin ring, as rte_sched's grinders do:
 // the class after next gets its state lines fetched, and the next one
-// (whose state was fetched one packet ago) its head packet slot and
-// histogram line. With many backlogged classes each packet would otherwise
-// wait for several cache misses in a row.
+// (whose state was fetched one packet ago) its head packet slot. With many
+// backlogged classes each packet would otherwise wait for several cache
+// misses in a row.
 void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
     const uint32_t a = ring.cur;
     if (a == kNone) return;
-    const ClassState& ca = cls_[a];
-    if (ca.leaf) {
-        if (const uint32_t head = leaf_[a].list.head; head != kNoSlot) __builtin_prefetch(&pool_[head]);
-        if (ca.delays) __builtin_prefetch(ca.delays->bucket_address(ca.delay_hint));
-    }
+    if (cls_[a].leaf)
+        if (const uint32_t head = cls_[a].queue.list.head; head != kNoSlot) __builtin_prefetch(&pool_[head]);
     const uint32_t b = link_of(a, prio).next;
     if (b == kNone || b == a) return;
     const char* cb = reinterpret_cast<const char*>(&cls_[b]);
     __builtin_prefetch(cb);
     __builtin_prefetch(cb + 64);
-    __builtin_prefetch(&leaf_[b]);
+    if (aqm_classes_) __builtin_prefetch(&tuning_[b]);
+}
+
+// A class whose timer fires changes mode, and so moves between a feed and a
+// row: its state and its ring neighbours' are touched, in classes that have
+// not been seen for a while. Fetch them for all the due timers at once, in
+// two waves (the neighbours are known once the class's line is in).
+void Scheduler::prefetch_timers(std::span<const uint32_t> due) {
+    for (const uint32_t x : due) {
+        const char* c = reinterpret_cast<const char*>(&cls_[x]);
+        __builtin_prefetch(c);
+        __builtin_prefetch(c + 64);
+    }
+    for (const uint32_t x : due) {
+        const ClassState& c = cls_[x];
+        if (!c.leaf || !c.prio_activity) continue;
+        for (const uint32_t y : {c.own_link.prev, c.own_link.next}) {
+            if (y == kNone) continue;
+            const char* cy = reinterpret_cast<const char*>(&cls_[y]);
+            __builtin_prefetch(cy);
+            __builtin_prefetch(cy + 64);
+        }
+    }
 }
 
 uint32_t Scheduler::dequeue_burst(Packet* out, uint32_t n, uint64_t now) {
     if (now > now_) now_ = now;
-    wheel_.advance(now_, [this](uint32_t x) { on_timer(x); });
+    wheel_.advance(now_, [this](std::span<const uint32_t> due) { prefetch_timers(due); },
+                   [this](uint32_t x) { on_timer(x); });
     uint32_t got = 0;
     while (got < n) {
         bool sent = false;
@@ -305,10 +334,56 @@ uint32_t Scheduler::dequeue_burst(Packet* out, uint32_t n, uint64_t now) {
         if (!sent) break;
         ++got;
     }
+    if (spill_count_) flush_delays();
     return got;
 }
 
 // ------------------------------------------------------------------ stats
+
+// The departure did not fit the class's tally: a counter is full, or the
+// delay is outside the window. Out of line, as it is the rare case.
+[[gnu::noinline]] void Scheduler::spill_delays(uint32_t leaf, uint32_t bucket) {
+    DelayTally& t = cls_[leaf].delays;
+    const uint32_t i = bucket - t.base;
+    if (i < DelayTally::kWidth) {
+        // A bucket that fills up is where the delays are: keep the window.
+        defer_delays(leaf, bucket, DelayTally::kFull + 1);
+        t.clear(i);
+        t.misses = 0;
+        return;
+    }
+    // An empty window moves for free; one that keeps missing moves to where
+    // the delays are now, handing over its counts.
+    constexpr uint8_t kMissesToMove = 64;
+    if (!t.empty() && ++t.misses < kMissesToMove) {
+        defer_delays(leaf, bucket, 1);
+        return;
+    }
+    for (uint32_t k = 0; k < DelayTally::kWidth; ++k)
+        if (const uint32_t n = t.count(k)) defer_delays(leaf, t.base + k, n);
+    t = DelayTally{};
+    t.base = static_cast<uint8_t>(bucket > DelayTally::kWidth / 2 ? bucket - DelayTally::kWidth / 2 : 0);
+    t.add(bucket);
+}
+
+void Scheduler::flush_delays() {
+    for (uint32_t i = 0; i < spill_count_; ++i) *spills_[i].counter += spills_[i].n;
+    spill_count_ = 0;
+}
+
+[[gnu::noinline]] DelayHistogram& Scheduler::allocate_histogram(uint32_t x) {
+    const uint32_t chunk = x / kHistogramsPerChunk;
+    if (chunk >= histogram_chunks_.size()) histogram_chunks_.resize(chunk + 1);
+    HugeVector<DelayHistogram>& hs = histogram_chunks_[chunk];
+    if (hs.empty()) hs.resize(kHistogramsPerChunk);
+    return hs[x % kHistogramsPerChunk];
+}
+
+const DelayHistogram* Scheduler::find_histogram(uint32_t x) const {
+    const uint32_t chunk = x / kHistogramsPerChunk;
+    if (chunk >= histogram_chunks_.size() || histogram_chunks_[chunk].empty()) return nullptr;
+    return &histogram_chunks_[chunk][x % kHistogramsPerChunk];
+}
 
 std::optional<ClassSnapshot> Scheduler::snapshot(uint32_t class_id) const {
     const uint32_t x = ids_.find(class_id);
@@ -321,13 +396,16 @@ std::optional<ClassSnapshot> Scheduler::snapshot(uint32_t class_id) const {
     s.counters.bytes = c.bytes;
     s.counters.wire_bytes = c.wire_bytes;
     s.counters.borrowed = c.borrowed;
-    s.backlog_packets = leaf_[x].packets();
-    s.backlog_bytes = leaf_[x].bytes();
-    if (const DelayHistogram* h = c.delays) {
+    s.backlog_packets = c.queue.packets(tuning_[x]);
+    s.backlog_bytes = c.queue.bytes(tuning_[x]);
+    DelayHistogram h;
+    if (const DelayHistogram* spilled = find_histogram(x)) h = *spilled;
+    c.delays.add_to(h);
+    s.delay_samples = h.total();
+    if (s.delay_samples) {
         const double ns_per_tick = 1e9 / static_cast<double>(config_.tick_hz);
-        s.delay_samples = h->total();
-        s.delay_p50_ns = static_cast<uint64_t>(static_cast<double>(h->quantile_ticks(0.50, delay_floor_shift_)) * ns_per_tick);
-        s.delay_p99_ns = static_cast<uint64_t>(static_cast<double>(h->quantile_ticks(0.99, delay_floor_shift_)) * ns_per_tick);
+        s.delay_p50_ns = static_cast<uint64_t>(static_cast<double>(h.quantile_ticks(0.50, delay_floor_shift_)) * ns_per_tick);
+        s.delay_p99_ns = static_cast<uint64_t>(static_cast<double>(h.quantile_ticks(0.99, delay_floor_shift_)) * ns_per_tick);
     }
     return s;
 }

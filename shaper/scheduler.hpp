@@ -16,14 +16,16 @@
 // Owned by one lcore: no locks and no atomics; the packet path costs
 // O(tree depth) per packet and does not allocate, except while warming up:
 // a fq_codel class's flow table when it first holds a packet, and a chunk of
-// delay histograms for every 2,048 classes that first send. See
-// docs/shaper.md.
+// delay histograms for every 4,096 classes when one of them first needs its
+// histogram. See docs/shaper.md.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "shaper/change.hpp"
@@ -97,30 +99,41 @@ private:
         uint32_t next = kNone;
     };
 
-    // What the packet path touches for a class, in two cache lines.
+    // What a class's settings come to on the packet path. Classes with
+    // the same settings (a plan's subscribers, say) share one, so the
+    // profiles of many classes take a few cache lines, and a class's own
+    // state has room for its queue.
+    struct ClassProfile {
+        BucketProfile rate{};
+        BucketProfile ceil{};
+        uint32_t quantum = 0;
+        LeafLimits limits{};
+    };
+
+    // What the packet path touches for a class, in two cache lines: with a
+    // fifo leaf, all of it but the shared profile and the packet slots.
     struct alignas(64) ClassState {
         int64_t tokens = 0;
         int64_t ctokens = 0;
         uint64_t t_c = 0;  // tick the buckets were last brought up to date
-        BucketProfile rate{};
-        BucketProfile ceil{};
+        uint32_t profile = kNone;  // in profiles_
         uint32_t parent = kNone;
-        uint32_t quantum = 0;
         int32_t deficit[2] = {0, 0};  // [0] in its row, [1] in its parent's feed
         uint8_t level = 0;
         uint8_t prio = 0;
         uint8_t prio_activity = 0;  // priorities with packets below
         Mode mode = Mode::can_send;
         bool leaf = true;
-        uint8_t delay_hint = 0;  // histogram bucket of the last departure
         bool timer_armed = false;  // spares a look at the wheel when not
-        Link own_link{};           // a leaf is in one ring only, at its prio
-        // Departure counters live here too: no extra cache miss per packet.
+        // Departure counters and delays live here too: no extra cache miss
+        // per packet. The tally spills into histogram_of(x) now and then.
+        DelayTally delays{};
+        Link own_link{};  // a leaf is in one ring only, at its prio
+        LeafQueue queue{};  // fifo and CoDel packets; fq_codel's are in tuning_
         uint64_t packets = 0;
         uint64_t bytes = 0;
         uint64_t wire_bytes = 0;
         uint64_t borrowed = 0;
-        DelayHistogram* delays = nullptr;  // from histogram_chunks_
     };
     static_assert(sizeof(ClassState) == 128);
 
@@ -163,15 +176,27 @@ private:
     void charge(uint32_t leaf, uint32_t level, uint32_t cost);
     bool dequeue_tree(uint32_t level, uint32_t prio, Packet& out);
     void prefetch_ring(const Ring& ring, uint32_t prio);
+    void prefetch_timers(std::span<const uint32_t> due);
     void drop_slot(uint32_t cls, uint32_t s, DropReason reason);
     void report_drop(uint32_t cls, const Packet& p, DropReason reason);
     void queue_slot(uint32_t cls, uint32_t s);
+    void spill_delays(uint32_t leaf, uint32_t bucket);
+    void defer_delays(uint32_t leaf, uint32_t bucket, uint32_t n) {
+        uint64_t* counter = histogram_of(leaf).counter(bucket);
+        __builtin_prefetch(counter, 1);
+        spills_[spill_count_++] = {counter, n};
+        if (spill_count_ == kMaxSpills) flush_delays();
+    }
+    void flush_delays();
 
     Status add_class(const ClassConfig& cfg, uint64_t now);
     Status remove_class(const RemoveClass& rc);
     Status modify_class(const ModifyClass& mc, uint64_t now);
     Status check_config(const ClassConfig& cfg, bool is_root) const;
     void set_profile(uint32_t x, const ClassConfig& cfg);
+    uint32_t intern_profile(const ClassProfile& p);
+    void release_profile(uint32_t i);
+    const ClassProfile& profile_of(const ClassState& c) const { return profiles_[c.profile]; }
     void set_leaf(uint32_t x, const LeafConfig& leaf);
     uint32_t allocate_slot();
     void release_slot(uint32_t x);
@@ -192,14 +217,42 @@ private:
     // turns from leaf to inner or back while it is in no ring.
     Link& link_of(uint32_t x, uint32_t prio) { return cls_[x].leaf ? cls_[x].own_link : links_[x][prio]; }
     HugeVector<std::array<Ring, kPrioCount>> feed_;  // inner classes' children lists
-    HugeVector<LeafQueue> leaf_;
     HugeVector<LeafTuning> tuning_;
+    // Classes configured with CoDel or fq_codel, whose packets also touch
+    // their tuning_: only while there are any is it worth prefetching.
+    uint32_t aqm_classes_ = 0;
+    HugeVector<ClassProfile> profiles_;
+    std::vector<uint32_t> profile_users_;
+    std::vector<uint32_t> free_profiles_;
+    std::map<std::array<uint64_t, 7>, uint32_t> profile_index_;  // by value
     HugeVector<ClassCounters> counters_;
-    // Delay histograms, taken from chunks when a class first sends a packet.
-    static constexpr uint32_t kHistogramsPerChunk = 2'048;
+    // Delay histograms by slot, in chunks allocated when a class of the
+    // chunk first spills its tally (an empty chunk is not allocated yet).
+    static constexpr uint32_t kHistogramsPerChunk = 4'096;  // 3.4 MB: huge pages
     std::vector<HugeVector<DelayHistogram>> histogram_chunks_;
-    std::vector<DelayHistogram*> free_histograms_;
-    DelayHistogram* take_histogram();
+    DelayHistogram& histogram_of(uint32_t x) {
+        const uint32_t chunk = x / kHistogramsPerChunk;
+        if (chunk < histogram_chunks_.size() && !histogram_chunks_[chunk].empty()) [[likely]]
+            return histogram_chunks_[chunk][x % kHistogramsPerChunk];
+        return allocate_histogram(x);
+    }
+    DelayHistogram& allocate_histogram(uint32_t x);
+    const DelayHistogram* find_histogram(uint32_t x) const;
+    // While all histograms fit in a small part of the cache (a few thousand
+    // classes), the tally would only add work: departures go straight to
+    // the histogram then.
+    static constexpr uint32_t kDirectDelayClasses = 4'096;
+    bool direct_delays_ = true;
+    // Departures the tallies spilled during this dequeue_burst, added to
+    // the histograms at its end: their lines are prefetched when they
+    // spill and arrive while the burst goes on. Empty between bursts.
+    struct DelaySpill {
+        uint64_t* counter;  // in histogram_of(the class)
+        uint64_t n;
+    };
+    static constexpr uint32_t kMaxSpills = 64;
+    std::array<DelaySpill, kMaxSpills> spills_{};
+    uint32_t spill_count_ = 0;
     std::vector<ClassConfig> configs_;
     std::vector<uint32_t> free_slots_;
 

@@ -70,12 +70,13 @@ SLUICE_HOT_INLINE void Scheduler::remove_from_row(uint32_t x, uint8_t mask) {
 // ---------------------------------------------------------------- modes
 
 SLUICE_HOT_INLINE Scheduler::Mode Scheduler::mode_for(const ClassState& c, int64_t credit_fp, int64_t& wait_fp) const {
-    const int64_t ct = std::min(c.ctokens + credit_fp, c.ceil.size);
+    const ClassProfile& p = profile_of(c);
+    const int64_t ct = std::min(c.ctokens + credit_fp, p.ceil.size);
     if (ct < 0) {
         wait_fp = -ct;
         return Mode::cant_send;
     }
-    const int64_t t = std::min(c.tokens + credit_fp, c.rate.size);
+    const int64_t t = std::min(c.tokens + credit_fp, p.rate.size);
     if (t >= 0) {
         wait_fp = 0;
         return Mode::can_send;
@@ -118,6 +119,8 @@ SLUICE_HOT_INLINE void Scheduler::deactivate(uint32_t leaf) {
     if (!cls_[leaf].prio_activity) return;
     deactivate_prios(leaf);
     cls_[leaf].prio_activity = 0;
+    // Its timer would only find it idle, with a cache miss on its state.
+    disarm_timer(leaf);
 }
 
 SLUICE_HOT_INLINE void Scheduler::change_mode(uint32_t x, int64_t credit_fp, int64_t& wait_fp) {

@@ -19,7 +19,10 @@
 #include <bit>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
+
+#include "shaper/huge_array.hpp"
 
 namespace sluice::shaper {
 
@@ -34,6 +37,8 @@ public:
     void resize(uint32_t n) { nodes_.resize(n); }
 
     bool scheduled(uint32_t id) const { return nodes_[id].bucket != kUnscheduled; }
+    // Starts loading what schedule(id) or cancel(id) will write first.
+    void prefetch(uint32_t id) const { __builtin_prefetch(&nodes_[id]); }
     uint64_t expiry(uint32_t id) const { return nodes_[id].expiry; }
 
     // Arms timer `id` (not armed) to fire at or after tick `expiry`.
@@ -61,8 +66,16 @@ public:
     // others) is not fired now: it has a new due time.
     template <typename Fire>
     void advance(uint64_t now, Fire&& fire) {
+        advance(now, [](std::span<const uint32_t>) {}, fire);
+    }
+    // The same, first showing ready() all the timers due, so that the
+    // owner can prefetch what fire() will touch for each of them.
+    template <typename Ready, typename Fire>
+    void advance(uint64_t now, Ready&& ready, Fire&& fire) {
         due_.clear();
         collect_due(now);
+        if (due_.empty()) return;
+        ready(std::span<const uint32_t>(due_));
         for (const uint32_t id : due_)
             if (!scheduled(id)) fire(id);
     }
@@ -100,7 +113,7 @@ private:
     uint64_t now_g_ = 0;
     std::array<uint64_t, kLevels> occ_{};
     std::array<uint32_t, kLevels * 64> heads_{};
-    std::vector<Node> nodes_;
+    HugeVector<Node> nodes_;  // one per class: huge pages spare TLB misses
     std::vector<uint32_t> due_;  // reused: no allocation once warm
 };
 

@@ -12,6 +12,7 @@ namespace {
 struct Bench {
     PacketPool pool{4'096};
     LeafQueue q;
+    LeafLimits limits;
     LeafTuning t;
     std::vector<std::pair<uint64_t, DropReason>> drops;
 
@@ -21,7 +22,7 @@ struct Bench {
         pool[s].packet = Packet{handle, len, hash};
         pool[s].enqueued_at = now;
         pool[s].cost = len;
-        q.enqueue(pool, s, t, [&](uint32_t v, DropReason r) {
+        q.enqueue(pool, s, limits, t, [&](uint32_t v, DropReason r) {
             drops.push_back({pool[v].packet.handle, r});
             pool.give_back(v);
         });
@@ -43,8 +44,8 @@ struct Bench {
 TEST_CASE("a fifo refuses the packet that would exceed its packet or byte limit", "[shaper][fifo]") {
     Bench b;
     b.q.kind = LeafKind::fifo;
-    b.q.limit_packets = 3;
-    b.q.limit_bytes = 2'500;
+    b.limits.packets = 3;
+    b.limits.bytes = 2'500;
     b.push(1, 1'000, 0);
     b.push(2, 1'000, 0);
     b.push(3, 1'000, 0);  // bytes would be 3000
@@ -62,7 +63,7 @@ TEST_CASE("a fifo refuses the packet that would exceed its packet or byte limit"
 TEST_CASE("CoDel drops only after the delay stays above target for a whole interval", "[shaper][codel]") {
     Bench b;
     b.q.kind = LeafKind::codel;
-    b.q.limit_packets = 1'000;
+    b.limits.packets = 1'000;
     b.t.codel_profile = {5'000, 100'000, 1'500};  // 5 ms / 100 ms in us-ticks
     for (uint64_t k = 0; k < 500; ++k) b.push(k, 1'000, 0);
     // Every packet has waited 20 ms: above target from the first dequeue on.
@@ -79,7 +80,7 @@ TEST_CASE("fq_codel serves a new sparse flow before an old bulk flow and drops f
           "[shaper][fq_codel]") {
     Bench b;
     b.q.kind = LeafKind::fq_codel;
-    b.q.limit_packets = 20;
+    b.limits.packets = 20;
     b.t.flows = 64;
     b.t.quantum = 1'500;
     b.t.codel_profile = {5'000, 100'000, 1'500};

@@ -1,5 +1,12 @@
-// Latency and AQM behaviour in virtual time: priority, CoDel, fq_codel.
+// Latency and AQM behaviour in virtual time: priority, CoDel, fq_codel,
+// and the delay statistics that report it.
 #include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <utility>
+#include <vector>
 
 #include "tests/shaper/virtual_traffic.hpp"
 
@@ -170,4 +177,43 @@ TEST_CASE("a meter's drop is counted in the class it was meant for", "[shaper][s
     CHECK(snap->counters.drops[static_cast<size_t>(DropReason::meter)] == 2);
     CHECK(snap->counters.drop_bytes[static_cast<size_t>(DropReason::meter)] == 1'500);
     CHECK(drop_reason_name(DropReason::meter) == "meter");
+}
+
+TEST_CASE("a class's delay percentiles are the same whether its departures are tallied or go straight to the histogram",
+          "[shaper][stats]") {
+    // Up to 4,096 classes every departure goes to the histogram; beyond, a
+    // small tally in the class's state counts most of them and spills the
+    // rest. Delays spread log-uniformly over five octaves and more make the
+    // tally miss, fill and move its window.
+    auto run = [](uint32_t classes) {
+        SchedulerConfig cfg;
+        cfg.tick_hz = kHz;
+        Scheduler s(cfg);
+        REQUIRE(s.apply(AddClass{leaf(1, kNoParent, mbit(10'000))}, 0).ok());
+        for (uint32_t i = 0; i < classes; ++i) REQUIRE(s.apply(AddClass{leaf(100 + i, 1, mbit(1'000))}, 0).ok());
+        std::mt19937_64 rng(11);
+        std::vector<uint64_t> delays;
+        uint64_t now = 0;
+        Packet out[1];
+        for (int k = 0; k < 20'000; ++k) {
+            // 2 us .. 64 ms, log-uniform.
+            const auto d = static_cast<uint64_t>(2'000.0 * std::exp2(15.0 * static_cast<double>(rng() % 10'000) / 10'000.0));
+            REQUIRE(s.enqueue(100, Packet{static_cast<uint64_t>(k), 100, 0}, now));
+            now += d;
+            REQUIRE(s.dequeue_burst(out, 1, now) == 1);
+            delays.push_back(d);
+            now += ms(0.1);
+        }
+        std::sort(delays.begin(), delays.end());
+        const ClassSnapshot snap = *s.snapshot(100);
+        CHECK(snap.delay_samples == delays.size());
+        for (const auto& [q, got] : {std::pair{0.5, snap.delay_p50_ns}, std::pair{0.99, snap.delay_p99_ns}}) {
+            const auto exact = static_cast<double>(delays[static_cast<size_t>(q * static_cast<double>(delays.size() - 1))]);
+            INFO(classes << " classes, q " << q << ": exact " << exact << " ns, reported " << got << " ns");
+            CHECK(static_cast<double>(got) >= exact);
+            CHECK(static_cast<double>(got) <= exact * 1.26);
+        }
+        return std::pair{snap.delay_p50_ns, snap.delay_p99_ns};
+    };
+    CHECK(run(10) == run(5'000));
 }
