@@ -96,10 +96,10 @@ void Scheduler::release_profile(uint32_t i) {
 
 void Scheduler::set_leaf(uint32_t x, const LeafConfig& l) {
     LeafQueue& q = cls_[x].queue;
-    q.kind = l.kind;
-    q.list = {};
+    q.set_kind(l.kind);
     LeafTuning& t = tuning_[x];
-    t.fq.reset();
+    FqCodelQueue::recycle(t.fq);
+    t.arena = fq_blocks_.get();
     t.flows = l.flows;
     t.quantum = l.quantum;
     t.codel_profile = {ticks_from_us(l.codel.target_us), ticks_from_us(l.codel.interval_us), mtu_cost_};
@@ -132,6 +132,7 @@ void Scheduler::release_slot(uint32_t x) {
     tree_[x] = TreeLinks{};
     links_[x] = {};
     feed_[x] = {};
+    FqCodelQueue::recycle(tuning_[x].fq);
     tuning_[x] = LeafTuning{};
     counters_[x] = {};
     free_slots_.push_back(x);

@@ -141,7 +141,7 @@ void Scheduler::drop_slot(uint32_t cls, uint32_t s, DropReason reason) {
 void Scheduler::queue_slot(uint32_t cls, uint32_t s) {
     ClassState& c = cls_[cls];
     c.queue.enqueue(pool_, s, profile_of(c).limits, tuning_[cls], [&](uint32_t v, DropReason r) { drop_slot(cls, v, r); });
-    if (!c.prio_activity && !c.queue.empty(tuning_[cls])) activate(cls);
+    if (!c.prio_activity && !c.queue.empty()) activate(cls);
 }
 
 bool Scheduler::enqueue(uint32_t class_id, const Packet& packet, uint64_t now) {
@@ -173,7 +173,7 @@ bool Scheduler::enqueue_slot(uint32_t cls, const Packet& packet, uint64_t now) {
         arrival_dropped |= v == s;
         drop_slot(cls, v, r);
     });
-    if (!c.prio_activity && !c.queue.empty(tuning_[cls])) activate(cls);
+    if (!c.prio_activity && !c.queue.empty()) activate(cls);
     return !arrival_dropped;
 }
 
@@ -194,9 +194,15 @@ uint32_t Scheduler::enqueue_burst(const uint32_t* class_ids, const Packet* packe
                 __builtin_prefetch(c);
                 __builtin_prefetch(c + 64);
                 wheel_.prefetch(x);  // a borrowing class sets a timer
-                if (aqm_classes_) __builtin_prefetch(&tuning_[x]);
             }
         }
+        // A fq_codel class's table header and the packet's flow: found from
+        // the class states fetched above, so a second wave, but still all at
+        // once. (CoDel classes read their tuning at dequeue only.)
+        if (aqm_classes_)
+            for (uint32_t i = 0; i < m; ++i)
+                if (const uint32_t x = slots[i]; x != IdIndex::kMissing)
+                    cls_[x].queue.prefetch_enqueue(packets[base + i].flow_hash);
         for (uint32_t i = 0; i < m; ++i) {
             if (slots[i] == IdIndex::kMissing) {
                 report_drop(kNone, packets[base + i], DropReason::unknown_class);
@@ -260,7 +266,7 @@ bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
                 ring.resume = kNone;
             }
         }
-        if (q.empty(tuning_[leaf])) deactivate(leaf);
+        if (q.empty()) deactivate(leaf);
         charge(leaf, level, cost);
         prefetch_ring(n == 1 ? row_[level][prio] : feed_[path[n - 2]][prio], prio);
 
@@ -282,18 +288,38 @@ bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
 // the class after next gets its state lines fetched, and the next one
 // (whose state was fetched one packet ago) its head packet slot. With many
 // backlogged classes each packet would otherwise wait for several cache
-// misses in a row.
+// misses in a row. A fq_codel class has one more step (its table header,
+// then the flow to serve), so while there are AQM classes the pipeline is
+// one class deeper: states three ahead, tables two ahead, the flow or
+// packet one ahead. CoDel's tuning comes with its table's turn.
 void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
     const uint32_t a = ring.cur;
     if (a == kNone) return;
-    if (cls_[a].leaf)
-        if (const uint32_t head = cls_[a].queue.list.head; head != kNoSlot) __builtin_prefetch(&pool_[head]);
+    // A small tree (the same bound as for direct delays) stays in cache:
+    // there the deeper pipeline, and a look into a fq_codel table, would
+    // only cost.
+    const bool deep = aqm_classes_ && !direct_delays_;
+    if (const LeafQueue& qa = cls_[a].queue; cls_[a].leaf && (deep || qa.kind != LeafKind::fq_codel))
+        qa.prefetch_dequeue(pool_);
     const uint32_t b = link_of(a, prio).next;
     if (b == kNone || b == a) return;
     const char* cb = reinterpret_cast<const char*>(&cls_[b]);
-    __builtin_prefetch(cb);
-    __builtin_prefetch(cb + 64);
-    if (aqm_classes_) __builtin_prefetch(&tuning_[b]);
+    if (!deep) {
+        __builtin_prefetch(cb);
+        __builtin_prefetch(cb + 64);
+        return;
+    }
+    // b's state was fetched one packet ago, as the class after next.
+    const ClassState& sb = cls_[b];
+    if (sb.leaf) {
+        if (sb.queue.kind == LeafKind::codel) __builtin_prefetch(&tuning_[b]);
+        if (const FqCodelQueue* h = sb.queue.fq_table()) h->prefetch_header();
+    }
+    const uint32_t c = link_of(b, prio).next;
+    if (c == a || c == b) return;
+    const char* cc = reinterpret_cast<const char*>(&cls_[c]);
+    __builtin_prefetch(cc);
+    __builtin_prefetch(cc + 64);
 }
 
 // A class whose timer fires changes mode, and so moves between a feed and a
@@ -396,8 +422,8 @@ std::optional<ClassSnapshot> Scheduler::snapshot(uint32_t class_id) const {
     s.counters.bytes = c.bytes;
     s.counters.wire_bytes = c.wire_bytes;
     s.counters.borrowed = c.borrowed;
-    s.backlog_packets = c.queue.packets(tuning_[x]);
-    s.backlog_bytes = c.queue.bytes(tuning_[x]);
+    s.backlog_packets = c.queue.packets();
+    s.backlog_bytes = c.queue.bytes();
     DelayHistogram h;
     if (const DelayHistogram* spilled = find_histogram(x)) h = *spilled;
     c.delays.add_to(h);

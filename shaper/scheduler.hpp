@@ -15,7 +15,8 @@
 //
 // Owned by one lcore: no locks and no atomics; the packet path costs
 // O(tree depth) per packet and does not allocate, except while warming up:
-// a fq_codel class's flow table when it first holds a packet, and a chunk of
+// a fq_codel class's flow table when it first holds a packet (from an arena,
+// which takes a 2 MiB chunk now and then), and a chunk of
 // delay histograms for every 4,096 classes when one of them first needs its
 // histogram. See docs/shaper.md.
 #pragma once
@@ -217,9 +218,12 @@ private:
     // turns from leaf to inner or back while it is in no ring.
     Link& link_of(uint32_t x, uint32_t prio) { return cls_[x].leaf ? cls_[x].own_link : links_[x][prio]; }
     HugeVector<std::array<Ring, kPrioCount>> feed_;  // inner classes' children lists
+    // fq_codel flow tables; on the heap, as tuning_ points to it.
+    std::unique_ptr<FqBlockArena> fq_blocks_ = std::make_unique<FqBlockArena>();
     HugeVector<LeafTuning> tuning_;
     // Classes configured with CoDel or fq_codel, whose packets also touch
-    // their tuning_: only while there are any is it worth prefetching.
+    // their tuning_ (CoDel) or flow table (fq_codel): only while there are
+    // any is it worth prefetching those.
     uint32_t aqm_classes_ = 0;
     HugeVector<ClassProfile> profiles_;
     std::vector<uint32_t> profile_users_;

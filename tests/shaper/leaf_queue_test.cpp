@@ -43,7 +43,7 @@ struct Bench {
 
 TEST_CASE("a fifo refuses the packet that would exceed its packet or byte limit", "[shaper][fifo]") {
     Bench b;
-    b.q.kind = LeafKind::fifo;
+    b.q.set_kind(LeafKind::fifo);
     b.limits.packets = 3;
     b.limits.bytes = 2'500;
     b.push(1, 1'000, 0);
@@ -62,7 +62,7 @@ TEST_CASE("a fifo refuses the packet that would exceed its packet or byte limit"
 
 TEST_CASE("CoDel drops only after the delay stays above target for a whole interval", "[shaper][codel]") {
     Bench b;
-    b.q.kind = LeafKind::codel;
+    b.q.set_kind(LeafKind::codel);
     b.limits.packets = 1'000;
     b.t.codel_profile = {5'000, 100'000, 1'500};  // 5 ms / 100 ms in us-ticks
     for (uint64_t k = 0; k < 500; ++k) b.push(k, 1'000, 0);
@@ -79,7 +79,7 @@ TEST_CASE("CoDel drops only after the delay stays above target for a whole inter
 TEST_CASE("fq_codel serves a new sparse flow before an old bulk flow and drops from the fattest flow",
           "[shaper][fq_codel]") {
     Bench b;
-    b.q.kind = LeafKind::fq_codel;
+    b.q.set_kind(LeafKind::fq_codel);
     b.limits.packets = 20;
     b.t.flows = 64;
     b.t.quantum = 1'500;
