@@ -252,6 +252,9 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
                                          "restart of sluiced", dir)};
             }
             auto& p = plan_storage[d] = shaper::plan_tree_change(was, shaper_ids_[d], now, next_shaper_id_[d]);
+            if (!p.empty() && channels_[d] == nullptr) {
+                return Error{fmt::format("the {} class tree differs, and this shaper takes no changes", dir)};
+            }
             if (!p.empty() && tree_changes != nullptr) {
                 tree_changes->push_back(fmt::format("{} classes: {} kept ({} changed), {} added, {} removed", dir,
                                                     p.kept, p.modified, p.added, p.removed));
@@ -290,7 +293,6 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
             const auto& plan = (*plans)[d];
             if (plan.before.empty()) continue;
             const char* dir = policy::direction_name(static_cast<policy::Direction>(d));
-            if (channels_[d] == nullptr) return Error{fmt::format("{}: the shaper cannot take changes", dir)};
             auto r = channels_[d]->apply_all(plan.before, kTimeout);
             if (!r) {
                 undo();
