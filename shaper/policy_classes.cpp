@@ -58,16 +58,16 @@ std::vector<uint32_t> parents_first(const policy::ClassTree& tree) {
     return order;
 }
 
-std::vector<uint32_t> identity(size_t n) {
-    std::vector<uint32_t> ids(n);
-    for (size_t i = 0; i < n; ++i) ids[i] = static_cast<uint32_t>(i);
+}  // namespace
+
+std::vector<uint32_t> numbered_ids(const policy::ClassTree& tree) {
+    std::vector<uint32_t> ids(tree.classes.size());
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<uint32_t>(i);
     return ids;
 }
 
-}  // namespace
-
 std::vector<ClassConfig> class_configs(const policy::ClassTree& tree) {
-    return class_configs(tree, identity(tree.classes.size()));
+    return class_configs(tree, numbered_ids(tree));
 }
 
 std::vector<ClassConfig> class_configs(const policy::ClassTree& tree, const std::vector<uint32_t>& ids) {

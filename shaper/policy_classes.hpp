@@ -17,6 +17,8 @@ namespace sluice::shaper {
 SchedulerConfig scheduler_config(const policy::ClassTree& tree, uint64_t tick_hz, uint32_t packet_capacity);
 // Scheduler ids are the policy's class numbers, or ids[number] when given.
 std::vector<ClassConfig> class_configs(const policy::ClassTree& tree);
+// The ids build_scheduler() gives a tree's classes: their numbers.
+std::vector<uint32_t> numbered_ids(const policy::ClassTree& tree);
 std::vector<ClassConfig> class_configs(const policy::ClassTree& tree, const std::vector<uint32_t>& ids);
 
 // A scheduler with the whole tree added, or why the tree was refused.

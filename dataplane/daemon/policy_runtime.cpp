@@ -86,12 +86,9 @@ void PolicyRuntime::set_schedulers(const shaper::Scheduler* upload, const shaper
     std::lock_guard lock(mutex_);
     schedulers_[0] = upload;
     schedulers_[1] = download;
-    // build_scheduler numbers the classes as the policy does.
     for (size_t d = 0; d < policy::kDirectionCount; ++d) {
-        shaper_ids_[d].clear();
-        const size_t n = policy_ ? policy_->directions[d].classes.size() : 0;
-        for (size_t c = 0; c < n; ++c) shaper_ids_[d].push_back(static_cast<uint32_t>(c));
-        next_shaper_id_[d] = static_cast<uint32_t>(n);
+        shaper_ids_[d] = policy_ ? shaper::numbered_ids(policy_->directions[d]) : std::vector<uint32_t>{};
+        next_shaper_id_[d] = static_cast<uint32_t>(shaper_ids_[d].size());
     }
 }
 

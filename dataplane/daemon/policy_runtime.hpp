@@ -93,8 +93,6 @@ private:
     Result<double> publish_locked(std::shared_ptr<const policy::Policy> next,
                                   std::vector<std::string>* notes = nullptr,
                                   std::vector<std::string>* tree_changes = nullptr);
-    // The scheduler id of class `cls` in direction d of the running policy.
-    uint32_t shaper_id(size_t d, uint32_t cls) const { return shaper_ids_[d][cls]; }
 
     mutable std::mutex mutex_;
     classifier::TablePublisher& publisher_;

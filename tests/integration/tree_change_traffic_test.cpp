@@ -18,6 +18,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 #include "classifier/table_publisher.hpp"
 #include "dataplane/daemon/change_channel.hpp"
 #include "dataplane/daemon/direction.hpp"
@@ -25,7 +27,6 @@
 #include "dataplane/daemon/worker.hpp"
 #include "dataplane/mempool.hpp"
 #include "shaper/policy_classes.hpp"
-#include <unistd.h>
 #include "tests/support/frame_builder.hpp"
 #include "tests/support/ring_port.hpp"
 #include "tests/support/test_eal.hpp"

@@ -42,15 +42,9 @@ uint32_t index_of(const policy::ClassTree& t, const std::string& name) {
     return 0;
 }
 
-std::vector<uint32_t> identity(const policy::ClassTree& t) {
-    std::vector<uint32_t> ids;
-    for (uint32_t i = 0; i < t.classes.size(); ++i) ids.push_back(i);
-    return ids;
-}
-
 // A scheduler built from `p` as sluiced builds it, and a drop counter.
 struct Running {
-    explicit Running(const std::shared_ptr<const policy::Policy>& p) : ids(identity(up(p))) {
+    explicit Running(const std::shared_ptr<const policy::Policy>& p) : ids(numbered_ids(up(p))) {
         auto built = build_scheduler(up(p), kHz, 4096, 0);
         REQUIRE(built);
         s = std::move(*built);
