@@ -81,11 +81,10 @@ private:
 // The histogram's front: narrow counters over a window of adjacent
 // buckets, small enough to live in a class's hot state. A class that sends
 // within its rate sees delays within an octave or two, and nearly all of
-// them are counted here; the 800-byte histogram (with 100,000 classes,
-// 80 MB that no cache holds) gets only the departures outside the window
-// and counters that fill up, which the scheduler batches (see
-// Scheduler::spill_delays). A backlogged, borrowing class's delays spread
-// over many octaves, and about half of them spill.
+// them are counted here; the departures outside the window and counters
+// that fill up go to the class's DelayWindow (see Scheduler::spill_delays).
+// A backlogged, borrowing class's delays spread over many octaves, and
+// about a third of them spill.
 struct DelayTally {
     static constexpr uint32_t kBits = 6;
     static constexpr uint32_t kWidth = 64 / kBits;  // buckets: 10, two and a half octaves
@@ -95,6 +94,11 @@ struct DelayTally {
     uint8_t misses = 0;  // departures outside the window since it last moved
     std::array<uint8_t, 8> packed{};  // kWidth counters of kBits, as a uint64_t
 
+    // Whether add(bucket) would take it.
+    bool takes(uint32_t bucket) const {
+        const uint32_t i = bucket - base;
+        return i < kWidth && ((std::bit_cast<uint64_t>(packed) >> (kBits * i)) & kFull) != kFull;
+    }
     // Counts a delay in `bucket`; false if the caller must spill it.
     bool add(uint32_t bucket) {
         const uint32_t i = bucket - base;  // wraps for buckets below the window
@@ -115,6 +119,29 @@ struct DelayTally {
     }
 };
 static_assert(sizeof(DelayTally) == 10);
+
+// The histogram's middle: one line per class, byte counters for its first
+// 64 buckets (delays up to 2^16 floor units, about 16 ms at the
+// scheduler's quarter-microsecond floor), where what the tally cannot take
+// goes first. A backlogged class's delays span many octaves (sub-
+// microsecond while it sends on its own rate, milliseconds while it waits
+// to borrow), more than the tally's window, but mostly within these. With
+// 100,000 classes this is 6.4 MB, which shares the last-level cache with
+// the class states; the 83 MB of histograms behind it, which no cache
+// holds, then see a departure only when a counter passes 255 or a delay is
+// longer.
+struct alignas(64) DelayWindow {
+    static constexpr uint32_t kWidth = 64;
+    static constexpr uint32_t kFull = 255;
+
+    std::array<uint8_t, kWidth> counts{};
+
+    void add_to(DelayHistogram& h) const {
+        for (uint32_t i = 0; i < kWidth; ++i)
+            if (counts[i]) h.add(i, counts[i]);
+    }
+};
+static_assert(sizeof(DelayWindow) == 64);
 
 struct ClassCounters {
     uint64_t packets = 0;     // departed

@@ -284,31 +284,51 @@ bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
     }
 }
 
-// Software pipelining along a round-robin ring, as rte_sched's grinders do:
-// the class after next gets its state lines fetched, and the next one
-// (whose state was fetched one packet ago) its head packet slot. With many
-// backlogged classes each packet would otherwise wait for several cache
-// misses in a row. A fq_codel class has one more step (its table header,
-// then the flow to serve), so while there are AQM classes the pipeline is
-// one class deeper: states three ahead, tables two ahead, the flow or
-// packet one ahead. CoDel's tuning comes with its table's turn.
+// Software pipelining along a round-robin ring, as rte_sched's grinders do.
+// With many backlogged classes each packet would otherwise wait for
+// several cache misses in a row: the class's state, then its head packet.
+// The ring's links are in a compact array that stays in L2 (see
+// leaf_links_), so looking a few classes ahead is cheap: the class three
+// ahead gets its state lines fetched, and the one after next (whose state
+// was fetched two packets ago) its head packet slot, which then has a
+// packet's time to arrive. A fq_codel class has one more step (its table
+// header, then the flow to serve), so while there are AQM classes the
+// pipeline is one class deeper: states three ahead, tables two ahead, the
+// flow or packet one ahead. CoDel's tuning comes with its table's turn.
 void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
     const uint32_t a = ring.cur;
     if (a == kNone) return;
     // A small tree (the same bound as for direct delays) stays in cache:
     // there the deeper pipeline, and a look into a fq_codel table, would
     // only cost.
-    const bool deep = aqm_classes_ && !direct_delays_;
-    if (const LeafQueue& qa = cls_[a].queue; cls_[a].leaf && (deep || qa.kind != LeafKind::fq_codel))
-        qa.prefetch_dequeue(pool_);
-    const uint32_t b = link_of(a, prio).next;
-    if (b == kNone || b == a) return;
-    const char* cb = reinterpret_cast<const char*>(&cls_[b]);
-    if (!deep) {
+    if (direct_delays_) {
+        if (const LeafQueue& qa = cls_[a].queue; cls_[a].leaf && qa.kind != LeafKind::fq_codel)
+            qa.prefetch_dequeue(pool_);
+        const uint32_t b = link_of(a, prio).next;
+        if (b == kNone || b == a) return;
+        const char* cb = reinterpret_cast<const char*>(&cls_[b]);
         __builtin_prefetch(cb);
         __builtin_prefetch(cb + 64);
         return;
     }
+    if (!aqm_classes_) {
+        const uint32_t b = link_of(a, prio).next;
+        if (b == kNone || b == a) return;
+        const uint32_t c = link_of(b, prio).next;
+        if (c == a) return;
+        if (const LeafQueue& qc = cls_[c].queue; cls_[c].leaf) qc.prefetch_dequeue(pool_);
+        const uint32_t d = link_of(c, prio).next;
+        if (d == a || d == b) return;
+        const uint32_t e = link_of(d, prio).next;
+        if (e == a || e == b || e == c) return;
+        const char* ce = reinterpret_cast<const char*>(&cls_[e]);
+        __builtin_prefetch(ce);
+        __builtin_prefetch(ce + 64);
+        return;
+    }
+    if (const LeafQueue& qa = cls_[a].queue; cls_[a].leaf) qa.prefetch_dequeue(pool_);
+    const uint32_t b = link_of(a, prio).next;
+    if (b == kNone || b == a) return;
     // b's state was fetched one packet ago, as the class after next.
     const ClassState& sb = cls_[b];
     if (sb.leaf) {
@@ -323,24 +343,14 @@ void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
 }
 
 // A class whose timer fires changes mode, and so moves between a feed and a
-// row: its state and its ring neighbours' are touched, in classes that have
-// not been seen for a while. Fetch them for all the due timers at once, in
-// two waves (the neighbours are known once the class's line is in).
+// row: its state is touched (its ring neighbours' links are in L2), in
+// classes that have not been seen for a while. Fetch them for all the due
+// timers at once.
 void Scheduler::prefetch_timers(std::span<const uint32_t> due) {
     for (const uint32_t x : due) {
         const char* c = reinterpret_cast<const char*>(&cls_[x]);
         __builtin_prefetch(c);
         __builtin_prefetch(c + 64);
-    }
-    for (const uint32_t x : due) {
-        const ClassState& c = cls_[x];
-        if (!c.leaf || !c.prio_activity) continue;
-        for (const uint32_t y : {c.own_link.prev, c.own_link.next}) {
-            if (y == kNone) continue;
-            const char* cy = reinterpret_cast<const char*>(&cls_[y]);
-            __builtin_prefetch(cy);
-            __builtin_prefetch(cy + 64);
-        }
     }
 }
 
@@ -360,7 +370,7 @@ uint32_t Scheduler::dequeue_burst(Packet* out, uint32_t n, uint64_t now) {
         if (!sent) break;
         ++got;
     }
-    if (spill_count_) flush_delays();
+    if (spill_count_ | window_spill_count_) flush_delays();
     return got;
 }
 
@@ -373,7 +383,7 @@ uint32_t Scheduler::dequeue_burst(Packet* out, uint32_t n, uint64_t now) {
     const uint32_t i = bucket - t.base;
     if (i < DelayTally::kWidth) {
         // A bucket that fills up is where the delays are: keep the window.
-        defer_delays(leaf, bucket, DelayTally::kFull + 1);
+        defer_window(leaf, bucket, DelayTally::kFull + 1);
         t.clear(i);
         t.misses = 0;
         return;
@@ -382,19 +392,36 @@ uint32_t Scheduler::dequeue_burst(Packet* out, uint32_t n, uint64_t now) {
     // the delays are now, handing over its counts.
     constexpr uint8_t kMissesToMove = 64;
     if (!t.empty() && ++t.misses < kMissesToMove) {
-        defer_delays(leaf, bucket, 1);
+        defer_window(leaf, bucket, 1);
         return;
     }
     for (uint32_t k = 0; k < DelayTally::kWidth; ++k)
-        if (const uint32_t n = t.count(k)) defer_delays(leaf, t.base + k, n);
+        if (const uint32_t n = t.count(k)) defer_window(leaf, t.base + k, n);
     t = DelayTally{};
     t.base = static_cast<uint8_t>(bucket > DelayTally::kWidth / 2 ? bucket - DelayTally::kWidth / 2 : 0);
     t.add(bucket);
 }
 
+// The same one level down: the window's counters go to the histogram when
+// they pass 255, and delays beyond it go there directly.
+void Scheduler::window_delays(uint32_t leaf, uint32_t bucket, uint32_t n) {
+    if (bucket >= DelayWindow::kWidth) return defer_delays(leaf, bucket, n);
+    uint8_t& count = windows_[leaf].counts[bucket];
+    const uint32_t sum = count + n;
+    if (sum > DelayWindow::kFull) {
+        defer_delays(leaf, bucket, sum);
+        count = 0;
+    } else {
+        count = static_cast<uint8_t>(sum);
+    }
+}
+
 void Scheduler::flush_delays() {
-    for (uint32_t i = 0; i < spill_count_; ++i) *spills_[i].counter += spills_[i].n;
-    spill_count_ = 0;
+    // Windows first: what they spill joins the histograms' batch.
+    for (uint32_t i = 0; i < window_spill_count_; ++i)
+        window_delays(window_spills_[i].leaf, window_spills_[i].bucket, window_spills_[i].n);
+    window_spill_count_ = 0;
+    flush_histograms();
 }
 
 [[gnu::noinline]] DelayHistogram& Scheduler::allocate_histogram(uint32_t x) {
@@ -426,6 +453,7 @@ std::optional<ClassSnapshot> Scheduler::snapshot(uint32_t class_id) const {
     s.backlog_bytes = c.queue.bytes();
     DelayHistogram h;
     if (const DelayHistogram* spilled = find_histogram(x)) h = *spilled;
+    windows_[x].add_to(h);
     c.delays.add_to(h);
     s.delay_samples = h.total();
     if (s.delay_samples) {

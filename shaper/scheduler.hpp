@@ -127,9 +127,10 @@ private:
         bool leaf = true;
         bool timer_armed = false;  // spares a look at the wheel when not
         // Departure counters and delays live here too: no extra cache miss
-        // per packet. The tally spills into histogram_of(x) now and then.
+        // per packet. The tally spills into windows_[x], and that into
+        // histogram_of(x), now and then.
         DelayTally delays{};
-        Link own_link{};  // a leaf is in one ring only, at its prio
+        uint8_t spare[8] = {};
         LeafQueue queue{};  // fifo and CoDel packets; fq_codel's are in tuning_
         uint64_t packets = 0;
         uint64_t bytes = 0;
@@ -182,13 +183,24 @@ private:
     void report_drop(uint32_t cls, const Packet& p, DropReason reason);
     void queue_slot(uint32_t cls, uint32_t s);
     void spill_delays(uint32_t leaf, uint32_t bucket);
+    void window_delays(uint32_t leaf, uint32_t bucket, uint32_t n);
+    void defer_window(uint32_t leaf, uint32_t bucket, uint32_t n) {
+        if (bucket >= DelayWindow::kWidth) return defer_delays(leaf, bucket, n);
+        __builtin_prefetch(&windows_[leaf], 1);
+        window_spills_[window_spill_count_++] = {leaf, bucket, n};
+        if (window_spill_count_ == kMaxSpills) flush_delays();
+    }
     void defer_delays(uint32_t leaf, uint32_t bucket, uint32_t n) {
         uint64_t* counter = histogram_of(leaf).counter(bucket);
         __builtin_prefetch(counter, 1);
+        if (spill_count_ == kMaxSpills) flush_histograms();
         spills_[spill_count_++] = {counter, n};
-        if (spill_count_ == kMaxSpills) flush_delays();
     }
     void flush_delays();
+    void flush_histograms() {
+        for (uint32_t i = 0; i < spill_count_; ++i) *spills_[i].counter += spills_[i].n;
+        spill_count_ = 0;
+    }
 
     Status add_class(const ClassConfig& cfg, uint64_t now);
     Status remove_class(const RemoveClass& rc);
@@ -212,11 +224,17 @@ private:
 
     HugeVector<ClassState> cls_;
     std::vector<TreeLinks> tree_;
+    // Ring links. A leaf is in one ring only, at its prio; its link sits in
+    // a compact array of its own (800 KB for 100,000 classes, which stays
+    // in the core's L2 cache), so that joining or leaving a ring, and
+    // looking a few classes ahead in it, touches the neighbours' links but
+    // not their states. An inner class can be in a ring per priority. A
+    // class only turns from leaf to inner or back while it is in no ring;
+    // inner_ mirrors that (as ClassState::leaf) for link_of's sake.
+    HugeVector<Link> leaf_links_;
     HugeVector<std::array<Link, kPrioCount>> links_;  // inner classes: one per prio
-    // A leaf's ring links sit in its own state (one cache line less per
-    // packet); an inner class can be in a ring per priority. A class only
-    // turns from leaf to inner or back while it is in no ring.
-    Link& link_of(uint32_t x, uint32_t prio) { return cls_[x].leaf ? cls_[x].own_link : links_[x][prio]; }
+    HugeVector<uint8_t> inner_;
+    Link& link_of(uint32_t x, uint32_t prio) { return inner_[x] ? links_[x][prio] : leaf_links_[x]; }
     HugeVector<std::array<Ring, kPrioCount>> feed_;  // inner classes' children lists
     // fq_codel flow tables; on the heap, as tuning_ points to it.
     std::unique_ptr<FqBlockArena> fq_blocks_ = std::make_unique<FqBlockArena>();
@@ -230,6 +248,7 @@ private:
     std::vector<uint32_t> free_profiles_;
     std::map<std::array<uint64_t, 7>, uint32_t> profile_index_;  // by value
     HugeVector<ClassCounters> counters_;
+    HugeVector<DelayWindow> windows_;  // by slot; see DelayWindow
     // Delay histograms by slot, in chunks allocated when a class of the
     // chunk first spills its tally (an empty chunk is not allocated yet).
     static constexpr uint32_t kHistogramsPerChunk = 4'096;  // 3.4 MB: huge pages
@@ -257,6 +276,14 @@ private:
     static constexpr uint32_t kMaxSpills = 64;
     std::array<DelaySpill, kMaxSpills> spills_{};
     uint32_t spill_count_ = 0;
+    // The same for the windows, whose spills are applied first.
+    struct WindowSpill {
+        uint32_t leaf;
+        uint32_t bucket;
+        uint32_t n;
+    };
+    std::array<WindowSpill, kMaxSpills> window_spills_{};
+    uint32_t window_spill_count_ = 0;
     std::vector<ClassConfig> configs_;
     std::vector<uint32_t> free_slots_;
 

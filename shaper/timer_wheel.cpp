@@ -1,10 +1,11 @@
 #include "shaper/timer_wheel.hpp"
 
+#include <algorithm>
+
 namespace sluice::shaper {
 
-void TimerWheel::place(uint32_t id) {
-    Node& n = nodes_[id];
-    uint64_t g = granule_of(n.expiry);
+void TimerWheel::place(const Entry& e) {
+    uint64_t g = granule_of(e.expiry);
     // Beyond the top level's span: park in the last slot that shares the top
     // digits with now; the timer is re-placed when that slot is reached.
     const uint64_t span_end = now_g_ | ((uint64_t{1} << (6 * kLevels)) - 1);
@@ -12,20 +13,16 @@ void TimerWheel::place(uint32_t id) {
     const uint64_t diff = g ^ now_g_;
     const int level = diff == 0 ? 0 : (63 - std::countl_zero(diff)) / 6;
     const uint32_t slot = static_cast<uint32_t>(g >> (6 * level)) & 63;
-    const auto bucket = static_cast<uint16_t>(level * 64 + slot);
-    n.bucket = bucket;
-    n.prev = kNone;
-    n.next = heads_[bucket];
-    if (n.next != kNone) nodes_[n.next].prev = id;
-    heads_[bucket] = id;
+    slots_[static_cast<uint32_t>(level) * 64 + slot].push_back(e);
+    ++entries_;
     occ_[level] |= uint64_t{1} << slot;
 }
 
-uint32_t TimerWheel::detach(uint32_t bucket) {
-    const uint32_t first = heads_[bucket];
-    heads_[bucket] = kNone;
+void TimerWheel::detach(uint32_t bucket) {
+    taken_.clear();
+    std::swap(taken_, slots_[bucket]);
+    entries_ -= taken_.size();
     occ_[bucket >> 6] &= ~(uint64_t{1} << (bucket & 63));
-    return first;
 }
 
 void TimerWheel::collect_due(uint64_t now) {
@@ -33,14 +30,12 @@ void TimerWheel::collect_due(uint64_t now) {
     if (target < now_g_) target = now_g_;
     // Parked far-future timers met on the way are placed again only once the
     // clock has settled, so they land relative to the final granule.
-    uint32_t parked = kNone;
+    parked_.clear();
     auto settle = [&] {
         now_g_ = target;
-        while (parked != kNone) {
-            const uint32_t id = parked;
-            parked = nodes_[id].next;
-            place(id);
-        }
+        for (const Entry& e : parked_)
+            if (live(e)) place(e);
+        parked_.clear();
     };
     for (;;) {
         // Level 0: every slot from the current granule to the target (or the
@@ -54,18 +49,15 @@ void TimerWheel::collect_due(uint64_t now) {
         while (bits) {
             const auto slot = static_cast<uint32_t>(std::countr_zero(bits));
             bits &= bits - 1;
-            uint32_t id = detach(slot);
-            while (id != kNone) {
-                Node& n = nodes_[id];
-                const uint32_t next = n.next;
-                n.bucket = kUnscheduled;
-                if (n.expiry > now) {
-                    n.next = parked;  // parked far-future timer, not due yet
-                    parked = id;
+            detach(slot);
+            for (const Entry& e : taken_) {
+                if (!live(e)) continue;
+                if (e.expiry > now) {
+                    parked_.push_back(e);  // parked far-future timer, not due yet
                 } else {
-                    due_.push_back(id);
+                    ++stamps_[e.id];  // disarmed: fire() may arm it again
+                    due_.push_back(e.id);
                 }
-                id = next;
             }
         }
         if (same_block) {
@@ -84,12 +76,10 @@ void TimerWheel::collect_due(uint64_t now) {
             const uint64_t start = upper | (uint64_t{slot} << (6 * k));
             if (start > target) break;
             now_g_ = start;
-            uint32_t id = detach(static_cast<uint32_t>(k) * 64 + slot);
-            while (id != kNone) {
-                const uint32_t next = nodes_[id].next;
-                place(id);  // lands in a lower level: the upper digits now match
-                id = next;
-            }
+            detach(static_cast<uint32_t>(k) * 64 + slot);
+            // Each lands in a lower level: the upper digits now match.
+            for (const Entry& e : taken_)
+                if (live(e)) place(e);
             found = true;
             break;
         }
@@ -98,6 +88,21 @@ void TimerWheel::collect_due(uint64_t now) {
             return;
         }
     }
+}
+
+// Drops every stale entry. Live entries number at most one per timer, so
+// sweeping once the total passes a few times that keeps the memory in
+// proportion to the timers, at an amortised O(1) per arming.
+void TimerWheel::compact() {
+    entries_ = 0;
+    for (uint32_t b = 0; b < slots_.size(); ++b) {
+        std::vector<Entry>& v = slots_[b];
+        if (v.empty()) continue;
+        v.erase(std::remove_if(v.begin(), v.end(), [&](const Entry& e) { return !live(e); }), v.end());
+        entries_ += v.size();
+        if (v.empty()) occ_[b >> 6] &= ~(uint64_t{1} << (b & 63));
+    }
+    compact_at_ = std::max<size_t>(4'096, 4 * std::max<size_t>(stamps_.size(), entries_));
 }
 
 std::optional<uint64_t> TimerWheel::next_bound() const {

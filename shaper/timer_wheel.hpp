@@ -8,8 +8,15 @@
 // reaches a higher-level slot, that slot's timers are spread into the
 // levels below. One 64-bit occupancy mask per level lets time jump over
 // empty stretches with a count-trailing-zeros, so schedule and cancel are
-// O(1) and advancing costs O(levels + timers due), whatever the number of
-// classes and however far the (possibly virtual) clock jumps.
+// O(1) (amortised) and advancing costs O(levels + armings met), whatever the
+// number of classes and however far the (possibly virtual) clock jumps.
+//
+// A slot is an array of armings, not a list of timers: arming appends to
+// the slot's array and cancelling only bumps the timer's stamp, so neither
+// touches another timer's memory (with 100,000 classes that memory is
+// cold, and a linked list's neighbours would cost two cache misses per
+// arming and cancelling). Stale armings are skipped when their slot is
+// reached.
 //
 // Timers never fire early: due times are rounded up to a granule, and the
 // far future beyond the wheel's span is re-checked when reached.
@@ -28,37 +35,27 @@ namespace sluice::shaper {
 
 class TimerWheel {
 public:
-    static constexpr uint32_t kNone = 0xffffffffu;
-
     // granule_shift: log2 of the ticks per level-0 slot.
-    explicit TimerWheel(int granule_shift = 10) : shift_(granule_shift) { heads_.fill(kNone); }
+    explicit TimerWheel(int granule_shift = 10) : shift_(granule_shift) {}
 
     // Makes room for timer ids 0..n-1 (control path).
-    void resize(uint32_t n) { nodes_.resize(n); }
+    void resize(uint32_t n) { stamps_.resize(n); }
 
-    bool scheduled(uint32_t id) const { return nodes_[id].bucket != kUnscheduled; }
-    // Starts loading what schedule(id) or cancel(id) will write first.
-    void prefetch(uint32_t id) const { __builtin_prefetch(&nodes_[id]); }
-    uint64_t expiry(uint32_t id) const { return nodes_[id].expiry; }
+    bool scheduled(uint32_t id) const { return stamps_[id] & 1; }
+    // Starts loading what schedule(id) or cancel(id) will write.
+    void prefetch(uint32_t id) const { __builtin_prefetch(&stamps_[id]); }
 
-    // Arms timer `id` (not armed) to fire at or after tick `expiry`.
+    // Arms timer `id` to fire at or after tick `expiry` (and not at any
+    // earlier due time it had).
     void schedule(uint32_t id, uint64_t expiry) {
-        nodes_[id].expiry = expiry;
-        place(id);
+        stamps_[id] = (stamps_[id] | 1) + 2;  // odd: armed, and a new stamp
+        place({expiry, id, stamps_[id]});
+        if (entries_ > compact_at_) [[unlikely]] compact();
     }
 
-    void cancel(uint32_t id) {
-        Node& n = nodes_[id];
-        if (n.bucket == kUnscheduled) return;
-        if (n.prev == kNone) {
-            heads_[n.bucket] = n.next;
-            if (n.next == kNone) occ_[n.bucket >> 6] &= ~(uint64_t{1} << (n.bucket & 63));
-        } else {
-            nodes_[n.prev].next = n.next;
-        }
-        if (n.next != kNone) nodes_[n.next].prev = n.prev;
-        n.bucket = kUnscheduled;
-    }
+    // Disarms `id`. Its entry stays in its slot, stale, until that slot is
+    // reached (or the wheel is compacted): nothing but the stamp is touched.
+    void cancel(uint32_t id) { stamps_[id] += stamps_[id] & 1; }
 
     // Moves the clock to `now` and calls fire(id) for every timer now due,
     // after the wheel is consistent again (fire may schedule timers).
@@ -80,41 +77,54 @@ public:
             if (!scheduled(id)) fire(id);
     }
 
-    // A lower bound on the tick of the next timer, if any is armed.
-    std::optional<uint64_t> next_bound() const;
+    // Armings held in the slots, live or stale (for tests and stats).
+    size_t armings() const { return entries_; }
 
-    bool empty() const {
-        for (uint64_t m : occ_)
-            if (m) return false;
-        return true;
-    }
+    // A lower bound on the tick of the next timer, if any slot holds one
+    // (a cancelled timer's slot counts until it is reached).
+    std::optional<uint64_t> next_bound() const;
 
 private:
     static constexpr int kLevels = 6;
-    static constexpr uint16_t kUnscheduled = 0xffff;
 
-    struct Node {
-        uint32_t prev = kNone;
-        uint32_t next = kNone;
-        uint64_t expiry = 0;
-        uint16_t bucket = kUnscheduled;  // level * 64 + slot
+    // An arming: which timer, its due tick, and the stamp it was armed
+    // with; it is live while the timer's stamp still equals it.
+    struct Entry {
+        uint64_t expiry;
+        uint32_t id;
+        uint32_t stamp;
     };
+    bool live(const Entry& e) const { return stamps_[e.id] == e.stamp; }
 
     uint64_t granule_of(uint64_t tick) const {
         const uint64_t g = (tick >> shift_) + ((tick & ((uint64_t{1} << shift_) - 1)) != 0);
         return g < now_g_ ? now_g_ : g;
     }
 
-    void place(uint32_t id);
+    void place(const Entry& e);
     void collect_due(uint64_t now);
-    uint32_t detach(uint32_t bucket);
+    // Empties a slot into taken_ (whose old storage the slot keeps).
+    void detach(uint32_t bucket);
+    void compact();
 
     int shift_;
     uint64_t now_g_ = 0;
     std::array<uint64_t, kLevels> occ_{};
-    std::array<uint32_t, kLevels * 64> heads_{};
-    HugeVector<Node> nodes_;  // one per class: huge pages spare TLB misses
-    std::vector<uint32_t> due_;  // reused: no allocation once warm
+    std::array<std::vector<Entry>, kLevels * 64> slots_;
+    // Per timer: the number of times it was armed and disarmed, so odd
+    // while armed. 4 bytes a timer (400 KB for 100,000 classes) stays in
+    // L2, where a linked list's nodes (and their neighbours, touched on
+    // every insert and removal) would not.
+    HugeVector<uint32_t> stamps_;
+    // Entries in the slots, live or stale. Stale ones cost memory and a
+    // look when their slot is reached; should they pile up (timers armed
+    // and cancelled much faster than their slots come round), they are
+    // swept out all at once.
+    size_t entries_ = 0;
+    size_t compact_at_ = 4'096;
+    std::vector<Entry> taken_;   // reused: no allocation once warm
+    std::vector<Entry> parked_;  // far-future timers met on the way
+    std::vector<uint32_t> due_;
 };
 
 }  // namespace sluice::shaper

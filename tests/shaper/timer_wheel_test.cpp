@@ -2,8 +2,10 @@
 // granule late, whatever the spread of due times and the clock's jumps.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <random>
+#include <vector>
 
 #include "shaper/timer_wheel.hpp"
 
@@ -65,4 +67,34 @@ TEST_CASE("next_bound is a lower bound of the next due timer", "[shaper][timer]"
     CHECK(n == 1);
     CHECK(*w.next_bound() <= 5'000);
     CHECK(*w.next_bound() > 70);
+}
+
+TEST_CASE("timers armed and cancelled far faster than their slots come round keep the wheel small and fire once",
+          "[shaper][timer]") {
+    // Cancelling leaves a stale arming in its slot; a class that flips
+    // between sending and waiting a million times before a slot is reached
+    // must not grow the wheel without bound, nor fire for an old arming.
+    TimerWheel w(0);
+    constexpr uint32_t kTimers = 100;
+    w.resize(kTimers);
+    std::mt19937_64 rng(5);
+    std::vector<uint64_t> due(kTimers, 0);
+    size_t most = 0;
+    for (int round = 0; round < 10'000; ++round) {
+        for (uint32_t id = 0; id < kTimers; ++id) {
+            // Due far ahead (upper levels), cancelled half the time first.
+            if (rng() % 2) w.cancel(id);
+            due[id] = 1'000'000 + rng() % 1'000'000'000;
+            w.schedule(id, due[id]);
+        }
+        most = std::max(most, w.armings());
+    }
+    CHECK(most <= 4 * 4'096 + 4 * kTimers);
+    std::vector<int> fired(kTimers, 0);
+    w.advance(2'000'000'000, [&](uint32_t id) { ++fired[id]; });
+    for (uint32_t id = 0; id < kTimers; ++id) {
+        INFO("timer " << id << " due at " << due[id]);
+        CHECK(fired[id] == 1);
+    }
+    CHECK(!w.next_bound());
 }
