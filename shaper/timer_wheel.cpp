@@ -102,7 +102,7 @@ void TimerWheel::compact() {
         entries_ += v.size();
         if (v.empty()) occ_[b >> 6] &= ~(uint64_t{1} << (b & 63));
     }
-    compact_at_ = std::max<size_t>(4'096, 4 * std::max<size_t>(stamps_.size(), entries_));
+    compact_at_ = std::max<size_t>(kMinCompactAt, 4 * std::max<size_t>(stamps_.size(), entries_));
 }
 
 std::optional<uint64_t> TimerWheel::next_bound() const {

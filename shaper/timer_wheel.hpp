@@ -121,7 +121,8 @@ private:
     // and cancelled much faster than their slots come round), they are
     // swept out all at once.
     size_t entries_ = 0;
-    size_t compact_at_ = 4'096;
+    static constexpr size_t kMinCompactAt = 16'384;
+    size_t compact_at_ = kMinCompactAt;
     std::vector<Entry> taken_;   // reused: no allocation once warm
     std::vector<Entry> parked_;  // far-future timers met on the way
     std::vector<uint32_t> due_;
