@@ -96,3 +96,42 @@ TEST_CASE("the class id index finds, replaces and erases any 32-bit id", "[shape
     for (const auto& [id, slot] : ref) REQUIRE(idx.find(id) == slot);
     CHECK(idx.find(0xdeadbeef) == IdIndex::kMissing);
 }
+
+TEST_CASE("ids numbered in a run are looked up in a plain array, and the index stays right as they thin out",
+          "[shaper][index]") {
+    IdIndex idx;
+    std::map<uint32_t, uint32_t> ref;
+    // Counting up from a base, as a provisioning system would.
+    for (uint32_t i = 0; i < 100'000; ++i) {
+        idx.insert(1'000'000 + i, i);
+        ref[1'000'000 + i] = i;
+    }
+    CHECK(idx.dense());
+    // Erasing most of them leaves holes; ids far outside the run end the array.
+    std::mt19937 rng(7);
+    for (int i = 0; i < 90'000; ++i) {
+        const uint32_t id = 1'000'000 + rng() % 100'000;
+        idx.erase(id);
+        ref.erase(id);
+    }
+    CHECK(idx.dense());
+    for (uint32_t id = 999'000; id < 1'101'000; ++id) {
+        const auto it = ref.find(id);
+        REQUIRE(idx.find(id) == (it == ref.end() ? IdIndex::kMissing : it->second));
+    }
+    idx.insert(7, 1);
+    idx.insert(0xfffffff0u, 2);
+    ref[7] = 1;
+    ref[0xfffffff0u] = 2;
+    CHECK(!idx.dense());
+    CHECK(idx.size() == ref.size());
+    for (const auto& [id, slot] : ref) REQUIRE(idx.find(id) == slot);
+    CHECK(idx.find(1'000'000 + 100'000) == IdIndex::kMissing);
+    // Counting down works too.
+    IdIndex down;
+    for (uint32_t i = 0; i < 10'000; ++i) down.insert(50'000 - i, i);
+    CHECK(down.dense());
+    for (uint32_t i = 0; i < 10'000; ++i) REQUIRE(down.find(50'000 - i) == i);
+    CHECK(down.find(50'001) == IdIndex::kMissing);
+    CHECK(down.find(40'000) == IdIndex::kMissing);
+}

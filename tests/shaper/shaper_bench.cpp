@@ -4,7 +4,8 @@
 // levels deep (root -> groups -> subgroups -> leaves), with fifo and with
 // fq_codel leaves, it pushes bursts of 32 64-byte packets to uniformly
 // random classes and takes bursts of 32 back, with the TSC as the clock.
-// The 100 Gbit/s root keeps the CPU, not the shaping, the bottleneck. Three
+// The 100 Gbit/s root keeps the CPU, not the shaping, the bottleneck. Class
+// ids run from 0, parents first, as sluiced numbers its classes. Three
 // workloads per case:
 //   own-rate    each leaf's rate is twice its share of the offered load, so
 //               it always sends on its own tokens;
@@ -101,11 +102,13 @@ Built build(uint32_t leaves, bool deep, LeafKind kind, uint64_t hz, double offer
     };
     const auto leaf_rate = std::max<uint64_t>(
         Scheduler::kMinRate, static_cast<uint64_t>(offered_pps * kLength * rate_share / leaves));
-    add(1, kNoParent, kLink);
-    uint32_t next_id = 1'000'000;
+    // Ids in a run from 0, parents first, as sluiced numbers its classes.
+    uint32_t next_id = 0;
+    const uint32_t root = next_id++;
+    add(root, kNoParent, kLink);
     if (!deep) {
         for (uint32_t i = 0; i < leaves; ++i) {
-            add(next_id, 1, leaf_rate);
+            add(next_id, root, leaf_rate);
             b.leaf_ids.push_back(next_id++);
         }
         return b;
@@ -114,8 +117,8 @@ Built build(uint32_t leaves, bool deep, LeafKind kind, uint64_t hz, double offer
     std::vector<uint32_t> mid;
     const uint32_t per_sub = (leaves + fan * fan - 1) / (fan * fan);
     for (uint32_t g = 0; g < fan; ++g) {
-        const uint32_t gid = 10 + g;
-        add(gid, 1, leaf_rate * per_sub * fan);
+        const uint32_t gid = next_id++;
+        add(gid, root, leaf_rate * per_sub * fan);
         for (uint32_t s = 0; s < fan; ++s) {
             add(next_id, gid, leaf_rate * per_sub);
             mid.push_back(next_id++);
