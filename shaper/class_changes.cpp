@@ -115,9 +115,7 @@ uint32_t Scheduler::allocate_slot() {
     const auto x = static_cast<uint32_t>(cls_.size());
     cls_.emplace_back();
     tree_.emplace_back();
-    leaf_links_.emplace_back();
     links_.emplace_back();
-    inner_.emplace_back(0);
     feed_.emplace_back();
     tuning_.emplace_back();
     counters_.emplace_back();
@@ -133,9 +131,7 @@ void Scheduler::release_slot(uint32_t x) {
     release_profile(cls_[x].profile);
     cls_[x] = ClassState{};
     tree_[x] = TreeLinks{};
-    leaf_links_[x] = {};
     links_[x] = {};
-    inner_[x] = 0;
     feed_[x] = {};
     FqCodelQueue::recycle(tuning_[x].fq);
     tuning_[x] = LeafTuning{};
@@ -187,7 +183,6 @@ Status Scheduler::add_class(const ClassConfig& cfg, uint64_t now) {
             // in their order, keeping their arrival times.
             deactivate(parent);
             p.leaf = false;
-            inner_[parent] = 1;
             p.level = static_cast<uint8_t>(kLevels - 1 - pt.depth);
             p.queue.drain(pool_, tuning_[parent], [&](uint32_t s) { queue_slot(x, s); });
             set_leaf(parent, configs_[parent].leaf);
@@ -244,7 +239,6 @@ Status Scheduler::remove_class(const RemoveClass& rc) {
             // The parent is a leaf again, with the queue its config names.
             ClassState& p = cls_[parent];
             p.leaf = true;
-            inner_[parent] = 0;
             p.level = 0;
             set_leaf(parent, configs_[parent].leaf);
         }

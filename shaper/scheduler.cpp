@@ -287,11 +287,11 @@ bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
 // Software pipelining along a round-robin ring, as rte_sched's grinders do.
 // With many backlogged classes each packet would otherwise wait for
 // several cache misses in a row: the class's state, then its head packet.
-// The ring's links are in a compact array that stays in L2 (see
-// leaf_links_), so looking a few classes ahead is cheap: the class three
-// ahead gets its state lines fetched, and the one after next (whose state
-// was fetched two packets ago) its head packet slot, which then has a
-// packet's time to arrive. A fq_codel class has one more step (its table
+// With more than a few thousand classes (whose states no longer stay in
+// cache) the class four ahead gets its state lines fetched, and the one two
+// ahead (whose state was fetched two packets ago, so the walk along the
+// ring's links does not wait for it) its head packet slot, which then has
+// two packets' time to arrive. A fq_codel class has one more step (its table
 // header, then the flow to serve), so while there are AQM classes the
 // pipeline is one class deeper: states three ahead, tables two ahead, the
 // flow or packet one ahead. CoDel's tuning comes with its table's turn.

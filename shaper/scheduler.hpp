@@ -130,7 +130,7 @@ private:
         // per packet. The tally spills into windows_[x], and that into
         // histogram_of(x), now and then.
         DelayTally delays{};
-        uint8_t spare[8] = {};
+        Link own_link{};  // a leaf is in one ring only, at its prio
         LeafQueue queue{};  // fifo and CoDel packets; fq_codel's are in tuning_
         uint64_t packets = 0;
         uint64_t bytes = 0;
@@ -224,17 +224,11 @@ private:
 
     HugeVector<ClassState> cls_;
     std::vector<TreeLinks> tree_;
-    // Ring links. A leaf is in one ring only, at its prio; its link sits in
-    // a compact array of its own (800 KB for 100,000 classes, which stays
-    // in the core's L2 cache), so that joining or leaving a ring, and
-    // looking a few classes ahead in it, touches the neighbours' links but
-    // not their states. An inner class can be in a ring per priority. A
-    // class only turns from leaf to inner or back while it is in no ring;
-    // inner_ mirrors that (as ClassState::leaf) for link_of's sake.
-    HugeVector<Link> leaf_links_;
     HugeVector<std::array<Link, kPrioCount>> links_;  // inner classes: one per prio
-    HugeVector<uint8_t> inner_;
-    Link& link_of(uint32_t x, uint32_t prio) { return inner_[x] ? links_[x][prio] : leaf_links_[x]; }
+    // A leaf's ring links sit in its own state (one cache line less per
+    // packet); an inner class can be in a ring per priority. A class only
+    // turns from leaf to inner or back while it is in no ring.
+    Link& link_of(uint32_t x, uint32_t prio) { return cls_[x].leaf ? cls_[x].own_link : links_[x][prio]; }
     HugeVector<std::array<Ring, kPrioCount>> feed_;  // inner classes' children lists
     // fq_codel flow tables; on the heap, as tuning_ points to it.
     std::unique_ptr<FqBlockArena> fq_blocks_ = std::make_unique<FqBlockArena>();
