@@ -94,11 +94,6 @@ struct DelayTally {
     uint8_t misses = 0;  // departures outside the window since it last moved
     std::array<uint8_t, 8> packed{};  // kWidth counters of kBits, as a uint64_t
 
-    // Whether add(bucket) would take it.
-    bool takes(uint32_t bucket) const {
-        const uint32_t i = bucket - base;
-        return i < kWidth && ((std::bit_cast<uint64_t>(packed) >> (kBits * i)) & kFull) != kFull;
-    }
     // Counts a delay in `bucket`; false if the caller must spill it.
     bool add(uint32_t bucket) {
         const uint32_t i = bucket - base;  // wraps for buckets below the window

@@ -343,9 +343,8 @@ void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
 }
 
 // A class whose timer fires changes mode, and so moves between a feed and a
-// row: its state is touched (its ring neighbours' links are in L2), in
-// classes that have not been seen for a while. Fetch them for all the due
-// timers at once.
+// row: its state is touched, in classes that have not been seen for a
+// while. Fetch them for all the due timers at once.
 void Scheduler::prefetch_timers(std::span<const uint32_t> due) {
     for (const uint32_t x : due) {
         const char* c = reinterpret_cast<const char*>(&cls_[x]);
