@@ -140,8 +140,10 @@ void Scheduler::drop_slot(uint32_t cls, uint32_t s, DropReason reason) {
 
 void Scheduler::queue_slot(uint32_t cls, uint32_t s) {
     ClassState& c = cls_[cls];
-    c.queue.enqueue(pool_, s, profile_of(c).limits, tuning_[cls], [&](uint32_t v, DropReason r) { drop_slot(cls, v, r); });
-    if (!c.prio_activity && !c.queue.empty()) activate(cls);
+    const ClassProfile& p = profile_of(c);
+    c.queue.enqueue(c.kind, leaf_env(), cls, s, p.limits, p.fq, now_,
+                    [&](uint32_t v, DropReason r) { drop_slot(cls, v, r); });
+    if (!c.prio_activity && !c.queue.empty(c.kind)) activate(cls);
 }
 
 bool Scheduler::enqueue(uint32_t class_id, const Packet& packet, uint64_t now) {
@@ -169,11 +171,12 @@ bool Scheduler::enqueue_slot(uint32_t cls, const Packet& packet, uint64_t now) {
     slot.enqueued_at = now;
     slot.cost = config_.overhead.wire_cost(packet.length);
     bool arrival_dropped = false;
-    c.queue.enqueue(pool_, s, profile_of(c).limits, tuning_[cls], [&](uint32_t v, DropReason r) {
+    const ClassProfile& p = profile_of(c);
+    c.queue.enqueue(c.kind, leaf_env(), cls, s, p.limits, p.fq, now, [&](uint32_t v, DropReason r) {
         arrival_dropped |= v == s;
         drop_slot(cls, v, r);
     });
-    if (!c.prio_activity && !c.queue.empty()) activate(cls);
+    if (!c.prio_activity && !c.queue.empty(c.kind)) activate(cls);
     return !arrival_dropped;
 }
 
@@ -182,27 +185,36 @@ uint32_t Scheduler::enqueue_burst(const uint32_t* class_ids, const Packet* packe
     // the cache misses of many classes overlap instead of queueing up.
     constexpr uint32_t kChunk = 32;
     uint32_t slots[kChunk];
+    uint32_t buckets[kChunk];
     uint32_t queued = 0;
     for (uint32_t base = 0; base < n; base += kChunk) {
         const uint32_t m = std::min(kChunk, n - base);
         for (uint32_t i = 0; i < m; ++i) ids_.prefetch(class_ids[base + i]);
+        // A fq_codel packet's flow is found by (slot, bucket) alone: its
+        // index line comes in the same wave as the class state, and the
+        // record one wave later. (CoDel classes read their tuning at
+        // dequeue only.)
+        bool any_fq = false;
         for (uint32_t i = 0; i < m; ++i) {
             const uint32_t x = ids_.find(class_ids[base + i]);
             slots[i] = x;
+            buckets[i] = FlowTable::kNone;
             if (x != IdIndex::kMissing) {
                 const char* c = reinterpret_cast<const char*>(&cls_[x]);
                 __builtin_prefetch(c);
                 __builtin_prefetch(c + 64);
                 wheel_.prefetch(x);  // a borrowing class sets a timer
+                if (aqm_classes_)
+                    if (const uint32_t flows = fq_flows_[x]) {
+                        buckets[i] = fq_bucket(packets[base + i].flow_hash, flows);
+                        flows_.prefetch_index(x, buckets[i]);
+                        any_fq = true;
+                    }
             }
         }
-        // A fq_codel class's table header and the packet's flow: found from
-        // the class states fetched above, so a second wave, but still all at
-        // once. (CoDel classes read their tuning at dequeue only.)
-        if (aqm_classes_)
+        if (any_fq)
             for (uint32_t i = 0; i < m; ++i)
-                if (const uint32_t x = slots[i]; x != IdIndex::kMissing)
-                    cls_[x].queue.prefetch_enqueue(packets[base + i].flow_hash);
+                if (buckets[i] != FlowTable::kNone) flows_.prefetch_record(slots[i], buckets[i]);
         for (uint32_t i = 0; i < m; ++i) {
             if (slots[i] == IdIndex::kMissing) {
                 report_drop(kNone, packets[base + i], DropReason::unknown_class);
@@ -238,7 +250,9 @@ bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
         }
         const uint32_t leaf = x;
         LeafQueue& q = cls_[leaf].queue;
-        const uint32_t s = q.dequeue(pool_, now_, tuning_[leaf], [&](uint32_t v, DropReason r) { drop_slot(leaf, v, r); });
+        const LeafKind kind = cls_[leaf].kind;
+        const uint32_t s = q.dequeue(kind, leaf_env(), profile_of(cls_[leaf]).fq, now_, tuning_[leaf],
+                                     [&](uint32_t v, DropReason r) { drop_slot(leaf, v, r); });
         if (s == kNoSlot) {
             deactivate(leaf);  // AQM emptied it; try the next one
             continue;
@@ -266,7 +280,7 @@ bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
                 ring.resume = kNone;
             }
         }
-        if (q.empty()) deactivate(leaf);
+        if (q.empty(kind)) deactivate(leaf);
         charge(leaf, level, cost);
         prefetch_ring(n == 1 ? row_[level][prio] : feed_[path[n - 2]][prio], prio);
 
@@ -288,19 +302,23 @@ bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
 // the class after next gets its state lines fetched, and the next one
 // (whose state was fetched one packet ago) its head packet slot. With many
 // backlogged classes each packet would otherwise wait for several cache
-// misses in a row. A fq_codel class has one more step (its table header,
-// then the flow to serve), so while there are AQM classes the pipeline is
-// one class deeper: states three ahead, tables two ahead, the flow or
-// packet one ahead. CoDel's tuning comes with its table's turn.
+// misses in a row. A fq_codel class has one more step (the flow record to
+// serve, named in its state), so while there are AQM classes the pipeline is
+// one class deeper: states three ahead, flow records (or CoDel's tuning)
+// two ahead, the packet one ahead.
 void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
     const uint32_t a = ring.cur;
     if (a == kNone) return;
     // A small tree (the same bound as for direct delays) stays in cache:
-    // there the deeper pipeline, and a look into a fq_codel table, would
+    // there the deeper pipeline, and a look into a fq_codel flow, would
     // only cost.
     const bool deep = aqm_classes_ && !direct_delays_;
-    if (const LeafQueue& qa = cls_[a].queue; cls_[a].leaf && (deep || qa.kind != LeafKind::fq_codel))
-        qa.prefetch_dequeue(pool_);
+    if (const ClassState& sa = cls_[a]; sa.leaf) {
+        if (deep)
+            sa.queue.prefetch_dequeue_packet(sa.kind, leaf_env());
+        else if (sa.kind != LeafKind::fq_codel)
+            sa.queue.prefetch_dequeue(sa.kind, leaf_env());
+    }
     const uint32_t b = link_of(a, prio).next;
     if (b == kNone || b == a) return;
     const char* cb = reinterpret_cast<const char*>(&cls_[b]);
@@ -312,8 +330,8 @@ void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
     // b's state was fetched one packet ago, as the class after next.
     const ClassState& sb = cls_[b];
     if (sb.leaf) {
-        if (sb.queue.kind == LeafKind::codel) __builtin_prefetch(&tuning_[b]);
-        if (const FqCodelQueue* h = sb.queue.fq_table()) h->prefetch_header();
+        if (sb.kind == LeafKind::codel) __builtin_prefetch(&tuning_[b]);
+        if (sb.kind == LeafKind::fq_codel) sb.queue.prefetch_dequeue(sb.kind, leaf_env());
     }
     const uint32_t c = link_of(b, prio).next;
     if (c == a || c == b) return;
@@ -422,8 +440,8 @@ std::optional<ClassSnapshot> Scheduler::snapshot(uint32_t class_id) const {
     s.counters.bytes = c.bytes;
     s.counters.wire_bytes = c.wire_bytes;
     s.counters.borrowed = c.borrowed;
-    s.backlog_packets = c.queue.packets();
-    s.backlog_bytes = c.queue.bytes();
+    s.backlog_packets = c.leaf ? c.queue.packets(c.kind) : 0;
+    s.backlog_bytes = c.leaf ? c.queue.bytes(c.kind) : 0;
     DelayHistogram h;
     if (const DelayHistogram* spilled = find_histogram(x)) h = *spilled;
     c.delays.add_to(h);
