@@ -90,11 +90,16 @@ struct LeafQueue {
         }
     }
     // fq_codel: the head packet of the flow dequeue() will most likely
-    // serve; its record should be cached (or on its way) already.
+    // serve, and if that is its last, the index line its record leaves;
+    // the record should be cached (or on its way) already.
     void prefetch_dequeue_packet(LeafKind k, LeafEnv env) const {
         if (k != LeafKind::fq_codel) return prefetch_dequeue(k, env);
-        if (const uint32_t r = fq.next_flow(); r != FlowTable::kNone)
-            if (const uint32_t s = env.flows[r].q.head; s != kNoSlot) __builtin_prefetch(&env.pool[s]);
+        if (const uint32_t r = fq.next_flow(); r != FlowTable::kNone) {
+            const FlowTable::Record& f = env.flows[r];
+            if (f.q.head == kNoSlot) return;
+            __builtin_prefetch(&env.pool[f.q.head]);
+            if (f.q.head == f.q.tail) env.flows.prefetch_index(f.cls, f.bucket);
+        }
     }
 
     template <typename Drop>

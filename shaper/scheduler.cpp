@@ -304,8 +304,9 @@ bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
 // backlogged classes each packet would otherwise wait for several cache
 // misses in a row. A fq_codel class has one more step (the flow record to
 // serve, named in its state), so while there are AQM classes the pipeline is
-// one class deeper: states three ahead, flow records (or CoDel's tuning)
-// two ahead, the packet one ahead.
+// two classes deeper: states four ahead, flow records (or CoDel's tuning)
+// three ahead, the packet (and the index line of a flow about to empty)
+// two ahead.
 void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
     const uint32_t a = ring.cur;
     if (a == kNone) return;
@@ -313,31 +314,37 @@ void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
     // there the deeper pipeline, and a look into a fq_codel flow, would
     // only cost.
     const bool deep = aqm_classes_ && !direct_delays_;
-    if (const ClassState& sa = cls_[a]; sa.leaf) {
-        if (deep)
-            sa.queue.prefetch_dequeue_packet(sa.kind, leaf_env());
-        else if (sa.kind != LeafKind::fq_codel)
-            sa.queue.prefetch_dequeue(sa.kind, leaf_env());
-    }
-    const uint32_t b = link_of(a, prio).next;
-    if (b == kNone || b == a) return;
-    const char* cb = reinterpret_cast<const char*>(&cls_[b]);
     if (!deep) {
+        if (const ClassState& sa = cls_[a]; sa.leaf && sa.kind != LeafKind::fq_codel)
+            sa.queue.prefetch_dequeue(sa.kind, leaf_env());
+        const uint32_t b = link_of(a, prio).next;
+        if (b == kNone || b == a) return;
+        const char* cb = reinterpret_cast<const char*>(&cls_[b]);
         __builtin_prefetch(cb);
         __builtin_prefetch(cb + 64);
         return;
     }
-    // b's state was fetched one packet ago, as the class after next.
-    const ClassState& sb = cls_[b];
-    if (sb.leaf) {
-        if (sb.kind == LeafKind::codel) __builtin_prefetch(&tuning_[b]);
-        if (sb.kind == LeafKind::fq_codel) sb.queue.prefetch_dequeue(sb.kind, leaf_env());
+    // The class served next (a) had all it needs fetched as b.
+    const uint32_t b = link_of(a, prio).next;
+    if (b == kNone || b == a) {
+        if (const ClassState& sa = cls_[a]; sa.leaf) sa.queue.prefetch_dequeue_packet(sa.kind, leaf_env());
+        return;
     }
+    // b's flow record (or CoDel's tuning) was fetched one packet ago, as c:
+    // now its head packet (and for a flow about to empty, its index line).
+    if (const ClassState& sb = cls_[b]; sb.leaf) sb.queue.prefetch_dequeue_packet(sb.kind, leaf_env());
     const uint32_t c = link_of(b, prio).next;
-    if (c == a || c == b) return;
-    const char* cc = reinterpret_cast<const char*>(&cls_[c]);
-    __builtin_prefetch(cc);
-    __builtin_prefetch(cc + 64);
+    if (c == a) return;
+    // c's state was fetched one packet ago, as d.
+    if (const ClassState& sc = cls_[c]; sc.leaf) {
+        if (sc.kind == LeafKind::codel) __builtin_prefetch(&tuning_[c]);
+        if (sc.kind == LeafKind::fq_codel) sc.queue.prefetch_dequeue(sc.kind, leaf_env());
+    }
+    const uint32_t d = link_of(c, prio).next;
+    if (d == a || d == b) return;
+    const char* cd = reinterpret_cast<const char*>(&cls_[d]);
+    __builtin_prefetch(cd);
+    __builtin_prefetch(cd + 64);
 }
 
 // A class whose timer fires changes mode, and so moves between a feed and a
