@@ -190,22 +190,23 @@ public:
     // oldest remembered flow is forgotten if no record is free; kNone only
     // if the table is full of flows with packets, which its size rules out.
     uint32_t insert(uint32_t cls, uint32_t bucket, uint64_t now) {
-        expire(now);
-        if (free_ == kNone && fifo_head_ != kNone) forget(fifo_head_);
-        const uint32_t r = free_;
-        if (r == kNone) [[unlikely]]
-            return kNone;
-        free_ = records_[r].next;
-        records_[r] = Record{};
-        records_[r].cls = cls;
-        records_[r].bucket = static_cast<uint16_t>(bucket);
-        records_[r].where = kIdle;
         const uint32_t t = tag_of(cls, bucket);
         uint32_t i = t >> shift_;
         while (index_[i].rec != kNone) i = (i + 1) & mask_;
-        index_[i] = {t, r};
-        ++in_use_;
-        return r;
+        return insert_at(i, t, cls, bucket, now);
+    }
+
+    // find(), or insert() if there is no record: one walk of the index.
+    uint32_t find_or_insert(uint32_t cls, uint32_t bucket, uint64_t now) {
+        const uint32_t t = tag_of(cls, bucket);
+        for (uint32_t i = t >> shift_;; i = (i + 1) & mask_) {
+            const Entry e = index_[i];
+            if (e.rec == kNone) return insert_at(i, t, cls, bucket, now);
+            if (e.tag == t) {
+                const Record& r = records_[e.rec];
+                if (r.cls == cls && r.bucket == bucket) return e.rec;
+            }
+        }
     }
 
     // A remembered record whose flow has a packet again: back to kIdle,
@@ -297,6 +298,28 @@ private:
 
     void forget(uint32_t r) { free(r); }
 
+    // insert() at index position `i`, the end of the key's probe chain.
+    uint32_t insert_at(uint32_t i, uint32_t t, uint32_t cls, uint32_t bucket, uint64_t now) {
+        if (fifo_head_ != kNone) [[unlikely]] {
+            // Freeing remembered records moves index entries: walk again.
+            expire(now);
+            if (free_ == kNone) forget(fifo_head_);
+            for (i = t >> shift_; index_[i].rec != kNone;) i = (i + 1) & mask_;
+        }
+        const uint32_t r = free_;
+        if (r == kNone) [[unlikely]]
+            return kNone;
+        free_ = records_[r].next;
+        Record& rec = records_[r];
+        rec = Record{};
+        rec.cls = cls;
+        rec.bucket = static_cast<uint16_t>(bucket);
+        rec.where = kIdle;
+        index_[i] = {t, r};
+        ++in_use_;
+        return r;
+    }
+
     void fifo_unlink(uint32_t r) {
         Record& rec = records_[r];
         if (rec.prev == kNone)
@@ -367,14 +390,10 @@ struct FqHeader {
     void enqueue(FlowTable& ft, PacketPool& pool, uint32_t cls, uint32_t s, const FqParams& p, uint32_t limit_packets,
                  uint64_t limit_bytes, uint64_t now, Drop&& drop) {
         const uint32_t bucket = fq_bucket(pool[s].packet.flow_hash, p.flows);
-        uint32_t idx = ft.find(cls, bucket);
-        if (idx == kNone) {
-            idx = ft.insert(cls, bucket, now);
-            if (idx == kNone) [[unlikely]]
-                return drop(s, DropReason::pool_exhausted);  // ruled out by the table's size
-        } else if (ft[idx].where == FlowTable::kRemembered) {
-            ft.revive(idx);
-        }
+        const uint32_t idx = ft.find_or_insert(cls, bucket, now);
+        if (idx == kNone) [[unlikely]]
+            return drop(s, DropReason::pool_exhausted);  // ruled out by the table's size
+        if (ft[idx].where == FlowTable::kRemembered) ft.revive(idx);
         Record& f = ft[idx];
         f.q.push(pool, s);
         ++packets;
@@ -452,7 +471,7 @@ struct FqHeader {
                 } else {
                     release(ft, idx, now, p.codel.interval);
                 }
-                if (packets == 0) release_parked(ft, now, p.codel.interval);
+                if (packets == 0 && old_list.head != kNone) release_parked(ft, now, p.codel.interval);
             }
             if (s != kNoSlot) return s;
         }

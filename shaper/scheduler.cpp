@@ -194,6 +194,8 @@ uint32_t Scheduler::enqueue_burst(const uint32_t* class_ids, const Packet* packe
         // index line comes in the same wave as the class state, and the
         // record one wave later. (CoDel classes read their tuning at
         // dequeue only.)
+        // A small tree stays in cache: there the look-ups would only cost.
+        const bool fetch_flows = aqm_classes_ && !direct_delays_;
         bool any_fq = false;
         for (uint32_t i = 0; i < m; ++i) {
             const uint32_t x = ids_.find(class_ids[base + i]);
@@ -204,7 +206,7 @@ uint32_t Scheduler::enqueue_burst(const uint32_t* class_ids, const Packet* packe
                 __builtin_prefetch(c);
                 __builtin_prefetch(c + 64);
                 wheel_.prefetch(x);  // a borrowing class sets a timer
-                if (aqm_classes_)
+                if (fetch_flows)
                     if (const uint32_t flows = fq_flows_[x]) {
                         buckets[i] = fq_bucket(packets[base + i].flow_hash, flows);
                         flows_.prefetch_index(x, buckets[i]);
