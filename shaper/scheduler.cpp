@@ -326,27 +326,34 @@ void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
         __builtin_prefetch(cb + 64);
         return;
     }
-    // The class served next (a) had all it needs fetched as b.
-    const uint32_t b = link_of(a, prio).next;
-    if (b == kNone || b == a) {
-        if (const ClassState& sa = cls_[a]; sa.leaf) sa.queue.prefetch_dequeue_packet(sa.kind, leaf_env());
-        return;
+    // Along the ring from the class served next (ahead[0]): ahead[kPacketAt]
+    // gets its head packet (its flow record came kRecordAt - kPacketAt
+    // packets ago), ahead[kRecordAt] its flow record or CoDel tuning (its
+    // state came kStateAt - kRecordAt packets ago), ahead[kStateAt] its
+    // state lines.
+    constexpr uint32_t kPacketAt = 1, kRecordAt = 3, kStateAt = 5;
+    uint32_t ahead[kStateAt + 1];
+    ahead[0] = a;
+    uint32_t n = 1;
+    for (; n <= kStateAt; ++n) {
+        const uint32_t next = link_of(ahead[n - 1], prio).next;
+        if (next == kNone || next == a) break;
+        ahead[n] = next;
     }
-    // b's flow record (or CoDel's tuning) was fetched one packet ago, as c:
-    // now its head packet (and for a flow about to empty, its index line).
-    if (const ClassState& sb = cls_[b]; sb.leaf) sb.queue.prefetch_dequeue_packet(sb.kind, leaf_env());
-    const uint32_t c = link_of(b, prio).next;
-    if (c == a) return;
-    // c's state was fetched one packet ago, as d.
-    if (const ClassState& sc = cls_[c]; sc.leaf) {
-        if (sc.kind == LeafKind::codel) __builtin_prefetch(&tuning_[c]);
-        if (sc.kind == LeafKind::fq_codel) sc.queue.prefetch_dequeue(sc.kind, leaf_env());
+    if (n > kPacketAt)
+        if (const ClassState& sp = cls_[ahead[kPacketAt]]; sp.leaf)
+            sp.queue.prefetch_dequeue_packet(sp.kind, leaf_env());
+    if (n > kRecordAt)
+        if (const uint32_t r = ahead[kRecordAt]; cls_[r].leaf) {
+            const ClassState& sr = cls_[r];
+            if (sr.kind == LeafKind::codel) __builtin_prefetch(&tuning_[r]);
+            if (sr.kind == LeafKind::fq_codel) sr.queue.prefetch_dequeue(sr.kind, leaf_env());
+        }
+    if (n > kStateAt) {
+        const char* cs = reinterpret_cast<const char*>(&cls_[ahead[kStateAt]]);
+        __builtin_prefetch(cs);
+        __builtin_prefetch(cs + 64);
     }
-    const uint32_t d = link_of(c, prio).next;
-    if (d == a || d == b) return;
-    const char* cd = reinterpret_cast<const char*>(&cls_[d]);
-    __builtin_prefetch(cd);
-    __builtin_prefetch(cd + 64);
 }
 
 // A class whose timer fires changes mode, and so moves between a feed and a
@@ -362,6 +369,9 @@ void Scheduler::prefetch_timers(std::span<const uint32_t> due) {
     for (const uint32_t x : due) {
         const ClassState& c = cls_[x];
         if (!c.leaf || !c.prio_activity) continue;
+        // It may be served soon (a class that can send again joins the row
+        // of leaves, served first): its fq_codel flow too.
+        if (c.kind == LeafKind::fq_codel) c.queue.prefetch_dequeue(c.kind, leaf_env());
         for (const uint32_t y : {c.own_link.prev, c.own_link.next}) {
             if (y == kNone) continue;
             const char* cy = reinterpret_cast<const char*>(&cls_[y]);
@@ -369,6 +379,10 @@ void Scheduler::prefetch_timers(std::span<const uint32_t> due) {
             __builtin_prefetch(cy + 64);
         }
     }
+    // And the packet each would send, once the flow record is in.
+    for (const uint32_t x : due)
+        if (const ClassState& c = cls_[x]; c.leaf && c.prio_activity)
+            c.queue.prefetch_dequeue_packet(c.kind, leaf_env());
 }
 
 uint32_t Scheduler::dequeue_burst(Packet* out, uint32_t n, uint64_t now) {
