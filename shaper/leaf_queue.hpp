@@ -98,7 +98,12 @@ struct LeafQueue {
             const FlowTable::Record& f = env.flows[r];
             if (f.q.head == kNoSlot) return;
             __builtin_prefetch(&env.pool[f.q.head]);
-            if (f.q.head == f.q.tail) env.flows.prefetch_index(f.cls, f.bucket);
+            // Its last packet: its record leaves the index, and the class's
+            // next flow (if it has one in the same list) is served next.
+            if (f.q.head == f.q.tail) {
+                env.flows.prefetch_index(f.cls, f.bucket);
+                if (f.next != FlowTable::kNone) prefetch_line(&env.flows[f.next]);
+            }
         }
     }
 

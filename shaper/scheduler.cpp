@@ -340,6 +340,10 @@ void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
         if (next == kNone || next == a) break;
         ahead[n] = next;
     }
+    // The class served next may have served a flow already, with more to
+    // come (its turn goes on): the packet of its next flow, fetched as the
+    // one after its first.
+    if (const ClassState& sa = cls_[a]; sa.leaf) sa.queue.prefetch_dequeue_packet(sa.kind, leaf_env());
     if (n > kPacketAt)
         if (const ClassState& sp = cls_[ahead[kPacketAt]]; sp.leaf)
             sp.queue.prefetch_dequeue_packet(sp.kind, leaf_env());
