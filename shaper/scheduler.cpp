@@ -214,10 +214,15 @@ uint32_t Scheduler::enqueue_burst(const uint32_t* class_ids, const Packet* packe
                     }
             }
         }
+        // The records a few packets ahead of the one being queued: their
+        // index lines have had the time to come.
+        constexpr uint32_t kRecordsAhead = 8;
         if (any_fq)
-            for (uint32_t i = 0; i < m; ++i)
+            for (uint32_t i = 0; i < std::min(kRecordsAhead, m); ++i)
                 if (buckets[i] != FlowTable::kNone) flows_.prefetch_record(slots[i], buckets[i]);
         for (uint32_t i = 0; i < m; ++i) {
+            if (any_fq && i + kRecordsAhead < m && buckets[i + kRecordsAhead] != FlowTable::kNone)
+                flows_.prefetch_record(slots[i + kRecordsAhead], buckets[i + kRecordsAhead]);
             if (slots[i] == IdIndex::kMissing) {
                 report_drop(kNone, packets[base + i], DropReason::unknown_class);
                 continue;
