@@ -192,9 +192,9 @@ uint32_t Scheduler::enqueue_burst(const uint32_t* class_ids, const Packet* packe
         for (uint32_t i = 0; i < m; ++i) ids_.prefetch(class_ids[base + i]);
         // A fq_codel packet's flow is found by (slot, bucket) alone: its
         // index line comes in the same wave as the class state, and the
-        // record one wave later. (CoDel classes read their tuning at
-        // dequeue only.)
-        // A small tree stays in cache: there the look-ups would only cost.
+        // record is fetched a few packets before it is queued (below).
+        // (CoDel classes read their tuning at dequeue only.) A small tree
+        // stays in cache: there the flow look-ups would only cost.
         const bool fetch_flows = aqm_classes_ && !direct_delays_;
         bool any_fq = false;
         for (uint32_t i = 0; i < m; ++i) {
@@ -214,8 +214,10 @@ uint32_t Scheduler::enqueue_burst(const uint32_t* class_ids, const Packet* packe
                     }
             }
         }
-        // The records a few packets ahead of the one being queued: their
-        // index lines have had the time to come.
+        // The flow records eight packets ahead of the one being queued:
+        // their index lines have had the time to come, and the core is not
+        // asked for a whole burst's records at once (all at once, the
+        // 100,000-class backlogged case ran at 6 Mpps instead of 9).
         constexpr uint32_t kRecordsAhead = 8;
         if (any_fq)
             for (uint32_t i = 0; i < std::min(kRecordsAhead, m); ++i)
