@@ -220,27 +220,11 @@ public:
     // The flow of `r` is empty and in no list: remembered if its CoDel state
     // still matters (more than one drop in its last episode, and less than
     // 16 intervals since drop_next), otherwise freed.
-    void release(uint32_t r, uint64_t now, uint64_t interval) {
+    [[gnu::always_inline]] void release(uint32_t r, uint64_t now, uint64_t interval) {
         Record& rec = records_[r];
-        if (rec.where == kParked) --parked_;
-        CodelState& st = rec.codel;
-        st.dropping = false;
-        st.first_above_time = 0;
-        const uint64_t horizon = 16 * interval;
-        if (st.count - st.lastcount > 1 && static_cast<int64_t>(now - st.drop_next) < static_cast<int64_t>(horizon)) {
-            st.first_above_time = st.drop_next + horizon;
-            rec.where = kRemembered;
-            rec.next = kNone;
-            rec.prev = fifo_tail_;
-            if (fifo_tail_ == kNone)
-                fifo_head_ = r;
-            else
-                records_[fifo_tail_].next = r;
-            fifo_tail_ = r;
-            ++remembered_;
-            expire(now);
-            return;
-        }
+        const CodelState& st = rec.codel;
+        if (st.count - st.lastcount > 1 && static_cast<int64_t>(now - st.drop_next) < static_cast<int64_t>(16 * interval))
+            [[unlikely]] return remember(r, now, interval);
         free(r);
     }
 
@@ -256,10 +240,11 @@ public:
     }
 
     // Frees a record at once, whatever its CoDel state (class drained).
-    void free(uint32_t r) {
+    [[gnu::always_inline]] void free(uint32_t r) {
         Record& rec = records_[r];
         if (rec.where == kParked) --parked_;
-        if (rec.where == kRemembered) fifo_unlink(r);
+        if (rec.where == kRemembered) [[unlikely]]
+            fifo_unlink(r);
         erase_index(r);
         rec.where = kFree;
         rec.next = free_;
@@ -287,6 +272,24 @@ public:
     }
 
 private:
+    // Puts `r` at the end of the FIFO of remembered flows.
+    [[gnu::noinline]] void remember(uint32_t r, uint64_t now, uint64_t interval) {
+        Record& rec = records_[r];
+        if (rec.where == kParked) --parked_;
+        rec.codel.dropping = false;
+        rec.codel.first_above_time = rec.codel.drop_next + 16 * interval;
+        rec.where = kRemembered;
+        rec.next = kNone;
+        rec.prev = fifo_tail_;
+        if (fifo_tail_ == kNone)
+            fifo_head_ = r;
+        else
+            records_[fifo_tail_].next = r;
+        fifo_tail_ = r;
+        ++remembered_;
+        expire(now);
+    }
+
     struct Entry {
         uint32_t tag = 0;  // the key's hash; its top bits are the home
         uint32_t rec = kNone;

@@ -372,6 +372,7 @@ void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
 // not been seen for a while. Fetch them for all the due timers at once, in
 // two waves (the neighbours are known once the class's line is in).
 void Scheduler::prefetch_timers(std::span<const uint32_t> due) {
+    const bool deep = aqm_classes_ && !direct_delays_;
     for (const uint32_t x : due) {
         const char* c = reinterpret_cast<const char*>(&cls_[x]);
         __builtin_prefetch(c);
@@ -381,8 +382,9 @@ void Scheduler::prefetch_timers(std::span<const uint32_t> due) {
         const ClassState& c = cls_[x];
         if (!c.leaf || !c.prio_activity) continue;
         // It may be served soon (a class that can send again joins the row
-        // of leaves, served first): its fq_codel flow too.
-        if (c.kind == LeafKind::fq_codel) c.queue.prefetch_dequeue(c.kind, leaf_env());
+        // of leaves, served first): its fq_codel flow too, in a tree too
+        // big for the cache.
+        if (deep && c.kind == LeafKind::fq_codel) c.queue.prefetch_dequeue(c.kind, leaf_env());
         for (const uint32_t y : {c.own_link.prev, c.own_link.next}) {
             if (y == kNone) continue;
             const char* cy = reinterpret_cast<const char*>(&cls_[y]);
@@ -391,9 +393,10 @@ void Scheduler::prefetch_timers(std::span<const uint32_t> due) {
         }
     }
     // And the packet each would send, once the flow record is in.
-    for (const uint32_t x : due)
-        if (const ClassState& c = cls_[x]; c.leaf && c.prio_activity)
-            c.queue.prefetch_dequeue_packet(c.kind, leaf_env());
+    if (deep)
+        for (const uint32_t x : due)
+            if (const ClassState& c = cls_[x]; c.leaf && c.prio_activity)
+                c.queue.prefetch_dequeue_packet(c.kind, leaf_env());
 }
 
 uint32_t Scheduler::dequeue_burst(Packet* out, uint32_t n, uint64_t now) {

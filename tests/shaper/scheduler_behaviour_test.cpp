@@ -276,7 +276,7 @@ TEST_CASE("removing a fq_codel class hands out its packets and frees its flow re
     CHECK(s.snapshot(10)->backlog_packets == 20);
     CHECK(s.snapshot(10)->backlog_bytes >= 20 * 500);
     CHECK(s.snapshot(10)->backlog_bytes == s.snapshot(11)->backlog_bytes);
-    REQUIRE(s.apply(RemoveClass{10}, 0).ok());
+    REQUIRE(s.apply(RemoveClass{10, std::nullopt}, 0).ok());
     CHECK(removed == 20);
     CHECK(s.flow_table().in_use() == 20);
     CHECK(s.backlog_packets() == 20);
@@ -286,8 +286,8 @@ TEST_CASE("removing a fq_codel class hands out its packets and frees its flow re
     REQUIRE(s.enqueue(12, Packet{99, 500, 0}, 0));
     CHECK(s.snapshot(12)->backlog_packets == 1);
     CHECK(s.flow_table().in_use() == 21);
-    REQUIRE(s.apply(RemoveClass{11}, 0).ok());
-    REQUIRE(s.apply(RemoveClass{12}, 0).ok());
+    REQUIRE(s.apply(RemoveClass{11, std::nullopt}, 0).ok());
+    REQUIRE(s.apply(RemoveClass{12, std::nullopt}, 0).ok());
     CHECK(s.flow_table().in_use() == 0);
     CHECK(s.backlog_packets() == 0);
 }
