@@ -124,12 +124,12 @@ private:
         uint32_t parent = kNone;
         int32_t deficit[2] = {0, 0};  // [0] in its row, [1] in its parent's feed
         uint8_t level = 0;
-        uint8_t prio = 0;
+        uint8_t prio : 4 = 0;
+        LeafKind kind : 4 = LeafKind::fifo;  // of queue
         uint8_t prio_activity = 0;  // priorities with packets below
         Mode mode = Mode::can_send;
-        bool leaf : 1 = true;
-        bool timer_armed : 1 = false;  // spares a look at the wheel when not
-        LeafKind kind = LeafKind::fifo;  // of queue
+        bool leaf = true;
+        bool timer_armed = false;  // spares a look at the wheel when not
         // Departure counters and delays live here too: no extra cache miss
         // per packet. The tally spills into histogram_of(x) now and then.
         DelayTally delays{};
