@@ -291,3 +291,26 @@ TEST_CASE("removing a fq_codel class hands out its packets and frees its flow re
     CHECK(s.flow_table().in_use() == 0);
     CHECK(s.backlog_packets() == 0);
 }
+
+TEST_CASE("a fq_codel leaf that gets a child hands its packets over and keeps no flow records", "[shaper][fq_codel]") {
+    Scheduler s = make({leaf(1, kNoParent, mbit(10)), leaf(10, 1, mbit(1), mbit(1), 0, 1, LeafKind::fq_codel)});
+    for (uint32_t k = 0; k < 30; ++k) REQUIRE(s.enqueue(10, Packet{k, 500, k * 0x0800'0000u}, 0));
+    const uint64_t bytes = s.snapshot(10)->backlog_bytes;
+    CHECK(s.flow_table().in_use() == 30);
+    REQUIRE(s.apply(AddClass{leaf(20, 10, mbit(1), mbit(1), 0, 1, LeafKind::fq_codel)}, 0).ok());
+    CHECK(s.snapshot(10)->backlog_packets == 0);
+    CHECK(s.snapshot(20)->backlog_packets == 30);
+    CHECK(s.snapshot(20)->backlog_bytes == bytes);
+    CHECK(s.flow_table().in_use() == 30);  // the child's now
+    // Every packet comes out of the child, in order within each flow.
+    std::vector<Packet> out(64);
+    uint32_t got = 0;
+    for (uint64_t now = 0; got < 30 && now < sec(1); now += ms(1)) got += s.dequeue_burst(out.data(), 64, now);
+    CHECK(got == 30);
+    CHECK(s.flow_table().in_use() == 0);
+    // Removing the child makes the parent a fq_codel leaf again, empty.
+    REQUIRE(s.apply(RemoveClass{20, std::nullopt}, sec(1)).ok());
+    REQUIRE(s.enqueue(10, Packet{99, 500, 1}, sec(1)));
+    CHECK(s.snapshot(10)->backlog_packets == 1);
+    CHECK(s.flow_table().in_use() == 1);
+}
