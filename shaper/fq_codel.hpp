@@ -197,7 +197,7 @@ public:
     }
 
     // find(), or insert() if there is no record: one walk of the index.
-    uint32_t find_or_insert(uint32_t cls, uint32_t bucket, uint64_t now) {
+    [[gnu::always_inline]] uint32_t find_or_insert(uint32_t cls, uint32_t bucket, uint64_t now) {
         const uint32_t t = tag_of(cls, bucket);
         for (uint32_t i = t >> shift_;; i = (i + 1) & mask_) {
             const Entry e = index_[i];
@@ -302,13 +302,9 @@ private:
     void forget(uint32_t r) { free(r); }
 
     // insert() at index position `i`, the end of the key's probe chain.
-    uint32_t insert_at(uint32_t i, uint32_t t, uint32_t cls, uint32_t bucket, uint64_t now) {
-        if (fifo_head_ != kNone) [[unlikely]] {
-            // Freeing remembered records moves index entries: walk again.
-            expire(now);
-            if (free_ == kNone) forget(fifo_head_);
-            for (i = t >> shift_; index_[i].rec != kNone;) i = (i + 1) & mask_;
-        }
+    [[gnu::always_inline]] uint32_t insert_at(uint32_t i, uint32_t t, uint32_t cls, uint32_t bucket, uint64_t now) {
+        if (fifo_head_ != kNone) [[unlikely]]
+            i = make_room(t, now);
         const uint32_t r = free_;
         if (r == kNone) [[unlikely]]
             return kNone;
@@ -321,6 +317,17 @@ private:
         index_[i] = {t, r};
         ++in_use_;
         return r;
+    }
+
+    // Frees remembered records that expired, and the oldest one if no
+    // record is free; returns where the key of tag `t` now goes in the
+    // index (freeing moves entries).
+    [[gnu::noinline]] uint32_t make_room(uint32_t t, uint64_t now) {
+        expire(now);
+        if (free_ == kNone) forget(fifo_head_);
+        uint32_t i = t >> shift_;
+        while (index_[i].rec != kNone) i = (i + 1) & mask_;
+        return i;
     }
 
     void fifo_unlink(uint32_t r) {
