@@ -18,7 +18,9 @@
 // open-addressing index (linear probing, Fibonacci hash of the key, 8-byte
 // entries: a tag and the record's index; the record holds the key). A
 // record exists while its flow holds packets, and is freed as soon as the
-// flow empties, except when:
+// flow empties (at once, not at its next turn as in Linux: so no other
+// empty flow holds a record, and a packet that arrives just after its
+// flow emptied starts it as a new flow), except when:
 //   - it is a new flow that emptied while old flows wait: it stays, empty,
 //     in the old list ("parked") until its turn comes, as RFC 8290 says;
 //     at most a fixed share of the table is parked at once (past that, such
@@ -41,8 +43,8 @@
 // class's state; quantum and CoDel parameters (FqParams) are in the class's
 // shared profile. A packet so touches the class state and one flow record;
 // the record's index line is found from (class slot, hash) alone, so a
-// burst can fetch it together with the class state, and the record one
-// wave later. A class's backlog is kept in 32 bits: a fq_codel class holds
+// burst can fetch it together with the class state, and the record a few
+// packets later (Scheduler::enqueue_burst). A class's backlog is kept in 32 bits: a fq_codel class holds
 // at most kFqMaxBytes (2 GiB; Linux's fq_codel defaults to 32 MB), over
 // which the fattest flow loses its head as over any byte limit.
 #pragma once
