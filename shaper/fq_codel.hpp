@@ -225,8 +225,9 @@ public:
     [[gnu::always_inline]] void release(uint32_t r, uint64_t now, uint64_t interval) {
         Record& rec = records_[r];
         const CodelState& st = rec.codel;
-        if (st.count - st.lastcount > 1 && static_cast<int64_t>(now - st.drop_next) < static_cast<int64_t>(16 * interval))
-            [[unlikely]] return remember(r, now, interval);
+        const auto since = static_cast<int64_t>(now - st.drop_next);
+        if (st.count - st.lastcount > 1 && since < static_cast<int64_t>(16 * interval)) [[unlikely]]
+            return remember(r, now, interval);
         free(r);
     }
 

@@ -160,7 +160,7 @@ TEST_CASE("a fq_codel flow holds a record only while it has packets, and an idle
     CHECK(b.flows.in_use() == 0);
 }
 
-TEST_CASE("an emptied new fq_codel flow goes once through the old list, and its record goes with the class's last packet",
+TEST_CASE("an emptied new fq_codel flow goes once through the old list; its record goes with the class's last packet",
           "[shaper][fq_codel]") {
     Bench b;
     fq_setup(b);

@@ -269,8 +269,9 @@ TEST_CASE("removing a fq_codel class hands out its packets and frees its flow re
     Scheduler s = make({leaf(1, kNoParent, mbit(10)), leaf(10, 1, mbit(1), mbit(1), 0, 1, LeafKind::fq_codel),
                         leaf(11, 1, mbit(1), mbit(1), 0, 1, LeafKind::fq_codel)});
     uint64_t removed = 0;
-    s.set_drop_handler([](void* c, const Packet&, DropReason r) { *static_cast<uint64_t*>(c) += r == DropReason::class_removed; },
-                       &removed);
+    s.set_drop_handler(
+        [](void* c, const Packet&, DropReason r) { *static_cast<uint64_t*>(c) += r == DropReason::class_removed; },
+        &removed);
     for (uint32_t k = 0; k < 40; ++k) REQUIRE(s.enqueue(10 + k % 2, Packet{k, 500, k * 0x0400'0000u}, 0));
     CHECK(s.flow_table().in_use() == 40);
     CHECK(s.snapshot(10)->backlog_packets == 20);
