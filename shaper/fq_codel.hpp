@@ -147,7 +147,9 @@ public:
         if (!records_.empty()) return;
         const uint32_t share = std::max<uint32_t>(packets / 8, 64);
         parked_cap_ = share;
-        const uint32_t n = packets + 2 * share;
+        // (Over 2^30 records, 64 GiB, is beyond any real pool; the cap keeps
+        // the index's arithmetic in 32 bits.)
+        const auto n = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{packets} + 2 * uint64_t{share}, 1u << 30));
         records_.resize(n);
         for (uint32_t i = 0; i < n; ++i) records_[i].next = i + 1 < n ? i + 1 : kNone;
         free_ = 0;
