@@ -54,6 +54,9 @@ void Scheduler::set_profile(uint32_t x, const ClassConfig& cfg) {
     p.ceil = BucketProfile::make(config_.tick_hz, ceil, burst_for(ceil, root ? cfg.burst : cfg.cburst));
     p.quantum = cfg.weight * config_.quantum_per_weight;
     p.limits = {cfg.leaf.limit_packets, cfg.leaf.limit_bytes};
+    if (cfg.leaf.kind == LeafKind::fq_codel)
+        p.fq = {cfg.leaf.flows, cfg.leaf.quantum,
+                {ticks_from_us(cfg.leaf.codel.target_us), ticks_from_us(cfg.leaf.codel.interval_us), mtu_cost_}};
     // Take the new one before letting go of the old: they may be the same.
     const uint32_t old = c.profile;
     c.profile = intern_profile(p);
@@ -63,9 +66,10 @@ void Scheduler::set_profile(uint32_t x, const ClassConfig& cfg) {
 
 namespace {
 
-std::array<uint64_t, 7> key_of(const auto& p) {
+std::array<uint64_t, 11> key_of(const auto& p) {
     return {p.rate.cost_per_byte, static_cast<uint64_t>(p.rate.size), p.ceil.cost_per_byte,
-            static_cast<uint64_t>(p.ceil.size), p.quantum, p.limits.packets, p.limits.bytes};
+            static_cast<uint64_t>(p.ceil.size), p.quantum, p.limits.packets, p.limits.bytes,
+            p.fq.flows, p.fq.quantum, p.fq.codel.target, p.fq.codel.interval};
 }
 
 }  // namespace
@@ -94,16 +98,15 @@ void Scheduler::release_profile(uint32_t i) {
     free_profiles_.push_back(i);
 }
 
+// Sets up the (empty) queue of a class that is, or is again, a leaf.
 void Scheduler::set_leaf(uint32_t x, const LeafConfig& l) {
-    LeafQueue& q = cls_[x].queue;
-    q.set_kind(l.kind);
+    cls_[x].kind = l.kind;
+    cls_[x].queue.reset(l.kind);
     LeafTuning& t = tuning_[x];
-    FqCodelQueue::recycle(t.fq);
-    t.arena = fq_blocks_.get();
-    t.flows = l.flows;
-    t.quantum = l.quantum;
     t.codel_profile = {ticks_from_us(l.codel.target_us), ticks_from_us(l.codel.interval_us), mtu_cost_};
     t.codel = {};
+    fq_flows_[x] = l.kind == LeafKind::fq_codel ? l.flows : 0;
+    if (l.kind == LeafKind::fq_codel) flows_.reserve(config_.packet_capacity);
 }
 
 uint32_t Scheduler::allocate_slot() {
@@ -118,6 +121,7 @@ uint32_t Scheduler::allocate_slot() {
     links_.emplace_back();
     feed_.emplace_back();
     tuning_.emplace_back();
+    fq_flows_.emplace_back();
     counters_.emplace_back();
     windows_.emplace_back();
     configs_.emplace_back();
@@ -133,8 +137,8 @@ void Scheduler::release_slot(uint32_t x) {
     tree_[x] = TreeLinks{};
     links_[x] = {};
     feed_[x] = {};
-    FqCodelQueue::recycle(tuning_[x].fq);
     tuning_[x] = LeafTuning{};
+    fq_flows_[x] = 0;
     counters_[x] = {};
     windows_[x] = {};
     free_slots_.push_back(x);
@@ -184,7 +188,7 @@ Status Scheduler::add_class(const ClassConfig& cfg, uint64_t now) {
             deactivate(parent);
             p.leaf = false;
             p.level = static_cast<uint8_t>(kLevels - 1 - pt.depth);
-            p.queue.drain(pool_, tuning_[parent], [&](uint32_t s) { queue_slot(x, s); });
+            p.queue.drain(p.kind, leaf_env(), parent, tuning_[parent], [&](uint32_t s) { queue_slot(x, s); });
             set_leaf(parent, configs_[parent].leaf);
         }
     }
@@ -218,7 +222,7 @@ Status Scheduler::remove_class(const RemoveClass& rc) {
         const uint32_t x = *it;
         ClassState& c = cls_[x];
         deactivate(x);
-        c.queue.drain(pool_, tuning_[x], [&](uint32_t s) {
+        c.queue.drain(c.kind, leaf_env(), x, tuning_[x], [&](uint32_t s) {
             if (target != kNone)
                 queue_slot(target, s);
             else

@@ -50,12 +50,13 @@ inline uint64_t codel_control_law(uint64_t t, uint64_t interval, uint32_t count)
     return t + static_cast<uint64_t>((uint128{interval} * codel_inv_sqrt_q32(count)) >> 32);
 }
 
-// Takes the next packet worth sending from `q`, dropping per CoDel on the
-// way; drop(slot) disposes of each dropped slot. Returns kNoSlot if `q`
-// runs empty.
-template <typename Drop>
-uint32_t codel_dequeue(CodelState& st, const CodelProfile& pr, PacketPool& pool, PacketList& q,
-                       uint64_t now, Drop&& drop) {
+// Takes the next packet worth sending from `q` (a PacketList or anything
+// with pop(pool) and a `bytes` backlog), dropping per CoDel on the way;
+// drop(slot) disposes of each dropped slot. Returns kNoSlot if `q` runs
+// empty.
+template <typename Queue, typename Drop>
+uint32_t codel_dequeue(CodelState& st, const CodelProfile& pr, PacketPool& pool, Queue& q, uint64_t now,
+                       Drop&& drop) {
     bool ok_to_drop = false;
     auto take = [&]() -> uint32_t {
         ok_to_drop = false;

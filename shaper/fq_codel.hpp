@@ -1,34 +1,58 @@
 // fq_codel (RFC 8290): flow queueing with CoDel inside one class.
 //
-// Packets are spread over per-flow queues by their 5-tuple hash. Flows are
-// served by deficit round robin, each with a quantum of bytes per round,
-// and each flow runs its own CoDel. A flow that was idle enters the "new"
-// list and is served before the "old" list, so a sparse flow (DNS, VoIP,
-// an interactive session) rarely waits behind a bulk one: its packets go
-// out within one quantum of the bulk flow's. When the class is over its
-// limit, the head of the fattest flow is dropped, never an innocent flow's
-// packet. The flow table is allocated when the class first holds a packet.
+// Packets are spread over per-flow queues by their 5-tuple hash (a bucket:
+// multiply-shift of the hash onto the class's configured `flows`). Flows
+// are served by deficit round robin, each with a quantum of bytes per
+// round, and each flow runs its own CoDel. A flow that was idle enters the
+// "new" list and is served before the "old" list, so a sparse flow (DNS,
+// VoIP, an interactive session) rarely waits behind a bulk one: its packets
+// go out within one quantum of the bulk flow's. A new flow that empties
+// goes once through the old list, so a flow cannot stay "new" by emptying
+// itself every round. When the class is over its limit (packets or bytes),
+// the head of the fattest flow is dropped, never an innocent flow's packet.
 //
-// A class's fq_codel is one block: a header line (list heads, backlog,
-// quantum, the fattest flow, CoDel's parameters; then a line the packet
-// path does not read) followed by its flows, a line each. A packet then
-// costs two cache lines here, both found from the block's address and the
-// packet's hash alone, so that a burst can prefetch them (prefetch_enqueue)
-// before any packet of it is queued. The table's size, needed for that
-// before the header is read, comes from the caller, who keeps it. With many classes
-// each packet meets a cold class: dependent misses (a queue object, then a
-// table, then a flow) would not overlap and would cost more than the rest
-// of the shaper. The blocks come from an FqBlockArena in 2 MiB pages, for
-// the same reason as the scheduler's arrays (see huge_array.hpp): a block
-// per class on 4 KiB pages would add a TLB miss to every packet.
+// Memory follows the flows that hold packets, not the flows configured. A
+// flow's state (its packet list, CoDel state, DRR deficit, list links) is a
+// 64-byte record from one table shared by the scheduler's classes (a
+// FlowTable), found by the key (class slot, bucket) through an
+// open-addressing index (linear probing, Fibonacci hash of the key, 8-byte
+// entries: a tag and the record's index; the record holds the key). A
+// record exists while its flow holds packets, and is freed as soon as the
+// flow empties (at once, not at its next turn as in Linux: so no other
+// empty flow holds a record, and a packet that arrives just after its
+// flow emptied starts it as a new flow), except when:
+//   - it is a new flow that emptied while old flows wait: it stays, empty,
+//     in the old list ("parked") until its turn comes, as RFC 8290 says;
+//     at most a fixed share of the table is parked at once (past that, such
+//     a flow is simply freed and would come back as new);
+//   - its CoDel state still matters: CoDel restarts a flow's drop count
+//     from the last episode's only if it starts dropping again within 16
+//     intervals of its last drop_next (see codel.hpp), so a flow that
+//     dropped more than once is "remembered" until then. Remembered records
+//     wait in a FIFO, oldest first, and are freed when their time is up;
+//     when the table has no free record the oldest remembered flow is
+//     forgotten, and should it come back it restarts CoDel at count 1.
+// The table is sized once, from the scheduler's packet pool: one record per
+// packet slot plus a share for parked and one for remembered flows, and the
+// index a power of two at most half full. Flows with packets can then never
+// want for a record, and the packet path never allocates. An idle flow with
+// no CoDel memory costs nothing.
+//
+// The class's own part (new and old list ends, backlog, the fattest flow
+// and its backlog) is an FqHeader of 32 bytes that lives inline in the
+// class's state; quantum and CoDel parameters (FqParams) are in the class's
+// shared profile. A packet so touches the class state and one flow record;
+// the record's index line is found from (class slot, hash) alone, so a
+// burst can fetch it together with the class state, and the record a few
+// packets later (Scheduler::enqueue_burst). A class's backlog is kept in 32 bits: a fq_codel class holds
+// at most kFqMaxBytes (2 GiB; Linux's fq_codel defaults to 32 MB), over
+// which the fattest flow loses its head as over any byte limit.
 #pragma once
 
+#include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
-#include <new>
-#include <utility>
-#include <vector>
 
 #include "shaper/class_stats.hpp"
 #include "shaper/codel.hpp"
@@ -38,9 +62,8 @@
 namespace sluice::shaper {
 
 // A prefetch the compiler keeps. Written with __builtin_prefetch, GCC 12
-// at -O3 deleted enqueue_burst's whole loop of fq_codel table prefetches
-// (seen in the object code, and the 100,000-class figures); a volatile asm
-// cannot be deleted.
+// at -O3 deleted enqueue_burst's whole loop of fq_codel prefetches (seen
+// in the object code); a volatile asm cannot be deleted.
 inline void prefetch_line(const void* p) {
 #if defined(__x86_64__)
     asm volatile("prefetcht0 %0" : : "m"(*static_cast<const char*>(p)));
@@ -49,265 +72,493 @@ inline void prefetch_line(const void* p) {
 #endif
 }
 
-// Memory for fq_codel blocks (sizes in whole cache lines): carved from
-// 2 MiB chunks, and a block given back (its class removed) waits for the
-// next block of its size. Chunks go back to the system with the arena, and
-// so do the blocks in use then: their owners need not give them back
-// first. A block of more than a quarter chunk (over 8,190 flows) has its
-// own allocation.
-class FqBlockArena {
+// A fq_codel class's settings, shared through its profile.
+struct FqParams {
+    uint32_t flows = 0;    // buckets, 1..65536
+    uint32_t quantum = 0;  // bytes of DRR credit per round
+    CodelProfile codel{};
+};
+
+inline constexpr uint32_t kFqMaxBytes = 1u << 31;
+
+// The bucket of a flow hash among `flows`: multiply-shift, no division.
+inline uint32_t fq_bucket(uint32_t hash, uint32_t flows) {
+    return static_cast<uint32_t>((uint64_t{hash} * flows) >> 32);
+}
+
+// One flow's packets: a slot list with its byte backlog (at most a class's,
+// so 32 bits).
+struct FlowQueue {
+    uint32_t head = kNoSlot;
+    uint32_t tail = kNoSlot;
+    uint32_t bytes = 0;
+
+    bool empty() const { return head == kNoSlot; }
+    void push(PacketPool& pool, uint32_t s) {
+        pool[s].next = kNoSlot;
+        if (tail == kNoSlot)
+            head = s;
+        else
+            pool[tail].next = s;
+        tail = s;
+        bytes += pool[s].cost;
+    }
+    uint32_t pop(PacketPool& pool) {
+        const uint32_t s = head;
+        if (s == kNoSlot) return s;
+        head = pool[s].next;
+        if (head == kNoSlot)
+            tail = kNoSlot;
+        else
+            __builtin_prefetch(&pool[head]);  // most likely the next packet out
+        bytes -= pool[s].cost;
+        return s;
+    }
+};
+
+// The scheduler's flow records and their index (see the top of the file).
+// Records never move, so lists link them by index.
+class FlowTable {
 public:
-    FqBlockArena() = default;
-    FqBlockArena(const FqBlockArena&) = delete;
-    FqBlockArena& operator=(const FqBlockArena&) = delete;
-    ~FqBlockArena() {
-        for (void* c : chunks_) huge_free(c, kHugePage);
-        for (const auto& [p, bytes] : big_) huge_free(p, bytes);
+    static constexpr uint32_t kNone = 0xffffffffu;
+    enum Where : uint8_t { kFree, kIdle, kNew, kOld, kParked, kRemembered };
+
+    struct alignas(64) Record {
+        FlowQueue q;
+        int32_t deficit = 0;
+        uint32_t next = kNone;  // in its DRR list, the FIFO or the free list
+        uint32_t prev = kNone;  // in its DRR list (unless the head) or the FIFO
+        uint32_t cls = 0;       // the key: class slot...
+        uint16_t bucket = 0;    // ...and bucket
+        Where where = kFree;
+        uint8_t spare = 0;
+        // While remembered, first_above_time holds when the memory expires
+        // (it is 0 for any empty flow otherwise).
+        CodelState codel{};
+    };
+    static_assert(sizeof(Record) == 64);
+
+    FlowTable() = default;
+    FlowTable(FlowTable&&) = default;
+    FlowTable& operator=(FlowTable&&) = default;
+
+    // Sizes an empty table for a pool of `packets` slots; once.
+    void reserve(uint32_t packets) {
+        if (!records_.empty()) return;
+        const uint32_t share = std::max<uint32_t>(packets / 8, 64);
+        parked_cap_ = share;
+        // (Over 2^30 records, 64 GiB, is beyond any real pool; the cap keeps
+        // the index's arithmetic in 32 bits.)
+        const auto n = static_cast<uint32_t>(std::min<uint64_t>(uint64_t{packets} + 2 * uint64_t{share}, 1u << 30));
+        records_.resize(n);
+        for (uint32_t i = 0; i < n; ++i) records_[i].next = i + 1 < n ? i + 1 : kNone;
+        free_ = 0;
+        const uint32_t bits = static_cast<uint32_t>(std::bit_width(uint64_t{n} * 2 - 1));
+        index_.assign(size_t{1} << bits, Entry{});
+        mask_ = (1u << bits) - 1;
+        shift_ = 32 - bits;
     }
 
-    void* take(size_t bytes) {
-        if (bytes > kMaxCarved) {
-            big_.reserve(big_.size() + 1);
-            void* p = huge_allocate(bytes);
-            big_.emplace_back(p, bytes);
-            return p;
+    uint32_t capacity() const { return static_cast<uint32_t>(records_.size()); }
+    uint32_t in_use() const { return in_use_; }
+    uint32_t remembered() const { return remembered_; }
+    uint32_t parked() const { return parked_; }
+    size_t memory_bytes() const { return records_.size() * sizeof(Record) + index_.size() * sizeof(Entry); }
+
+    Record& operator[](uint32_t r) { return records_[r]; }
+    const Record& operator[](uint32_t r) const { return records_[r]; }
+
+    // The record of (class slot, bucket), or kNone.
+    uint32_t find(uint32_t cls, uint32_t bucket) const {
+        const uint32_t t = tag_of(cls, bucket);
+        for (uint32_t i = t >> shift_;; i = (i + 1) & mask_) {
+            const Entry e = index_[i];
+            if (e.rec == kNone) return kNone;
+            if (e.tag == t) {
+                const Record& r = records_[e.rec];
+                if (r.cls == cls && r.bucket == bucket) return e.rec;
+            }
         }
-        const size_t lines = bytes / 64;
-        if (lines < free_.size() && !free_[lines].empty()) {
-            void* p = free_[lines].back();
-            free_[lines].pop_back();
-            return p;
-        }
-        if (left_ < bytes) {
-            chunks_.push_back(huge_allocate(kHugePage));
-            next_ = static_cast<char*>(chunks_.back());
-            left_ = kHugePage;
-        }
-        void* p = next_;
-        next_ += bytes;
-        left_ -= bytes;
-        return p;
     }
-    void give_back(void* p, size_t bytes) {
-        if (bytes > kMaxCarved) {
-            for (auto& b : big_)
-                if (b.first == p) {
-                    b = big_.back();
-                    big_.pop_back();
-                    return huge_free(p, bytes);
-                }
-            return;
+    // The index line find() starts at: needs nothing but the key.
+    void prefetch_index(uint32_t cls, uint32_t bucket) const {
+        if (!index_.empty()) prefetch_line(&index_[tag_of(cls, bucket) >> shift_]);
+    }
+    // The record itself, once the index line is in.
+    void prefetch_record(uint32_t cls, uint32_t bucket) const {
+        if (index_.empty()) return;
+        if (const uint32_t r = find(cls, bucket); r != kNone) prefetch_line(&records_[r]);
+    }
+
+    // A new record for (cls, bucket), which has none, in state kIdle. The
+    // oldest remembered flow is forgotten if no record is free; kNone only
+    // if the table is full of flows with packets, which its size rules out.
+    uint32_t insert(uint32_t cls, uint32_t bucket, uint64_t now) {
+        const uint32_t t = tag_of(cls, bucket);
+        uint32_t i = t >> shift_;
+        while (index_[i].rec != kNone) i = (i + 1) & mask_;
+        return insert_at(i, t, cls, bucket, now);
+    }
+
+    // find(), or insert() if there is no record: one walk of the index.
+    [[gnu::always_inline]] uint32_t find_or_insert(uint32_t cls, uint32_t bucket, uint64_t now) {
+        const uint32_t t = tag_of(cls, bucket);
+        for (uint32_t i = t >> shift_;; i = (i + 1) & mask_) {
+            const Entry e = index_[i];
+            if (e.rec == kNone) return insert_at(i, t, cls, bucket, now);
+            if (e.tag == t) {
+                const Record& r = records_[e.rec];
+                if (r.cls == cls && r.bucket == bucket) return e.rec;
+            }
         }
-        const size_t lines = bytes / 64;
-        if (lines >= free_.size()) free_.resize(lines + 1);
-        free_[lines].push_back(p);
+    }
+
+    // A remembered record whose flow has a packet again: back to kIdle,
+    // with its CoDel memory.
+    void revive(uint32_t r) {
+        fifo_unlink(r);
+        records_[r].codel.first_above_time = 0;
+        records_[r].where = kIdle;
+    }
+
+    // The flow of `r` is empty and in no list: remembered if its CoDel state
+    // still matters (more than one drop in its last episode, and less than
+    // 16 intervals since drop_next), otherwise freed.
+    [[gnu::always_inline]] void release(uint32_t r, uint64_t now, uint64_t interval) {
+        Record& rec = records_[r];
+        const CodelState& st = rec.codel;
+        const auto since = static_cast<int64_t>(now - st.drop_next);
+        if (st.count - st.lastcount > 1 && since < static_cast<int64_t>(16 * interval)) [[unlikely]]
+            return remember(r, now, interval);
+        free(r);
+    }
+
+    // Whether one more emptied new flow may be parked in its old list.
+    bool may_park() const { return parked_ < parked_cap_; }
+    void park(uint32_t r) {
+        records_[r].where = kParked;
+        ++parked_;
+    }
+    void unpark(uint32_t r) {
+        records_[r].where = kOld;
+        --parked_;
+    }
+
+    // Frees a record at once, whatever its CoDel state (class drained).
+    [[gnu::always_inline]] void free(uint32_t r) {
+        Record& rec = records_[r];
+        if (rec.where == kParked) --parked_;
+        if (rec.where == kRemembered) [[unlikely]]
+            fifo_unlink(r);
+        erase_index(r);
+        rec.where = kFree;
+        rec.next = free_;
+        free_ = r;
+        --in_use_;
+    }
+
+    // Forgets the remembered flows of class slot `cls` (removed, or about to
+    // be another class), so that it starts clean.
+    void purge(uint32_t cls) {
+        for (uint32_t r = fifo_head_; r != kNone && remembered_;) {
+            const uint32_t next = records_[r].next;
+            if (records_[r].cls == cls) forget(r);
+            r = next;
+        }
+    }
+
+    // Frees remembered records whose time is up, oldest first (a few at a
+    // time; they only wait for a record to be wanted otherwise).
+    void expire(uint64_t now) {
+        for (int i = 0; i < 2 && fifo_head_ != kNone; ++i) {
+            if (static_cast<int64_t>(now - records_[fifo_head_].codel.first_above_time) < 0) return;
+            forget(fifo_head_);
+        }
     }
 
 private:
-    static constexpr size_t kMaxCarved = kHugePage / 4;
-    std::vector<void*> chunks_;
-    std::vector<std::pair<void*, size_t>> big_;
-    std::vector<std::vector<void*>> free_;  // by size in lines
-    char* next_ = nullptr;
-    size_t left_ = 0;
-};
+    // Puts `r` at the end of the FIFO of remembered flows.
+    [[gnu::noinline]] void remember(uint32_t r, uint64_t now, uint64_t interval) {
+        Record& rec = records_[r];
+        if (rec.where == kParked) --parked_;
+        rec.codel.dropping = false;
+        rec.codel.first_above_time = rec.codel.drop_next + 16 * interval;
+        rec.where = kRemembered;
+        rec.next = kNone;
+        rec.prev = fifo_tail_;
+        if (fifo_tail_ == kNone)
+            fifo_head_ = r;
+        else
+            records_[fifo_tail_].next = r;
+        fifo_tail_ = r;
+        ++remembered_;
+        expire(now);
+    }
 
-class alignas(64) FqCodelQueue {
-    // A block from the heap is freed; one from an arena is the arena's
-    // (see recycle), so an owner may outlive its arena or not.
-    struct Free {
-        void operator()(FqCodelQueue* q) const {
-            if (!q->arena_) ::operator delete(q, kAlign);
-        }
+    struct Entry {
+        uint32_t tag = 0;  // the key's hash; its top bits are the home
+        uint32_t rec = kNone;
     };
 
-public:
-    using Owner = std::unique_ptr<FqCodelQueue, Free>;
-
-    // Drops `q`'s block, back into its arena for the next class.
-    static void recycle(Owner& q) {
-        if (q && q->arena_) q->arena_->give_back(q.get(), block_bytes(q->flows_));
-        q.reset();
+    static uint32_t tag_of(uint32_t cls, uint32_t bucket) {
+        return static_cast<uint32_t>((((uint64_t{cls} << 16) | bucket) * 0x9E3779B97F4A7C15ull) >> 32);
     }
 
-    // The header and `flows` flows (at least one) in one block, from
-    // `arena` if there is one (the scheduler's), else from the heap.
-    static Owner make(uint32_t flows, uint32_t quantum, const CodelProfile& codel, FqBlockArena* arena = nullptr) {
-        if (flows == 0) flows = 1;
-        void* block = arena ? arena->take(block_bytes(flows)) : ::operator new(block_bytes(flows), kAlign);
-        auto* q = new (block) FqCodelQueue(flows, quantum, codel, arena);
-        for (uint32_t i = 0; i < flows; ++i) new (&q->flow(i)) Flow{};
-        return Owner(q);
-    }
-    FqCodelQueue(const FqCodelQueue&) = delete;
-    FqCodelQueue& operator=(const FqCodelQueue&) = delete;
+    void forget(uint32_t r) { free(r); }
 
-    uint32_t packets() const { return packets_; }
-    uint64_t bytes() const { return bytes_; }
-
-    // The lines enqueue() of a packet with this hash touches; `flows` is the
-    // table's size as configured, so that this does not wait for the header.
-    void prefetch_enqueue(uint32_t hash, uint32_t flows) const {
-        prefetch_line(this);
-        prefetch_line(&flow(flow_of(hash, flows ? flows : 1)));
-    }
-    // The header line, which dequeue() reads first.
-    void prefetch_header() const { prefetch_line(this); }
-    // The flow dequeue() will most likely serve; the header must be cached
-    // (or on its way) already, or this waits for it.
-    void prefetch_dequeue() const {
-        const uint32_t idx = new_.head != kEnd ? new_.head : old_.head;
-        if (idx != kEnd) prefetch_line(&flow(idx));
+    // insert() at index position `i`, the end of the key's probe chain.
+    [[gnu::always_inline]] uint32_t insert_at(uint32_t i, uint32_t t, uint32_t cls, uint32_t bucket, uint64_t now) {
+        if (fifo_head_ != kNone) [[unlikely]]
+            i = make_room(t, now);
+        const uint32_t r = free_;
+        if (r == kNone) [[unlikely]]
+            return kNone;
+        free_ = records_[r].next;
+        Record& rec = records_[r];
+        rec = Record{};
+        rec.cls = cls;
+        rec.bucket = static_cast<uint16_t>(bucket);
+        rec.where = kIdle;
+        index_[i] = {t, r};
+        ++in_use_;
+        return r;
     }
 
-    // Queues slot `s`; if that puts the class over its limits, drops from
-    // the head of the fattest flow via drop(slot, reason). `flows` is the
-    // table's size as made.
+    // Frees remembered records that expired, and the oldest one if no
+    // record is free; returns where the key of tag `t` now goes in the
+    // index (freeing moves entries).
+    [[gnu::noinline]] uint32_t make_room(uint32_t t, uint64_t now) {
+        expire(now);
+        if (free_ == kNone) forget(fifo_head_);
+        uint32_t i = t >> shift_;
+        while (index_[i].rec != kNone) i = (i + 1) & mask_;
+        return i;
+    }
+
+    void fifo_unlink(uint32_t r) {
+        Record& rec = records_[r];
+        if (rec.prev == kNone)
+            fifo_head_ = rec.next;
+        else
+            records_[rec.prev].next = rec.next;
+        if (rec.next == kNone)
+            fifo_tail_ = rec.prev;
+        else
+            records_[rec.next].prev = rec.prev;
+        rec.next = rec.prev = kNone;
+        --remembered_;
+    }
+
+    // Backward-shift deletion keeps probe chains unbroken without tombstones;
+    // an entry's home comes from its tag, so no record is read.
+    void erase_index(uint32_t r) {
+        const uint32_t t = tag_of(records_[r].cls, records_[r].bucket);
+        uint32_t i = t >> shift_;
+        while (index_[i].rec != r) i = (i + 1) & mask_;
+        uint32_t hole = i;
+        for (uint32_t j = (i + 1) & mask_; index_[j].rec != kNone; j = (j + 1) & mask_) {
+            const uint32_t h = index_[j].tag >> shift_;
+            const bool stays = hole <= j ? (hole < h && h <= j) : (hole < h || h <= j);
+            if (!stays) {
+                index_[hole] = index_[j];
+                hole = j;
+            }
+        }
+        index_[hole] = Entry{};
+    }
+
+    HugeVector<Record> records_;
+    HugeVector<Entry> index_;
+    uint32_t mask_ = 0;
+    uint32_t shift_ = 32;
+    uint32_t free_ = kNone;
+    uint32_t fifo_head_ = kNone;  // remembered records, oldest first
+    uint32_t fifo_tail_ = kNone;
+    uint32_t in_use_ = 0;
+    uint32_t remembered_ = 0;
+    uint32_t parked_ = 0;
+    uint32_t parked_cap_ = 0;
+};
+
+// A fq_codel class's own state, inline in its class record.
+struct FqHeader {
+    using Record = FlowTable::Record;
+    static constexpr uint32_t kNone = FlowTable::kNone;
+
+    struct List {
+        uint32_t head = kNone;
+        uint32_t tail = kNone;
+    };
+    List new_list{};
+    List old_list{};
+    uint32_t packets = 0;
+    uint32_t bytes = 0;
+    uint32_t fattest = kNone;  // the flow that grew biggest last; see enqueue
+    uint32_t fattest_bytes = 0;
+
+    // The flow record dequeue() will most likely serve.
+    uint32_t next_flow() const { return new_list.head != kNone ? new_list.head : old_list.head; }
+
+    // Queues slot `s` of class slot `cls`; if that puts the class over its
+    // limits, drops from the head of the fattest flow via drop(slot, reason).
     template <typename Drop>
-    void enqueue(PacketPool& pool, uint32_t s, uint32_t flows, uint32_t limit_packets, uint64_t limit_bytes,
-                 Drop&& drop) {
-        const uint32_t idx = flow_of(pool[s].packet.flow_hash, flows ? flows : 1);
-        Flow& f = flow(idx);
+    void enqueue(FlowTable& ft, PacketPool& pool, uint32_t cls, uint32_t s, const FqParams& p, uint32_t limit_packets,
+                 uint64_t limit_bytes, uint64_t now, Drop&& drop) {
+        const uint32_t bucket = fq_bucket(pool[s].packet.flow_hash, p.flows);
+        const uint32_t idx = ft.find_or_insert(cls, bucket, now);
+        if (idx == kNone) [[unlikely]]
+            return drop(s, DropReason::pool_exhausted);  // ruled out by the table's size
+        if (ft[idx].where == FlowTable::kRemembered) ft.revive(idx);
+        Record& f = ft[idx];
         f.q.push(pool, s);
-        ++packets_;
-        bytes_ += pool[s].cost;
-        if (f.next == kIdle) {
-            f.deficit = quantum_;
-            append(new_, idx);
+        ++packets;
+        bytes += pool[s].cost;
+        if (f.where == FlowTable::kIdle) {
+            f.deficit = static_cast<int32_t>(p.quantum);
+            f.where = FlowTable::kNew;
+            append(ft, new_list, idx);
+        } else if (f.where == FlowTable::kParked) {
+            ft.unpark(idx);
         }
         // The fattest flow's backlog is kept here, beside its index, so
         // this comparison does not read a second flow's line.
-        if (idx == fattest_ || f.q.bytes > fattest_bytes_) {
-            fattest_ = idx;
-            fattest_bytes_ = f.q.bytes;
+        if (fattest == kNone || idx == fattest || f.q.bytes > fattest_bytes) {
+            fattest = idx;
+            fattest_bytes = f.q.bytes;
         }
-        while (packets_ > limit_packets || (limit_bytes && bytes_ > limit_bytes)) [[unlikely]] {
-            if (flow(fattest_).q.empty()) fattest_ = idx;
-            Flow& fat = flow(fattest_);
+        const uint64_t byte_limit = limit_bytes && limit_bytes < kFqMaxBytes ? limit_bytes : kFqMaxBytes;
+        while (packets > limit_packets || bytes > byte_limit) [[unlikely]] {
+            if (fattest == kNone) fattest = any_backlogged(ft);
+            const uint32_t fat_idx = fattest;
+            Record& fat = ft[fat_idx];
             const uint32_t victim = fat.q.pop(pool);
-            fattest_bytes_ = fat.q.bytes;
-            --packets_;
-            bytes_ -= pool[victim].cost;
+            fattest_bytes = fat.q.bytes;
+            --packets;
+            bytes -= pool[victim].cost;
             drop(victim, DropReason::queue_limit);
+            if (fat.q.empty()) {
+                unlink(ft, fat.where == FlowTable::kNew ? new_list : old_list, fat_idx);
+                release(ft, fat_idx, now, p.codel.interval);
+            }
         }
+        if (packets == 0) [[unlikely]]
+            release_parked(ft, now, p.codel.interval);
     }
 
     template <typename Drop>
-    uint32_t dequeue(PacketPool& pool, uint64_t now, Drop&& drop) {
-        const CodelProfile codel{target_, interval_, mtu_};
+    uint32_t dequeue(FlowTable& ft, PacketPool& pool, const FqParams& p, uint64_t now, Drop&& drop) {
         auto codel_drop = [&](uint32_t victim) {
-            --packets_;
-            bytes_ -= pool[victim].cost;
+            --packets;
+            bytes -= pool[victim].cost;
             drop(victim, DropReason::codel);
         };
         for (;;) {
-            List* list = new_.head != kEnd ? &new_ : old_.head != kEnd ? &old_ : nullptr;
-            if (!list) return kNoSlot;
-            const uint32_t idx = list->head;
-            Flow& f = flow(idx);
+            const bool is_new = new_list.head != kNone;
+            List& list = is_new ? new_list : old_list;
+            const uint32_t idx = list.head;
+            if (idx == kNone) return kNoSlot;
+            Record& f = ft[idx];
             if (f.deficit <= 0) {
-                f.deficit += quantum_;
-                pop_head(*list);
-                append(old_, idx);
+                f.deficit += static_cast<int32_t>(p.quantum);
+                pop_head(ft, list);
+                if (f.where == FlowTable::kNew) f.where = FlowTable::kOld;
+                append(ft, old_list, idx);
                 continue;
             }
-            const uint32_t s = codel_dequeue(f.codel, codel, pool, f.q, now, codel_drop);
-            if (idx == fattest_) fattest_bytes_ = f.q.bytes;
-            if (s == kNoSlot) {
-                // An emptied new flow goes once through the old list, so a
-                // flow cannot stay "new" by emptying itself every round.
-                pop_head(*list);
-                if (list == &new_ && old_.head != kEnd)
-                    append(old_, idx);
-                else
-                    f.next = kIdle;
-                continue;
+            const uint32_t s = codel_dequeue(f.codel, p.codel, pool, f.q, now, codel_drop);
+            if (idx == fattest) fattest_bytes = f.q.bytes;
+            if (s != kNoSlot) {
+                --packets;
+                bytes -= pool[s].cost;
+                f.deficit -= static_cast<int32_t>(pool[s].cost);
             }
-            --packets_;
-            bytes_ -= pool[s].cost;
-            f.deficit -= static_cast<int32_t>(pool[s].cost);
-            return s;
+            if (f.q.empty()) {
+                // Dealt with now rather than at its next turn, so that no
+                // empty flow but a parked one holds a record. An emptied
+                // new flow goes once through the old list.
+                pop_head(ft, list);
+                if (is_new && old_list.head != kNone && ft.may_park()) {
+                    if (idx == fattest) fattest = kNone;
+                    f.codel.dropping = false;
+                    f.codel.first_above_time = 0;
+                    ft.park(idx);
+                    append(ft, old_list, idx);
+                } else {
+                    release(ft, idx, now, p.codel.interval);
+                }
+                if (packets == 0 && old_list.head != kNone) release_parked(ft, now, p.codel.interval);
+            }
+            if (s != kNoSlot) return s;
         }
     }
 
-    // Removes every queued packet (control path: class removal), in flow order.
+    // Removes every queued packet of class slot `cls` into take(slot), flow
+    // by flow, frees its records and forgets its remembered flows.
     template <typename Take>
-    void drain(PacketPool& pool, Take&& take) {
-        for (uint32_t i = 0; i < flows_; ++i) {
-            Flow& f = flow(i);
-            for (uint32_t s = f.q.pop(pool); s != kNoSlot; s = f.q.pop(pool)) take(s);
-            f.next = kIdle;
-            f.codel = {};
+    void drain(FlowTable& ft, PacketPool& pool, uint32_t cls, Take&& take) {
+        for (List* l : {&new_list, &old_list}) {
+            while (l->head != kNone) {
+                const uint32_t idx = l->head;
+                pop_head(ft, *l);
+                Record& f = ft[idx];
+                for (uint32_t s = f.q.pop(pool); s != kNoSlot; s = f.q.pop(pool)) take(s);
+                ft.free(idx);
+            }
         }
-        new_ = {};
-        old_ = {};
-        packets_ = 0;
-        bytes_ = 0;
-        fattest_bytes_ = 0;
+        if (ft.remembered()) ft.purge(cls);
+        *this = FqHeader{};
     }
 
 private:
-    static constexpr std::align_val_t kAlign{64};
-    // Flow::next: the end of a list, or a flow in no list.
-    static constexpr uint32_t kEnd = 0xffffffffu;
-    static constexpr uint32_t kIdle = 0xfffffffeu;
-
-    struct alignas(64) Flow {
-        PacketList q;
-        CodelState codel;
-        int32_t deficit = 0;
-        uint32_t next = kIdle;  // in the new or old list, or kIdle
-    };
-    static_assert(sizeof(Flow) == 64);
-    struct List {
-        uint32_t head = kEnd;
-        uint32_t tail = kEnd;
-    };
-
-    FqCodelQueue(uint32_t flows, uint32_t quantum, const CodelProfile& codel, FqBlockArena* arena)
-        : quantum_(static_cast<int32_t>(quantum)),
-          mtu_(codel.mtu),
-          target_(codel.target),
-          interval_(codel.interval),
-          flows_(flows),
-          arena_(arena) {}
-    static size_t block_bytes(uint32_t flows) { return sizeof(FqCodelQueue) + size_t{flows} * sizeof(Flow); }
-
-    // The flows follow the header in the same block.
-    Flow& flow(uint32_t i) { return reinterpret_cast<Flow*>(this + 1)[i]; }
-    const Flow& flow(uint32_t i) const { return reinterpret_cast<const Flow*>(this + 1)[i]; }
-
-    // Multiply-shift maps the hash onto the table without a division.
-    static uint32_t flow_of(uint32_t hash, uint32_t flows) {
-        return static_cast<uint32_t>((uint64_t{hash} * flows) >> 32);
-    }
-    void append(List& l, uint32_t idx) {
-        flow(idx).next = kEnd;
-        if (l.tail == kEnd)
+    static void append(FlowTable& ft, List& l, uint32_t idx) {
+        Record& r = ft[idx];
+        r.next = kNone;
+        r.prev = l.tail;
+        if (l.tail == kNone)
             l.head = idx;
         else
-            flow(l.tail).next = idx;
+            ft[l.tail].next = idx;
         l.tail = idx;
     }
-    void pop_head(List& l) {
-        const uint32_t idx = l.head;
-        l.head = flow(idx).next;
-        if (l.head == kEnd) l.tail = kEnd;
+    // The new head's `prev` is left stale: unlink() never reads a head's.
+    static void pop_head(FlowTable& ft, List& l) {
+        l.head = ft[l.head].next;
+        if (l.head == kNone) l.tail = kNone;
     }
-
-    List new_, old_;
-    int32_t quantum_;
-    uint32_t packets_ = 0;
-    uint64_t bytes_ = 0;
-    uint32_t fattest_ = 0;  // the flow that grew biggest last; see enqueue
-    uint32_t mtu_;          // CoDel's (a CodelProfile, spread to fit the line)
-    uint64_t fattest_bytes_ = 0;  // its backlog
-    uint64_t target_;
-    uint64_t interval_;
-    // Control path only.
-    alignas(64) uint32_t flows_;
-    FqBlockArena* arena_;  // where the block goes back to; null: the heap
+    static void unlink(FlowTable& ft, List& l, uint32_t idx) {
+        if (idx == l.head) return pop_head(ft, l);
+        const Record& r = ft[idx];
+        ft[r.prev].next = r.next;
+        if (r.next == kNone)
+            l.tail = r.prev;
+        else
+            ft[r.next].prev = r.prev;
+    }
+    void release(FlowTable& ft, uint32_t idx, uint64_t now, uint64_t interval) {
+        if (idx == fattest) {
+            fattest = kNone;
+            fattest_bytes = 0;
+        }
+        ft.release(idx, now, interval);
+    }
+    // The class is empty: only parked flows can be left in its lists.
+    void release_parked(FlowTable& ft, uint64_t now, uint64_t interval) {
+        for (List* l : {&new_list, &old_list}) {
+            while (l->head != kNone) {
+                const uint32_t idx = l->head;
+                pop_head(ft, *l);
+                release(ft, idx, now, interval);
+            }
+        }
+    }
+    // A flow with packets, when the fattest one is not known (it emptied).
+    uint32_t any_backlogged(const FlowTable& ft) const {
+        if (new_list.head != kNone) return new_list.head;
+        for (uint32_t r = old_list.head; r != kNone; r = ft[r].next)
+            if (!ft[r].q.empty()) return r;
+        return kNone;
+    }
 };
-static_assert(sizeof(FqCodelQueue) == 128);  // flows_ starts the second line
+static_assert(sizeof(FqHeader) == 32);
 
 }  // namespace sluice::shaper

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <new>
 #include <vector>
@@ -21,11 +22,20 @@ inline constexpr size_t kHugePage = size_t{2} << 20;
 
 inline constexpr std::align_val_t kLineAlign{64};
 
+// Big arrays are mapped on their own, 2 MiB-aligned, rather than taken
+// from malloc: once a big block has been freed, glibc serves blocks of its
+// size from its heap, whose pages may already be mapped 4 KiB at a time
+// (seen when a scheduler is built after another was destroyed).
 inline void* huge_allocate(size_t bytes) {
     if (bytes < kHugePage) return ::operator new(bytes, kLineAlign);
     const size_t rounded = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-    void* p = std::aligned_alloc(kHugePage, rounded);
-    if (!p) throw std::bad_alloc();
+    void* raw = mmap(nullptr, rounded + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (raw == MAP_FAILED) throw std::bad_alloc();
+    // Keep the 2 MiB-aligned part; give back what is before and after it.
+    char* const start = static_cast<char*>(raw);
+    char* const p = reinterpret_cast<char*>((reinterpret_cast<uintptr_t>(start) + kHugePage - 1) & ~(kHugePage - 1));
+    if (p > start) munmap(start, static_cast<size_t>(p - start));
+    if (const size_t tail = static_cast<size_t>(start + rounded + kHugePage - (p + rounded))) munmap(p + rounded, tail);
     madvise(p, rounded, MADV_HUGEPAGE);  // a hint; failure is harmless
     return p;
 }
@@ -34,7 +44,7 @@ inline void huge_free(void* p, size_t bytes) {
     if (bytes < kHugePage)
         ::operator delete(p, kLineAlign);
     else
-        std::free(p);
+        munmap(p, (bytes + kHugePage - 1) / kHugePage * kHugePage);
 }
 
 template <typename T>

@@ -15,10 +15,10 @@
 //
 // Owned by one lcore: no locks and no atomics; the packet path costs
 // O(tree depth) per packet and does not allocate, except while warming up:
-// a fq_codel class's flow table when it first holds a packet (from an arena,
-// which takes a 2 MiB chunk now and then), and a chunk of
-// delay histograms for every 4,096 classes when one of them first needs its
-// histogram. See docs/shaper.md.
+// a chunk of delay histograms for every 4,096 classes when one of them
+// first needs its histogram. fq_codel's flow records come from one table
+// sized from the packet pool when the first fq_codel class is added. See
+// docs/shaper.md.
 #pragma once
 
 #include <array>
@@ -63,6 +63,8 @@ public:
     std::optional<ClassSnapshot> snapshot(uint32_t class_id) const;
     uint32_t class_count() const { return ids_.size(); }
     uint32_t backlog_packets() const { return pool_.in_use(); }
+    // fq_codel's flow records: one table for all classes (fq_codel.hpp).
+    const FlowTable& flow_table() const { return flows_; }
     const SchedulerConfig& config() const { return config_; }
 
     // ---- packet path ----
@@ -109,6 +111,7 @@ private:
         BucketProfile ceil{};
         uint32_t quantum = 0;
         LeafLimits limits{};
+        FqParams fq{};  // fq_codel leaves only
     };
 
     // What the packet path touches for a class, in two cache lines: with a
@@ -121,7 +124,8 @@ private:
         uint32_t parent = kNone;
         int32_t deficit[2] = {0, 0};  // [0] in its row, [1] in its parent's feed
         uint8_t level = 0;
-        uint8_t prio = 0;
+        uint8_t prio : 4 = 0;
+        LeafKind kind : 4 = LeafKind::fifo;  // of queue
         uint8_t prio_activity = 0;  // priorities with packets below
         Mode mode = Mode::can_send;
         bool leaf = true;
@@ -131,7 +135,7 @@ private:
         // histogram_of(x), now and then.
         DelayTally delays{};
         Link own_link{};  // a leaf is in one ring only, at its prio
-        LeafQueue queue{};  // fifo and CoDel packets; fq_codel's are in tuning_
+        LeafQueue queue{};  // fifo and CoDel packets; fq_codel's header
         uint64_t packets = 0;
         uint64_t bytes = 0;
         uint64_t wire_bytes = 0;
@@ -230,17 +234,23 @@ private:
     // turns from leaf to inner or back while it is in no ring.
     Link& link_of(uint32_t x, uint32_t prio) { return cls_[x].leaf ? cls_[x].own_link : links_[x][prio]; }
     HugeVector<std::array<Ring, kPrioCount>> feed_;  // inner classes' children lists
-    // fq_codel flow tables; on the heap, as tuning_ points to it.
-    std::unique_ptr<FqBlockArena> fq_blocks_ = std::make_unique<FqBlockArena>();
+    // fq_codel's flow records, for all classes; sized when the first
+    // fq_codel class comes.
+    FlowTable flows_;
+    LeafEnv leaf_env() { return {pool_, flows_}; }
+    // A fq_codel leaf's configured flows by slot (0 for other classes): what
+    // enqueue_burst needs to find a packet's flow record before the class's
+    // state is in.
+    HugeVector<uint32_t> fq_flows_;
     HugeVector<LeafTuning> tuning_;
     // Classes configured with CoDel or fq_codel, whose packets also touch
-    // their tuning_ (CoDel) or flow table (fq_codel): only while there are
+    // their tuning_ (CoDel) or flow records (fq_codel): only while there are
     // any is it worth prefetching those.
     uint32_t aqm_classes_ = 0;
     HugeVector<ClassProfile> profiles_;
     std::vector<uint32_t> profile_users_;
     std::vector<uint32_t> free_profiles_;
-    std::map<std::array<uint64_t, 7>, uint32_t> profile_index_;  // by value
+    std::map<std::array<uint64_t, 11>, uint32_t> profile_index_;  // by value
     HugeVector<ClassCounters> counters_;
     HugeVector<DelayWindow> windows_;  // by slot; see DelayWindow
     // Delay histograms by slot, in chunks allocated when a class of the

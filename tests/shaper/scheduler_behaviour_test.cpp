@@ -217,3 +217,101 @@ TEST_CASE("a class's delay percentiles are the same whether its departures are t
     };
     CHECK(run(10) == run(5'000));
 }
+
+TEST_CASE("100,000 fq_codel classes of 1,024 flows each pass traffic with flow records for the packets only",
+          "[shaper][fq_codel][memory]") {
+    SchedulerConfig cfg;
+    cfg.tick_hz = kHz;
+    cfg.packet_capacity = 1u << 16;
+    Scheduler s(cfg);
+    REQUIRE(s.apply(AddClass{leaf(1, kNoParent, gbit(100))}, 0).ok());
+    constexpr uint32_t kClasses = 100'000;
+    for (uint32_t i = 0; i < kClasses; ++i) {
+        ClassConfig c = leaf(1'000 + i, 1, mbit(10), gbit(100), 0, 1, LeafKind::fq_codel);
+        REQUIRE(c.leaf.flows == 1'024);
+        REQUIRE(s.apply(AddClass{c}, 0).ok());
+    }
+    const FlowTable& ft = s.flow_table();
+    // Per-class tables would be 100,000 x 1,024 x 64 bytes (6.5 GB).
+    CHECK(ft.capacity() <= 2 * cfg.packet_capacity);
+    CHECK(ft.memory_bytes() < 16u << 20);
+
+    // Four packets of distinct flows to every class, a burst at a time,
+    // then everything out.
+    std::vector<uint32_t> ids(32);
+    std::vector<Packet> pk(32);
+    uint64_t sent = 0, queued = 0, got = 0;
+    std::vector<Packet> out(64);
+    uint64_t now = 1'000;
+    for (uint32_t k = 0; k < 4; ++k) {
+        for (uint32_t base = 0; base < kClasses; base += 32) {
+            const uint32_t n = std::min<uint32_t>(32, kClasses - base);
+            for (uint32_t i = 0; i < n; ++i) {
+                ids[i] = 1'000 + base + i;
+                pk[i] = Packet{sent++, 100, (base + i) * 2'654'435'761u + k * 0x4000'0000u};
+            }
+            queued += s.enqueue_burst(ids.data(), pk.data(), n, now);
+            if (s.backlog_packets() > 30'000) {
+                got += s.dequeue_burst(out.data(), 64, now);
+                now += 1'000;
+            }
+        }
+        CHECK(ft.in_use() <= s.backlog_packets());
+    }
+    CHECK(queued == sent);
+    for (int i = 0; i < 1'000'000 && s.backlog_packets(); ++i) got += s.dequeue_burst(out.data(), 64, now += 1'000);
+    CHECK(got == sent);
+    CHECK(ft.in_use() == 0);
+    CHECK(ft.remembered() == 0);
+}
+
+TEST_CASE("removing a fq_codel class hands out its packets and frees its flow records", "[shaper][fq_codel]") {
+    Scheduler s = make({leaf(1, kNoParent, mbit(10)), leaf(10, 1, mbit(1), mbit(1), 0, 1, LeafKind::fq_codel),
+                        leaf(11, 1, mbit(1), mbit(1), 0, 1, LeafKind::fq_codel)});
+    uint64_t removed = 0;
+    s.set_drop_handler(
+        [](void* c, const Packet&, DropReason r) { *static_cast<uint64_t*>(c) += r == DropReason::class_removed; },
+        &removed);
+    for (uint32_t k = 0; k < 40; ++k) REQUIRE(s.enqueue(10 + k % 2, Packet{k, 500, k * 0x0400'0000u}, 0));
+    CHECK(s.flow_table().in_use() == 40);
+    CHECK(s.snapshot(10)->backlog_packets == 20);
+    CHECK(s.snapshot(10)->backlog_bytes >= 20 * 500);
+    CHECK(s.snapshot(10)->backlog_bytes == s.snapshot(11)->backlog_bytes);
+    REQUIRE(s.apply(RemoveClass{10, std::nullopt}, 0).ok());
+    CHECK(removed == 20);
+    CHECK(s.flow_table().in_use() == 20);
+    CHECK(s.backlog_packets() == 20);
+    // A class added now takes the removed one's slot and starts clean.
+    REQUIRE(s.apply(AddClass{leaf(12, 1, mbit(1), mbit(1), 0, 1, LeafKind::fq_codel)}, 0).ok());
+    CHECK(s.snapshot(12)->backlog_packets == 0);
+    REQUIRE(s.enqueue(12, Packet{99, 500, 0}, 0));
+    CHECK(s.snapshot(12)->backlog_packets == 1);
+    CHECK(s.flow_table().in_use() == 21);
+    REQUIRE(s.apply(RemoveClass{11, std::nullopt}, 0).ok());
+    REQUIRE(s.apply(RemoveClass{12, std::nullopt}, 0).ok());
+    CHECK(s.flow_table().in_use() == 0);
+    CHECK(s.backlog_packets() == 0);
+}
+
+TEST_CASE("a fq_codel leaf that gets a child hands its packets over and keeps no flow records", "[shaper][fq_codel]") {
+    Scheduler s = make({leaf(1, kNoParent, mbit(10)), leaf(10, 1, mbit(1), mbit(1), 0, 1, LeafKind::fq_codel)});
+    for (uint32_t k = 0; k < 30; ++k) REQUIRE(s.enqueue(10, Packet{k, 500, k * 0x0800'0000u}, 0));
+    const uint64_t bytes = s.snapshot(10)->backlog_bytes;
+    CHECK(s.flow_table().in_use() == 30);
+    REQUIRE(s.apply(AddClass{leaf(20, 10, mbit(1), mbit(1), 0, 1, LeafKind::fq_codel)}, 0).ok());
+    CHECK(s.snapshot(10)->backlog_packets == 0);
+    CHECK(s.snapshot(20)->backlog_packets == 30);
+    CHECK(s.snapshot(20)->backlog_bytes == bytes);
+    CHECK(s.flow_table().in_use() == 30);  // the child's now
+    // Every packet comes out of the child, in order within each flow.
+    std::vector<Packet> out(64);
+    uint32_t got = 0;
+    for (uint64_t now = 0; got < 30 && now < sec(1); now += ms(1)) got += s.dequeue_burst(out.data(), 64, now);
+    CHECK(got == 30);
+    CHECK(s.flow_table().in_use() == 0);
+    // Removing the child makes the parent a fq_codel leaf again, empty.
+    REQUIRE(s.apply(RemoveClass{20, std::nullopt}, sec(1)).ok());
+    REQUIRE(s.enqueue(10, Packet{99, 500, 1}, sec(1)));
+    CHECK(s.snapshot(10)->backlog_packets == 1);
+    CHECK(s.flow_table().in_use() == 1);
+}

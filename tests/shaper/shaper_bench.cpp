@@ -100,7 +100,7 @@ Built build(uint32_t leaves, bool deep, LeafKind kind, uint64_t hz, double offer
         c.rate = rate;
         c.ceil = kLink;
         c.leaf.kind = kind;
-        c.leaf.flows = 16;  // small flow tables: 100,000 classes stay in memory
+        c.leaf.flows = 16;  // as in the figures of docs/benchmarks.md; memory no longer depends on it
         const Status st = b.sched->apply(AddClass{c}, __rdtsc());
         if (!st.ok()) {
             std::fprintf(stderr, "%s\n", st.error().c_str());
