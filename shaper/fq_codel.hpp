@@ -44,9 +44,10 @@
 // shared profile. A packet so touches the class state and one flow record;
 // the record's index line is found from (class slot, hash) alone, so a
 // burst can fetch it together with the class state, and the record a few
-// packets later (Scheduler::enqueue_burst). A class's backlog is kept in 32 bits: a fq_codel class holds
-// at most kFqMaxBytes (2 GiB; Linux's fq_codel defaults to 32 MB), over
-// which the fattest flow loses its head as over any byte limit.
+// packets later (Scheduler::enqueue_burst). A class's backlog is kept in
+// 32 bits: a fq_codel class holds at most kFqMaxBytes (2 GiB; Linux's
+// fq_codel defaults to 32 MB), over which the fattest flow loses its head
+// as over any byte limit.
 #pragma once
 
 #include <algorithm>
