@@ -311,18 +311,20 @@ bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
 // With many backlogged classes each packet would otherwise wait for
 // several cache misses in a row: the class's state, then its head packet
 // (and for fq_codel, before that, the flow record to serve, named in its
-// state). With more than a few thousand classes (whose states no longer
-// stay in cache) the classes a few places ahead along the ring get those
-// fetched in turn, each step a couple of packets after the one it depends
-// on: fifo states four ahead and packets two ahead; with AQM classes states
-// five ahead, flow records (or CoDel's tuning) three, packets one.
+// state). The class after next gets its state lines fetched, and the next
+// one (whose state was fetched one packet ago) its head packet. With AQM
+// classes and more than a few thousand classes (whose states no longer stay
+// in cache) the pipeline is longer: states five ahead, flow records (or
+// CoDel's tuning) three, packets one. (A longer pipeline for fifo, packets
+// two ahead and states four, measured no better: rings change between
+// packets, and walking further ahead reads states that are not in yet.)
 void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
     const uint32_t a = ring.cur;
     if (a == kNone) return;
     // A small tree (the same bound as for direct delays) stays in cache:
     // there the deeper pipeline, and a look into a fq_codel flow, would
-    // only cost.
-    if (direct_delays_) {
+    // only cost; fifo needs no flow stage.
+    if (direct_delays_ || !aqm_classes_) {
         if (const ClassState& sa = cls_[a]; sa.leaf && sa.kind != LeafKind::fq_codel)
             sa.queue.prefetch_dequeue(sa.kind, leaf_env());
         const uint32_t b = link_of(a, prio).next;
@@ -332,15 +334,11 @@ void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
         __builtin_prefetch(cb + 64);
         return;
     }
-    const bool aqm = aqm_classes_ != 0;
-    const uint32_t packet_at = aqm ? 1 : 2;
-    constexpr uint32_t kRecordAt = 3;
-    const uint32_t state_at = aqm ? 5 : 4;
-    constexpr uint32_t kMostAhead = 5;
-    uint32_t ahead[kMostAhead + 1];
+    constexpr uint32_t kPacketAt = 1, kRecordAt = 3, kStateAt = 5;
+    uint32_t ahead[kStateAt + 1];
     ahead[0] = a;
     uint32_t n = 1;
-    for (; n <= state_at; ++n) {
+    for (; n <= kStateAt; ++n) {
         const uint32_t next = link_of(ahead[n - 1], prio).next;
         if (next == kNone || next == a) break;
         ahead[n] = next;
@@ -348,18 +346,18 @@ void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
     // A fq_codel class served next may have served a flow already, with
     // more to come (its turn goes on): the packet of its next flow, fetched
     // as the one after its first.
-    if (const ClassState& sa = cls_[a]; aqm && sa.leaf) sa.queue.prefetch_dequeue_packet(sa.kind, leaf_env());
-    if (n > packet_at)
-        if (const ClassState& sp = cls_[ahead[packet_at]]; sp.leaf)
+    if (const ClassState& sa = cls_[a]; sa.leaf) sa.queue.prefetch_dequeue_packet(sa.kind, leaf_env());
+    if (n > kPacketAt)
+        if (const ClassState& sp = cls_[ahead[kPacketAt]]; sp.leaf)
             sp.queue.prefetch_dequeue_packet(sp.kind, leaf_env());
-    if (aqm && n > kRecordAt)
+    if (n > kRecordAt)
         if (const uint32_t r = ahead[kRecordAt]; cls_[r].leaf) {
             const ClassState& sr = cls_[r];
             if (sr.kind == LeafKind::codel) __builtin_prefetch(&tuning_[r]);
             if (sr.kind == LeafKind::fq_codel) sr.queue.prefetch_dequeue(sr.kind, leaf_env());
         }
-    if (n > state_at) {
-        const char* cs = reinterpret_cast<const char*>(&cls_[ahead[state_at]]);
+    if (n > kStateAt) {
+        const char* cs = reinterpret_cast<const char*>(&cls_[ahead[kStateAt]]);
         __builtin_prefetch(cs);
         __builtin_prefetch(cs + 64);
     }

@@ -1,7 +1,5 @@
 #include "shaper/timer_wheel.hpp"
 
-#include <algorithm>
-
 namespace sluice::shaper {
 
 void TimerWheel::place(const Entry& e) {
@@ -13,7 +11,10 @@ void TimerWheel::place(const Entry& e) {
     const uint64_t diff = g ^ now_g_;
     const int level = diff == 0 ? 0 : (63 - std::countl_zero(diff)) / 6;
     const uint32_t slot = static_cast<uint32_t>(g >> (6 * level)) & 63;
-    slots_[static_cast<uint32_t>(level) * 64 + slot].push_back(e);
+    const uint32_t bucket = static_cast<uint32_t>(level) * 64 + slot;
+    std::vector<Entry>& v = slots_[bucket];
+    where_[e.id] = {bucket, static_cast<uint32_t>(v.size())};
+    v.push_back(e);
     ++entries_;
     occ_[level] |= uint64_t{1} << slot;
 }
@@ -33,8 +34,7 @@ void TimerWheel::collect_due(uint64_t now) {
     parked_.clear();
     auto settle = [&] {
         now_g_ = target;
-        for (const Entry& e : parked_)
-            if (live(e)) place(e);
+        for (const Entry& e : parked_) place(e);
         parked_.clear();
     };
     for (;;) {
@@ -51,11 +51,10 @@ void TimerWheel::collect_due(uint64_t now) {
             bits &= bits - 1;
             detach(slot);
             for (const Entry& e : taken_) {
-                if (!live(e)) continue;
                 if (e.expiry > now) {
                     parked_.push_back(e);  // parked far-future timer, not due yet
                 } else {
-                    ++stamps_[e.id];  // disarmed: fire() may arm it again
+                    where_[e.id].bucket = kUnscheduled;  // fire() may arm it again
                     due_.push_back(e.id);
                 }
             }
@@ -78,8 +77,7 @@ void TimerWheel::collect_due(uint64_t now) {
             now_g_ = start;
             detach(static_cast<uint32_t>(k) * 64 + slot);
             // Each lands in a lower level: the upper digits now match.
-            for (const Entry& e : taken_)
-                if (live(e)) place(e);
+            for (const Entry& e : taken_) place(e);
             found = true;
             break;
         }
@@ -88,21 +86,6 @@ void TimerWheel::collect_due(uint64_t now) {
             return;
         }
     }
-}
-
-// Drops every stale entry. Live entries number at most one per timer, so
-// sweeping once the total passes a few times that keeps the memory in
-// proportion to the timers, at an amortised O(1) per arming.
-void TimerWheel::compact() {
-    entries_ = 0;
-    for (uint32_t b = 0; b < slots_.size(); ++b) {
-        std::vector<Entry>& v = slots_[b];
-        if (v.empty()) continue;
-        v.erase(std::remove_if(v.begin(), v.end(), [&](const Entry& e) { return !live(e); }), v.end());
-        entries_ += v.size();
-        if (v.empty()) occ_[b >> 6] &= ~(uint64_t{1} << (b & 63));
-    }
-    compact_at_ = std::max<size_t>(kMinCompactAt, 4 * std::max<size_t>(stamps_.size(), entries_));
 }
 
 std::optional<uint64_t> TimerWheel::next_bound() const {

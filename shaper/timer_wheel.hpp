@@ -8,15 +8,15 @@
 // reaches a higher-level slot, that slot's timers are spread into the
 // levels below. One 64-bit occupancy mask per level lets time jump over
 // empty stretches with a count-trailing-zeros, so schedule and cancel are
-// O(1) (amortised) and advancing costs O(levels + armings met), whatever the
-// number of classes and however far the (possibly virtual) clock jumps.
+// O(1) and advancing costs O(levels + timers due), whatever the number of
+// classes and however far the (possibly virtual) clock jumps.
 //
-// A slot is an array of armings, not a list of timers: arming appends to
-// the slot's array and cancelling only bumps the timer's stamp, so neither
-// touches another timer's memory (with 100,000 classes that memory is
-// cold, and a linked list's neighbours would cost two cache misses per
-// arming and cancelling). Stale armings are skipped when their slot is
-// reached.
+// A slot is an array of (due tick, timer) entries, not a linked list:
+// arming appends to the slot's array, and cancelling moves the slot's last
+// entry into the cancelled one's place, so both touch the slot's end (in
+// cache: it was written last) and a per-timer position (8 bytes a timer),
+// never another timer's node. With 100,000 classes a linked list's
+// neighbours were two cold cache lines per arming and cancelling.
 //
 // Timers never fire early: due times are rounded up to a granule, and the
 // far future beyond the wheel's span is re-checked when reached.
@@ -39,23 +39,31 @@ public:
     explicit TimerWheel(int granule_shift = 10) : shift_(granule_shift) {}
 
     // Makes room for timer ids 0..n-1 (control path).
-    void resize(uint32_t n) { stamps_.resize(n); }
+    void resize(uint32_t n) { where_.resize(n); }
 
-    bool scheduled(uint32_t id) const { return stamps_[id] & 1; }
+    bool scheduled(uint32_t id) const { return where_[id].bucket != kUnscheduled; }
     // Starts loading what schedule(id) or cancel(id) will write.
-    void prefetch(uint32_t id) const { __builtin_prefetch(&stamps_[id]); }
+    void prefetch(uint32_t id) const { __builtin_prefetch(&where_[id]); }
 
     // Arms timer `id` to fire at or after tick `expiry` (and not at any
     // earlier due time it had).
     void schedule(uint32_t id, uint64_t expiry) {
-        stamps_[id] = (stamps_[id] | 1) + 2;  // odd: armed, and a new stamp
-        place({expiry, id, stamps_[id]});
-        if (entries_ > compact_at_) [[unlikely]] compact();
+        cancel(id);
+        place({expiry, id});
     }
 
-    // Disarms `id`. Its entry stays in its slot, stale, until that slot is
-    // reached (or the wheel is compacted): nothing but the stamp is touched.
-    void cancel(uint32_t id) { stamps_[id] += stamps_[id] & 1; }
+    void cancel(uint32_t id) {
+        const Where w = where_[id];
+        if (w.bucket == kUnscheduled) return;
+        std::vector<Entry>& v = slots_[w.bucket];
+        const Entry last = v.back();
+        v[w.index] = last;
+        where_[last.id].index = w.index;
+        v.pop_back();
+        if (v.empty()) occ_[w.bucket >> 6] &= ~(uint64_t{1} << (w.bucket & 63));
+        where_[id].bucket = kUnscheduled;
+        --entries_;
+    }
 
     // Moves the clock to `now` and calls fire(id) for every timer now due,
     // after the wheel is consistent again (fire may schedule timers).
@@ -77,24 +85,26 @@ public:
             if (!scheduled(id)) fire(id);
     }
 
-    // Armings held in the slots, live or stale (for tests and stats).
-    size_t armings() const { return entries_; }
+    // Timers armed (for tests and stats).
+    size_t armed() const { return entries_; }
 
-    // A lower bound on the tick of the next timer, if any slot holds one
-    // (a cancelled timer's slot counts until it is reached).
+    // A lower bound on the tick of the next timer, if any is armed.
     std::optional<uint64_t> next_bound() const;
 
 private:
     static constexpr int kLevels = 6;
 
-    // An arming: which timer, its due tick, and the stamp it was armed
-    // with; it is live while the timer's stamp still equals it.
+    static constexpr uint32_t kUnscheduled = 0xffffffffu;
+
     struct Entry {
         uint64_t expiry;
         uint32_t id;
-        uint32_t stamp;
     };
-    bool live(const Entry& e) const { return stamps_[e.id] == e.stamp; }
+    // Where a timer's entry is: slot (level * 64 + slot) and index.
+    struct Where {
+        uint32_t bucket = kUnscheduled;
+        uint32_t index = 0;
+    };
 
     uint64_t granule_of(uint64_t tick) const {
         const uint64_t g = (tick >> shift_) + ((tick & ((uint64_t{1} << shift_) - 1)) != 0);
@@ -103,26 +113,16 @@ private:
 
     void place(const Entry& e);
     void collect_due(uint64_t now);
-    // Empties a slot into taken_ (whose old storage the slot keeps).
+    // Empties a slot into taken_ (whose old storage the slot keeps); its
+    // timers are placed again or fired before collect_due returns.
     void detach(uint32_t bucket);
-    void compact();
 
     int shift_;
     uint64_t now_g_ = 0;
     std::array<uint64_t, kLevels> occ_{};
     std::array<std::vector<Entry>, kLevels * 64> slots_;
-    // Per timer: the number of times it was armed and disarmed, so odd
-    // while armed. 4 bytes a timer (400 KB for 100,000 classes) stays in
-    // L2, where a linked list's nodes (and their neighbours, touched on
-    // every insert and removal) would not.
-    HugeVector<uint32_t> stamps_;
-    // Entries in the slots, live or stale. Stale ones cost memory and a
-    // look when their slot is reached; should they pile up (timers armed
-    // and cancelled much faster than their slots come round), they are
-    // swept out all at once.
+    HugeVector<Where> where_;  // by timer: 800 KB for 100,000 classes
     size_t entries_ = 0;
-    static constexpr size_t kMinCompactAt = 16'384;
-    size_t compact_at_ = kMinCompactAt;
     std::vector<Entry> taken_;   // reused: no allocation once warm
     std::vector<Entry> parked_;  // far-future timers met on the way
     std::vector<uint32_t> due_;
