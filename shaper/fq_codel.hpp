@@ -96,23 +96,12 @@ struct FlowQueue {
 
     bool empty() const { return head == kNoSlot; }
     void push(PacketPool& pool, uint32_t s) {
-        pool[s].next = kNoSlot;
-        if (tail == kNoSlot)
-            head = s;
-        else
-            pool[tail].next = s;
-        tail = s;
+        append_slot(pool, head, tail, s);
         bytes += pool[s].cost;
     }
     uint32_t pop(PacketPool& pool) {
-        const uint32_t s = head;
-        if (s == kNoSlot) return s;
-        head = pool[s].next;
-        if (head == kNoSlot)
-            tail = kNoSlot;
-        else
-            __builtin_prefetch(&pool[head]);  // most likely the next packet out
-        bytes -= pool[s].cost;
+        const uint32_t s = take_first_slot(pool, head, tail);
+        if (s != kNoSlot) bytes -= pool[s].cost;
         return s;
     }
 };

@@ -65,6 +65,28 @@ private:
     uint32_t free_count_ = static_cast<uint32_t>(slots_.size());
 };
 
+// A FIFO of pool slots, linked through their `next`, kept as its two ends.
+inline void append_slot(PacketPool& pool, uint32_t& head, uint32_t& tail, uint32_t s) {
+    pool[s].next = kNoSlot;
+    if (tail == kNoSlot)
+        head = s;
+    else
+        pool[tail].next = s;
+    tail = s;
+}
+
+// Takes the first slot off such a FIFO, or returns kNoSlot.
+inline uint32_t take_first_slot(PacketPool& pool, uint32_t& head, uint32_t& tail) {
+    const uint32_t s = head;
+    if (s == kNoSlot) return s;
+    head = pool[s].next;
+    if (head == kNoSlot)
+        tail = kNoSlot;
+    else
+        __builtin_prefetch(&pool[head]);  // most likely the next packet out
+    return s;
+}
+
 // A FIFO of pool slots with its backlog.
 struct PacketList {
     uint32_t head = kNoSlot;
@@ -75,24 +97,14 @@ struct PacketList {
     bool empty() const { return head == kNoSlot; }
 
     void push(PacketPool& pool, uint32_t s) {
-        pool[s].next = kNoSlot;
-        if (tail == kNoSlot)
-            head = s;
-        else
-            pool[tail].next = s;
-        tail = s;
+        append_slot(pool, head, tail, s);
         ++packets;
         bytes += pool[s].cost;
     }
 
     uint32_t pop(PacketPool& pool) {
-        const uint32_t s = head;
+        const uint32_t s = take_first_slot(pool, head, tail);
         if (s == kNoSlot) return s;
-        head = pool[s].next;
-        if (head == kNoSlot)
-            tail = kNoSlot;
-        else
-            __builtin_prefetch(&pool[head]);  // most likely the next packet out
         --packets;
         bytes -= pool[s].cost;
         return s;
