@@ -55,8 +55,7 @@ void Scheduler::set_profile(uint32_t x, const ClassConfig& cfg) {
     p.quantum = cfg.weight * config_.quantum_per_weight;
     p.limits = {cfg.leaf.limit_packets, cfg.leaf.limit_bytes};
     if (cfg.leaf.kind == LeafKind::fq_codel)
-        p.fq = {cfg.leaf.flows, cfg.leaf.quantum,
-                {ticks_from_us(cfg.leaf.codel.target_us), ticks_from_us(cfg.leaf.codel.interval_us), mtu_cost_}};
+        p.fq = {cfg.leaf.flows, cfg.leaf.quantum, codel_profile_of(cfg.leaf)};
     // Take the new one before letting go of the old: they may be the same.
     const uint32_t old = c.profile;
     c.profile = intern_profile(p);
@@ -103,7 +102,7 @@ void Scheduler::set_leaf(uint32_t x, const LeafConfig& l) {
     cls_[x].kind = l.kind;
     cls_[x].queue.reset(l.kind);
     LeafTuning& t = tuning_[x];
-    t.codel_profile = {ticks_from_us(l.codel.target_us), ticks_from_us(l.codel.interval_us), mtu_cost_};
+    t.codel_profile = codel_profile_of(l);
     t.codel = {};
     fq_flows_[x] = l.kind == LeafKind::fq_codel ? l.flows : 0;
     if (l.kind == LeafKind::fq_codel) flows_.reserve(config_.packet_capacity);

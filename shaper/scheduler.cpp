@@ -202,9 +202,7 @@ uint32_t Scheduler::enqueue_burst(const uint32_t* class_ids, const Packet* packe
             slots[i] = x;
             buckets[i] = FlowTable::kNone;
             if (x != IdIndex::kMissing) {
-                const char* c = reinterpret_cast<const char*>(&cls_[x]);
-                __builtin_prefetch(c);
-                __builtin_prefetch(c + 64);
+                prefetch_state(x);
                 wheel_.prefetch(x);  // a borrowing class sets a timer
                 if (fetch_flows)
                     if (const uint32_t flows = fq_flows_[x]) {
@@ -329,9 +327,7 @@ void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
             sa.queue.prefetch_dequeue(sa.kind, leaf_env());
         const uint32_t b = link_of(a, prio).next;
         if (b == kNone || b == a) return;
-        const char* cb = reinterpret_cast<const char*>(&cls_[b]);
-        __builtin_prefetch(cb);
-        __builtin_prefetch(cb + 64);
+        prefetch_state(b);
         return;
     }
     constexpr uint32_t kPacketAt = 1, kRecordAt = 3, kStateAt = 5;
@@ -356,11 +352,7 @@ void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
             if (sr.kind == LeafKind::codel) __builtin_prefetch(&tuning_[r]);
             if (sr.kind == LeafKind::fq_codel) sr.queue.prefetch_dequeue(sr.kind, leaf_env());
         }
-    if (n > kStateAt) {
-        const char* cs = reinterpret_cast<const char*>(&cls_[ahead[kStateAt]]);
-        __builtin_prefetch(cs);
-        __builtin_prefetch(cs + 64);
-    }
+    if (n > kStateAt) prefetch_state(ahead[kStateAt]);
 }
 
 // A class whose timer fires changes mode, and so moves between a feed and a
@@ -369,9 +361,7 @@ void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
 void Scheduler::prefetch_timers(std::span<const uint32_t> due) {
     const bool deep = aqm_classes_ && !direct_delays_;
     for (const uint32_t x : due) {
-        const char* c = reinterpret_cast<const char*>(&cls_[x]);
-        __builtin_prefetch(c);
-        __builtin_prefetch(c + 64);
+        prefetch_state(x);
     }
     if (!deep) return;
     // It may be served soon (a class that can send again joins the row of
@@ -434,9 +424,9 @@ uint32_t Scheduler::dequeue_burst(Packet* out, uint32_t n, uint64_t now) {
 }
 
 // The same one level down: the window's counters go to the histogram when
-// they pass 255, and delays beyond it go there directly.
+// they pass 255 (delays beyond the window went there directly, see
+// defer_window).
 void Scheduler::window_delays(uint32_t leaf, uint32_t bucket, uint32_t n) {
-    if (bucket >= DelayWindow::kWidth) return defer_delays(leaf, bucket, n);
     uint8_t& count = windows_[leaf].counts[bucket];
     const uint32_t sum = count + n;
     if (sum > DelayWindow::kFull) {

@@ -218,6 +218,15 @@ private:
     uint32_t allocate_slot();
     void release_slot(uint32_t x);
     uint64_t ticks_from_us(uint64_t us) const;
+    CodelProfile codel_profile_of(const LeafConfig& l) const {
+        return {ticks_from_us(l.codel.target_us), ticks_from_us(l.codel.interval_us), mtu_cost_};
+    }
+    // Starts loading both lines of a class's state.
+    void prefetch_state(uint32_t x) const {
+        const char* c = reinterpret_cast<const char*>(&cls_[x]);
+        __builtin_prefetch(c);
+        __builtin_prefetch(c + 64);
+    }
 
     SchedulerConfig config_;
     uint32_t mtu_cost_;
