@@ -126,11 +126,15 @@ uint32_t Scheduler::allocate_slot() {
     configs_.emplace_back();
     wheel_.resize(x + 1);
     direct_delays_ = cls_.size() <= kDirectDelayClasses;
+    // Its delay histogram now, not when it first needs it: the packet path
+    // never allocates.
+    const uint32_t chunk = x / kHistogramsPerChunk;
+    if (chunk == histogram_chunks_.size()) histogram_chunks_.emplace_back(kHistogramsPerChunk);
     return x;
 }
 
 void Scheduler::release_slot(uint32_t x) {
-    if (find_histogram(x)) histogram_of(x).clear();
+    histogram_of(x).clear();
     release_profile(cls_[x].profile);
     cls_[x] = ClassState{};
     tree_[x] = TreeLinks{};

@@ -17,7 +17,9 @@
 // path: the rate bucket of the lender and those above it, the ceil bucket of
 // all. A class whose mode changes moves between rows and feeds; a class that
 // is not can_send sleeps on the timer wheel until its tokens make it so.
-// Nothing is scanned: cost is O(depth) per packet, whatever the class count.#include "shaper/scheduler.hpp"
+// Nothing is scanned: cost is O(depth) per packet, whatever the class count.
+
+#include "shaper/scheduler.hpp"
 
 #include <bit>
 
@@ -445,20 +447,6 @@ void Scheduler::flush_delays() {
     flush_histograms();
 }
 
-[[gnu::noinline]] DelayHistogram& Scheduler::allocate_histogram(uint32_t x) {
-    const uint32_t chunk = x / kHistogramsPerChunk;
-    if (chunk >= histogram_chunks_.size()) histogram_chunks_.resize(chunk + 1);
-    HugeVector<DelayHistogram>& hs = histogram_chunks_[chunk];
-    if (hs.empty()) hs.resize(kHistogramsPerChunk);
-    return hs[x % kHistogramsPerChunk];
-}
-
-const DelayHistogram* Scheduler::find_histogram(uint32_t x) const {
-    const uint32_t chunk = x / kHistogramsPerChunk;
-    if (chunk >= histogram_chunks_.size() || histogram_chunks_[chunk].empty()) return nullptr;
-    return &histogram_chunks_[chunk][x % kHistogramsPerChunk];
-}
-
 std::optional<ClassSnapshot> Scheduler::snapshot(uint32_t class_id) const {
     const uint32_t x = ids_.find(class_id);
     if (x == IdIndex::kMissing) return std::nullopt;
@@ -472,8 +460,7 @@ std::optional<ClassSnapshot> Scheduler::snapshot(uint32_t class_id) const {
     s.counters.borrowed = c.borrowed;
     s.backlog_packets = c.leaf ? c.queue.packets(c.kind) : 0;
     s.backlog_bytes = c.leaf ? c.queue.bytes(c.kind) : 0;
-    DelayHistogram h;
-    if (const DelayHistogram* spilled = find_histogram(x)) h = *spilled;
+    DelayHistogram h = histogram_of(x);
     windows_[x].add_to(h);
     c.delays.add_to(h);
     s.delay_samples = h.total();

@@ -1,6 +1,9 @@
 // Latency and AQM behaviour in virtual time: priority, CoDel, fq_codel,
 // and the delay statistics that report it.
 #include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <algorithm>
 #include <cmath>
@@ -216,6 +219,48 @@ TEST_CASE("a class's delay percentiles are the same whether its departures are t
         return std::pair{snap.delay_p50_ns, snap.delay_p99_ns};
     };
     CHECK(run(10) == run(5'000));
+}
+
+TEST_CASE("the packet path takes no memory: every class's delay histogram comes with the class", "[shaper][stats][memory]") {
+    // Resident memory, read from the kernel.
+    auto resident_bytes = [] {
+        std::FILE* f = std::fopen("/proc/self/statm", "r");
+        REQUIRE(f);
+        unsigned long size = 0, resident = 0;
+        REQUIRE(std::fscanf(f, "%lu %lu", &size, &resident) == 2);
+        std::fclose(f);
+        return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    };
+    // Two chunks of histograms (8,192 classes, 6.5 MB), beyond the
+    // direct-to-histogram bound: each class's second departure, 50 ms after
+    // a 1 us one, misses its tally and its delay window and goes to its
+    // histogram.
+    constexpr uint32_t kClasses = 8'192;
+    SchedulerConfig cfg;
+    cfg.tick_hz = kHz;
+    Scheduler s(cfg);
+    REQUIRE(s.apply(AddClass{leaf(1, kNoParent, mbit(10'000))}, 0).ok());
+    for (uint32_t i = 0; i < kClasses; ++i) REQUIRE(s.apply(AddClass{leaf(100 + i, 1, mbit(1'000))}, 0).ok());
+    uint64_t now = 0;
+    Packet out[1];
+    auto send = [&](uint32_t id, uint64_t delay) {
+        REQUIRE(s.enqueue(id, Packet{id, 100, 0}, now));
+        now += delay;
+        REQUIRE(s.dequeue_burst(out, 1, now) == 1);
+        now += ms(1);
+    };
+    send(100, ms(0.001));  // warms the test's own code paths
+    const uint64_t before = resident_bytes();
+    for (uint32_t i = 0; i < kClasses; ++i) {
+        send(100 + i, ms(0.001));
+        send(100 + i, ms(50));
+    }
+    const uint64_t grown = resident_bytes() - std::min(before, resident_bytes());
+    INFO("resident memory grew by " << grown << " bytes during traffic");
+    CHECK(grown < (uint64_t{1} << 20));
+    const ClassSnapshot last = *s.snapshot(100 + kClasses - 1);
+    CHECK(last.delay_samples == 2);
+    CHECK(last.delay_p99_ns >= 50'000'000);
 }
 
 TEST_CASE("100,000 fq_codel classes of 1,024 flows each pass traffic with flow records for the packets only",
