@@ -25,8 +25,9 @@
 // flat classes.
 //
 //   shaper_bench [seconds-per-case [classes flat|3-deep fifo|fq_codel [0|1|2]]]
-//   (default 1.0 s; naming one case runs only that case, for profiling;
-//   the last argument picks own-rate (0), borrowing (1) or backlogged (2))
+//   (default 1.0 s; naming one case runs only that case, for profiling,
+//   with any number of classes; the last argument picks own-rate (0),
+//   borrowing (1) or backlogged (2))
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -311,8 +312,13 @@ int main(int argc, char** argv) {
     };
     for (const LeafKind kind : {LeafKind::fifo, LeafKind::fq_codel}) {
         for (const bool deep : {false, true}) {
-            for (const uint32_t n : {10u, 1'000u, 100'000u}) {
-                if (one_case && (std::to_string(n) != argv[2] || std::string(deep ? "3-deep" : "flat") != argv[3] ||
+            // One case may name any class count (to see how a figure
+            // moves with the working set); the table has three.
+            const std::vector<uint32_t> counts =
+                one_case ? std::vector<uint32_t>{static_cast<uint32_t>(std::strtoul(argv[2], nullptr, 10))}
+                         : std::vector<uint32_t>{10u, 1'000u, 100'000u};
+            for (const uint32_t n : counts) {
+                if (one_case && (n == 0 || std::string(deep ? "3-deep" : "flat") != argv[3] ||
                                  std::string(kind == LeafKind::fifo ? "fifo" : "fq_codel") != argv[4]))
                     continue;
                 double mpps[3];
