@@ -1,6 +1,7 @@
 #include "shaper/policy_classes.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <string_view>
 #include <unordered_map>
 
@@ -79,8 +80,20 @@ std::vector<ClassConfig> class_configs(const policy::ClassTree& tree, const std:
     return out;
 }
 
+uint32_t IdSupply::take() {
+    if (free.empty()) return next++;
+    const uint32_t id = free.back();
+    free.pop_back();
+    return id;
+}
+
+void IdSupply::release(const std::vector<uint32_t>& ids) {
+    free.insert(free.end(), ids.begin(), ids.end());
+    std::sort(free.begin(), free.end(), std::greater<>());
+}
+
 TreePlan plan_tree_change(const policy::ClassTree& was, const std::vector<uint32_t>& was_ids,
-                          const policy::ClassTree& now, uint32_t next_id) {
+                          const policy::ClassTree& now, IdSupply supply) {
     TreePlan plan;
     plan.ids.assign(now.classes.size(), kNoParent);
     std::unordered_map<std::string_view, uint32_t> by_name;
@@ -101,7 +114,7 @@ TreePlan plan_tree_change(const policy::ClassTree& was, const std::vector<uint32
         }
         const uint32_t parent_id = c.parent == policy::kNoClass ? kNoParent : plan.ids[c.parent];
         if (old == kUnmatched) {
-            plan.ids[i] = next_id++;
+            plan.ids[i] = supply.take();
             const ClassConfig cfg = class_config(c, plan.ids[i], parent_id);
             plan.before.push_back(AddClass{cfg});
             plan.undo.push_back(RemoveClass{cfg.id, std::nullopt});
@@ -133,6 +146,7 @@ TreePlan plan_tree_change(const policy::ClassTree& was, const std::vector<uint32
     for (const policy::Class& o : was.classes) {
         if (old_kept[o.id]) continue;
         ++plan.removed;
+        plan.released.push_back(was_ids[o.id]);
         if (o.parent == policy::kNoClass || !old_kept[o.parent]) continue;
         RemoveClass rc{was_ids[o.id], target};
         // The default class is still inner while its old children remain.
@@ -141,7 +155,7 @@ TreePlan plan_tree_change(const policy::ClassTree& was, const std::vector<uint32
         }
         plan.after.push_back(rc);
     }
-    plan.next_id = next_id;
+    plan.supply = std::move(supply);
     return plan;
 }
 

@@ -25,6 +25,19 @@ std::vector<ClassConfig> class_configs(const policy::ClassTree& tree, const std:
 Result<std::unique_ptr<Scheduler>> build_scheduler(const policy::ClassTree& tree, uint64_t tick_hz,
                                                    uint32_t packet_capacity, uint64_t now);
 
+// The scheduler ids a direction's new classes can take: first those of
+// classes that earlier changes removed, smallest first, then ids never
+// used. Reusing them keeps the ids in a dense run however often the tree
+// changes, and a dense run is looked up in a plain array (see IdIndex),
+// where ids that only grew would in time need the hash table.
+struct IdSupply {
+    std::vector<uint32_t> free;  // released ids, largest first (taken from the back)
+    uint32_t next = 0;           // the first id never handed out
+
+    uint32_t take();
+    void release(const std::vector<uint32_t>& ids);
+};
+
 // How a running scheduler becomes a new policy's tree without a restart.
 //
 // The policy numbers classes by their place in the file, which shifts when a
@@ -33,8 +46,10 @@ Result<std::unique_ptr<Scheduler>> build_scheduler(const policy::ClassTree& tree
 // counters on every reload. A class of the new tree keeps its id when a class
 // of that name sat under the same (kept) parent with the same queue settings;
 // then only its rates, bursts, priority and weight may need a ModifyClass.
-// Anything else is a new class with a fresh id, and every old class not kept
-// is removed with everything below it.
+// Anything else is a new class with an id from the supply, and every old
+// class not kept is removed with everything below it; its id goes back to
+// the supply once the removal has been applied (`released`), for later
+// changes: the running classifier may still name it until then.
 //
 // Order matters for the packets in flight: `before` (modifies, then adds,
 // parents first) runs while the old classifier tables still send packets to
@@ -47,14 +62,21 @@ struct TreePlan {
     std::vector<ClassChange> before;
     std::vector<ClassChange> undo;  // undo[i] reverts before[i]
     std::vector<ClassChange> after;
-    std::vector<uint32_t> ids;  // scheduler id per class of the new tree
-    uint32_t next_id = 0;       // the first id never used
+    std::vector<uint32_t> ids;       // scheduler id per class of the new tree
+    IdSupply supply;                 // what is left once the adds took theirs
+    std::vector<uint32_t> released;  // ids of the removed classes
     size_t kept = 0, modified = 0, added = 0, removed = 0;  // removed counts whole subtrees' classes
 
     bool empty() const { return before.empty() && after.empty(); }
+    // The supply for the next change, once `after` has been applied.
+    IdSupply supply_after_removals() const {
+        IdSupply s = supply;
+        s.release(released);
+        return s;
+    }
 };
 
 TreePlan plan_tree_change(const policy::ClassTree& was, const std::vector<uint32_t>& was_ids,
-                          const policy::ClassTree& now, uint32_t next_id);
+                          const policy::ClassTree& now, IdSupply supply);
 
 }  // namespace sluice::shaper

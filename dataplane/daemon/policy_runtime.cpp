@@ -88,7 +88,7 @@ void PolicyRuntime::set_schedulers(const shaper::Scheduler* upload, const shaper
     schedulers_[1] = download;
     for (size_t d = 0; d < policy::kDirectionCount; ++d) {
         shaper_ids_[d] = policy_ ? shaper::numbered_ids(policy_->directions[d]) : std::vector<uint32_t>{};
-        next_shaper_id_[d] = static_cast<uint32_t>(shaper_ids_[d].size());
+        id_supply_[d] = shaper::IdSupply{{}, static_cast<uint32_t>(shaper_ids_[d].size())};
     }
 }
 
@@ -248,7 +248,7 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
                 return Error{fmt::format("the {} link's overhead (overhead, mpu, framing) changes only at a "
                                          "restart of sluiced", dir)};
             }
-            auto& p = plan_storage[d] = shaper::plan_tree_change(was, shaper_ids_[d], now, next_shaper_id_[d]);
+            auto& p = plan_storage[d] = shaper::plan_tree_change(was, shaper_ids_[d], now, id_supply_[d]);
             if (!p.empty() && channels_[d] == nullptr) {
                 return Error{fmt::format("the {} class tree differs, and this shaper takes no changes", dir)};
             }
@@ -310,17 +310,20 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
         for (size_t d = 0; d < policy::kDirectionCount; ++d) {
             auto& plan = (*plans)[d];
             if (schedulers_[d] == nullptr) continue;
+            bool removed = true;
             if (!plan.after.empty()) {
                 auto r = channels_[d]->apply_all(plan.after, kTimeout);
                 if (!r || !r->error.empty()) {
                     // The classes stay in the scheduler, idle: nothing is
-                    // classified into them. Said, not hidden.
+                    // classified into them. Said, not hidden. Their ids
+                    // are not handed out again.
+                    removed = false;
                     spdlog::error("{}: removing old classes failed: {}",
                                   policy::direction_name(static_cast<policy::Direction>(d)), r ? r->error : r.error());
                 }
             }
             shaper_ids_[d] = std::move(plan.ids);
-            next_shaper_id_[d] = plan.next_id;
+            id_supply_[d] = removed ? plan.supply_after_removals() : std::move(plan.supply);
         }
     }
     policy_ = std::move(next);

@@ -112,10 +112,11 @@ private:
     Carried carried_[2];
     void carry_counters_locked(const classifier::ClassifierTables& old, const policy::Policy& next);
 
-    // Per direction: the scheduler id of each class of policy_, and the
-    // first id never handed out (ids of removed classes are not reused).
+    // Per direction: the scheduler id of each class of policy_, and the ids
+    // new classes may take (those of removed classes first, so that ids
+    // stay dense across reloads).
     std::vector<uint32_t> shaper_ids_[2];
-    uint32_t next_shaper_id_[2] = {0, 0};
+    shaper::IdSupply id_supply_[2];
     std::string path_;
     std::string checksum_;
 };

@@ -55,7 +55,7 @@ struct Running {
                 if (why == DropReason::class_removed) ++r.removed_drops;
             },
             this);
-        next_id = static_cast<uint32_t>(ids.size());
+        supply.next = static_cast<uint32_t>(ids.size());
     }
 
     void apply(const std::vector<ClassChange>& changes, uint64_t now) {
@@ -69,11 +69,11 @@ struct Running {
     // The plan applied as the daemon applies it: before, (publish), after.
     TreePlan change_to(const std::shared_ptr<const policy::Policy>& was, const std::shared_ptr<const policy::Policy>& now,
                        uint64_t t = 1) {
-        TreePlan plan = plan_tree_change(up(was), ids, up(now), next_id);
+        TreePlan plan = plan_tree_change(up(was), ids, up(now), supply);
         apply(plan.before, t);
         apply(plan.after, t);
         ids = plan.ids;
-        next_id = plan.next_id;
+        supply = plan.supply_after_removals();
         return plan;
     }
 
@@ -89,7 +89,7 @@ struct Running {
 
     std::unique_ptr<Scheduler> s;
     std::vector<uint32_t> ids;
-    uint32_t next_id = 0;
+    IdSupply supply;
     uint64_t drops = 0;
     uint64_t removed_drops = 0;
 };
@@ -99,10 +99,11 @@ struct Running {
 TEST_CASE("the same tree plans no change and keeps every id", "[tree-change]") {
     const auto a = tree(cls("voice", "10mbit", "priority = 0\n") + cls("bulk", "90mbit"));
     const auto b = tree(cls("voice", "10mbit", "priority = 0\n") + cls("bulk", "90mbit"));
-    const TreePlan plan = plan_tree_change(up(a), {7, 8, 9}, up(b), 10);
+    const TreePlan plan = plan_tree_change(up(a), {7, 8, 9}, up(b), IdSupply{{}, 10});
     CHECK(plan.empty());
     CHECK(plan.ids == std::vector<uint32_t>{7, 8, 9});
-    CHECK(plan.next_id == 10);
+    CHECK(plan.supply.next == 10);
+    CHECK(plan.released.empty());
     CHECK(plan.kept == 3);
 }
 
@@ -169,7 +170,50 @@ TEST_CASE("a class under another parent or with other queue settings is a new cl
     std::vector<uint32_t> ids = r.ids;
     std::sort(ids.begin(), ids.end());
     CHECK(std::adjacent_find(ids.begin(), ids.end()) == ids.end());
-    CHECK(*std::max_element(ids.begin(), ids.end()) < r.next_id);
+    CHECK(*std::max_element(ids.begin(), ids.end()) < r.supply.next);
+    // The removed classes' ids are not taken by the classes added in the
+    // same change: the running classifier still names them.
+    CHECK(r.ids[index_of(up(b), "gaming")] != index_of(up(a), "bulk"));
+    CHECK(r.ids[index_of(up(b), "bulk")] != index_of(up(a), "gaming"));
+}
+
+TEST_CASE("ids of removed classes go to classes added by later changes", "[tree-change]") {
+    const auto a = tree(cls("voice", "10mbit") + cls("bulk", "90mbit"));
+    const auto b = tree(cls("bulk", "90mbit"));
+    const auto c = tree(cls("video", "30mbit") + cls("bulk", "70mbit"));
+    Running r(a);
+    const uint32_t voice = index_of(up(a), "voice");
+    const TreePlan gone = r.change_to(a, b);
+    CHECK(gone.released == std::vector<uint32_t>{voice});
+    const TreePlan back = r.change_to(b, c);
+    CHECK(back.added == 1);
+    CHECK(r.ids[index_of(up(c), "video")] == voice);
+    CHECK(r.supply.next == 3);  // root, voice and bulk: no id beyond them yet
+    REQUIRE(r.s->snapshot(voice).has_value());
+    CHECK(r.s->snapshot(voice)->counters.packets == 0);  // a new class: nothing of voice's
+}
+
+TEST_CASE("ids stay in a dense run however often the tree changes", "[tree-change]") {
+    // 200 reloads, each replacing 50 classes with 50 of other names: ids
+    // that only grew would reach 10,000; reused, they stay under the most
+    // classes that ever ran at once (one change's old and new together).
+    auto generation = [](int g) {
+        std::string classes;
+        for (int i = 0; i < 50; ++i) classes += cls("c" + std::to_string(g) + "_" + std::to_string(i), "1mbit");
+        return tree(classes + cls("bulk", "10mbit"));
+    };
+    auto was = generation(0);
+    Running r(was);
+    for (int g = 1; g <= 200; ++g) {
+        const auto now = generation(g);
+        const TreePlan plan = r.change_to(was, now);
+        REQUIRE(plan.added == 50);
+        REQUIRE(plan.removed == 50);
+        was = now;
+    }
+    CHECK(r.s->class_count() == 52);
+    CHECK(*std::max_element(r.ids.begin(), r.ids.end()) < 102);
+    CHECK(r.supply.next <= 102);
 }
 
 TEST_CASE("a subtree goes as a whole, its packets to the default", "[tree-change]") {
@@ -207,7 +251,7 @@ TEST_CASE("the undo list takes a half-applied plan back", "[tree-change]") {
     const auto a = tree(cls("voice", "10mbit") + cls("bulk", "90mbit"));
     const auto b = tree(cls("voice", "20mbit") + cls("x", "10mbit") + cls("y", "10mbit") + cls("bulk", "60mbit"));
     Running r(a);
-    const TreePlan plan = plan_tree_change(up(a), r.ids, up(b), r.next_id);
+    const TreePlan plan = plan_tree_change(up(a), r.ids, up(b), r.supply);
     REQUIRE(plan.before.size() == plan.undo.size());
     REQUIRE(plan.before.size() == 4);  // 2 modifies, 2 adds
     // Three applied, then the fourth refused: undo the three, last first.
