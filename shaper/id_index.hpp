@@ -5,7 +5,7 @@
 // probing, kept under half full, Fibonacci hashing) answers a lookup in one
 // or two cache lines. Inserts and erases happen on the control path only.
 //
-// Ids are usually numbered in a run (sluiced numbers its classes from 1; a
+// Ids are usually numbered in a run (sluiced numbers its classes from 0; a
 // provisioning system counts up from some base). While all ids fall in a
 // range at most four times their number (plus a little), a plain array over
 // that range answers instead: 4 bytes an id, 400 KB for 100,000 classes,
