@@ -17,7 +17,7 @@
 //
 // Each kind and shape ends with a "100k/10" line: the 100,000-class figure
 // as a share of the 10-class one, the median of three pairs of runs made
-// back to back (see main).
+// back to back (see main), then each pair's share in the order run.
 //
 // As a reference it then runs DPDK's rte_sched (4,096 pipes, one subport,
 // best-effort class) on the same packet stream, as scheduler-only enqueue +
@@ -336,17 +336,26 @@ int main(int argc, char** argv) {
             // the machine share, so one run of each, a minute apart, can be
             // far off: the ratio is taken from runs in pairs, 10 classes and
             // then 100,000 straight after, and the median pair reported.
-            std::printf("%-8s %-7s %-9s", "100k/10", deep ? "3-deep" : "flat", kind == LeafKind::fifo ? "fifo" : "fq_codel");
-            for (int mode = 0; mode < 3; ++mode) {
-                std::array<double, kPairs> ratios{};
-                for (double& r : ratios) {
+            // Every pair is printed too, in the order run, so that a reader
+            // sees how far apart they were.
+            std::array<std::array<double, kPairs>, 3> ratios{};
+            for (int mode = 0; mode < 3; ++mode)
+                for (double& r : ratios[mode]) {
                     const double ten = measure(10, deep, kind, mode);
                     r = measure(100'000, deep, kind, mode) / ten;
                 }
-                std::sort(ratios.begin(), ratios.end());
-                std::printf(" %9.0f%%", 100 * ratios[kPairs / 2]);
+            std::printf("%-8s %-7s %-9s", "100k/10", deep ? "3-deep" : "flat", kind == LeafKind::fifo ? "fifo" : "fq_codel");
+            for (const auto& pairs : ratios) {
+                auto sorted = pairs;
+                std::sort(sorted.begin(), sorted.end());
+                std::printf(" %9.0f%%", 100 * sorted[kPairs / 2]);
             }
-            std::printf("   (median of %u pairs)\n", kPairs);
+            std::printf("   (median of %u pairs:", kPairs);
+            for (const auto& pairs : ratios) {
+                std::printf(" ");
+                for (uint32_t i = 0; i < kPairs; ++i) std::printf("%s%.0f", i ? "/" : "", 100 * pairs[i]);
+            }
+            std::printf(")\n");
             std::fflush(stdout);
         }
     }
