@@ -2,28 +2,38 @@
 
 namespace sluice::shaper {
 
+uint32_t TimerWheel::first_occupied(const Occupancy& o, uint32_t from, uint32_t to) {
+    for (uint32_t w = from / 64; w <= to / 64; ++w) {
+        uint64_t bits = o[w];
+        if (w == from / 64) bits &= ~uint64_t{0} << (from % 64);
+        if (w == to / 64 && to % 64 != 63) bits &= (uint64_t{1} << (to % 64 + 1)) - 1;
+        if (bits) return w * 64 + static_cast<uint32_t>(std::countr_zero(bits));
+    }
+    return kSlots;
+}
+
 void TimerWheel::place(const Entry& e) {
     uint64_t g = granule_of(e.expiry);
     // Beyond the top level's span: park in the last slot that shares the top
     // digits with now; the timer is re-placed when that slot is reached.
-    const uint64_t span_end = now_g_ | ((uint64_t{1} << (6 * kLevels)) - 1);
+    const uint64_t span_end = now_g_ | ((uint64_t{1} << (kDigitBits * kLevels)) - 1);
     if (g > span_end) g = span_end;
     const uint64_t diff = g ^ now_g_;
-    const int level = diff == 0 ? 0 : (63 - std::countl_zero(diff)) / 6;
-    const uint32_t slot = static_cast<uint32_t>(g >> (6 * level)) & 63;
-    const uint32_t bucket = static_cast<uint32_t>(level) * 64 + slot;
+    const int level = diff == 0 ? 0 : (63 - std::countl_zero(diff)) / kDigitBits;
+    const uint32_t slot = static_cast<uint32_t>(g >> (kDigitBits * level)) & (kSlots - 1);
+    const uint32_t bucket = static_cast<uint32_t>(level) * kSlots + slot;
     std::vector<Entry>& v = slots_[bucket];
     where_[e.id] = {bucket, static_cast<uint32_t>(v.size())};
     v.push_back(e);
     ++entries_;
-    occ_[level] |= uint64_t{1} << slot;
+    set_occupied(bucket);
 }
 
 void TimerWheel::detach(uint32_t bucket) {
     taken_.clear();
     std::swap(taken_, slots_[bucket]);
     entries_ -= taken_.size();
-    occ_[bucket >> 6] &= ~(uint64_t{1} << (bucket & 63));
+    clear_occupied(bucket);
 }
 
 void TimerWheel::collect_due(uint64_t now) {
@@ -39,16 +49,12 @@ void TimerWheel::collect_due(uint64_t now) {
     };
     for (;;) {
         // Level 0: every slot from the current granule to the target (or the
-        // end of this 64-granule block) is due.
-        const uint32_t d = now_g_ & 63;
-        const bool same_block = (target >> 6) == (now_g_ >> 6);
-        const uint32_t end = same_block ? static_cast<uint32_t>(target & 63) : 63;
-        const uint64_t range = (end == 63 ? ~uint64_t{0} : ((uint64_t{1} << (end + 1)) - 1)) &
-                               (~uint64_t{0} << d);
-        uint64_t bits = occ_[0] & range;
-        while (bits) {
-            const auto slot = static_cast<uint32_t>(std::countr_zero(bits));
-            bits &= bits - 1;
+        // end of this block of kSlots granules) is due.
+        const uint32_t d = static_cast<uint32_t>(now_g_) & (kSlots - 1);
+        const bool same_block = (target >> kDigitBits) == (now_g_ >> kDigitBits);
+        const uint32_t end = same_block ? static_cast<uint32_t>(target) & (kSlots - 1) : kSlots - 1;
+        for (uint32_t slot = first_occupied(occ_[0], d, end); slot <= end;
+             slot = slot == end ? kSlots : first_occupied(occ_[0], slot + 1, end)) {
             detach(slot);
             for (const Entry& e : taken_) {
                 if (e.expiry > now) {
@@ -67,15 +73,15 @@ void TimerWheel::collect_due(uint64_t now) {
         // is always in the lowest level that has one.
         bool found = false;
         for (int k = 1; k < kLevels; ++k) {
-            const uint32_t dk = (now_g_ >> (6 * k)) & 63;
-            const uint64_t above = dk == 63 ? 0 : occ_[k] & (~uint64_t{0} << (dk + 1));
-            if (!above) continue;
-            const auto slot = static_cast<uint32_t>(std::countr_zero(above));
-            const uint64_t upper = 6 * (k + 1) >= 64 ? 0 : (now_g_ >> (6 * (k + 1))) << (6 * (k + 1));
-            const uint64_t start = upper | (uint64_t{slot} << (6 * k));
+            const uint32_t dk = static_cast<uint32_t>(now_g_ >> (kDigitBits * k)) & (kSlots - 1);
+            const uint32_t slot = dk == kSlots - 1 ? kSlots : first_occupied(occ_[k], dk + 1, kSlots - 1);
+            if (slot == kSlots) continue;
+            const int above = kDigitBits * (k + 1);
+            const uint64_t upper = above >= 64 ? 0 : (now_g_ >> above) << above;
+            const uint64_t start = upper | (uint64_t{slot} << (kDigitBits * k));
             if (start > target) break;
             now_g_ = start;
-            detach(static_cast<uint32_t>(k) * 64 + slot);
+            detach(static_cast<uint32_t>(k) * kSlots + slot);
             // Each lands in a lower level: the upper digits now match.
             for (const Entry& e : taken_) place(e);
             found = true;
@@ -89,18 +95,18 @@ void TimerWheel::collect_due(uint64_t now) {
 }
 
 std::optional<uint64_t> TimerWheel::next_bound() const {
-    const uint32_t d = now_g_ & 63;
-    const uint64_t here = occ_[0] & (~uint64_t{0} << d);
-    if (here) {
-        const uint64_t g = (now_g_ & ~uint64_t{63}) | static_cast<uint64_t>(std::countr_zero(here));
+    const uint32_t d = static_cast<uint32_t>(now_g_) & (kSlots - 1);
+    if (const uint32_t slot = first_occupied(occ_[0], d, kSlots - 1); slot != kSlots) {
+        const uint64_t g = (now_g_ & ~uint64_t{kSlots - 1}) | slot;
         return g << shift_;
     }
     for (int k = 1; k < kLevels; ++k) {
-        const uint32_t dk = (now_g_ >> (6 * k)) & 63;
-        const uint64_t above = dk == 63 ? 0 : occ_[k] & (~uint64_t{0} << (dk + 1));
-        if (!above) continue;
-        const uint64_t upper = (now_g_ >> (6 * (k + 1))) << (6 * (k + 1));
-        return (upper | (static_cast<uint64_t>(std::countr_zero(above)) << (6 * k))) << shift_;
+        const uint32_t dk = static_cast<uint32_t>(now_g_ >> (kDigitBits * k)) & (kSlots - 1);
+        const uint32_t slot = dk == kSlots - 1 ? kSlots : first_occupied(occ_[k], dk + 1, kSlots - 1);
+        if (slot == kSlots) continue;
+        const int above = kDigitBits * (k + 1);
+        const uint64_t upper = above >= 64 ? 0 : (now_g_ >> above) << above;
+        return (upper | (uint64_t{slot} << (kDigitBits * k))) << shift_;
     }
     return std::nullopt;
 }
