@@ -21,7 +21,7 @@ TEST_CASE("timers fire in due order, never early and at most one granule late, a
     std::map<uint32_t, uint64_t> armed;
     uint64_t now = 0;
     auto arm = [&](uint32_t id) {
-        // Due times from a few ticks to beyond the wheel's 2^36-granule span.
+        // Due times from a few ticks to beyond the wheel's 2^40-granule span.
         const int scale = static_cast<int>(rng() % 46);
         const uint64_t due = now + 1 + (rng() & ((uint64_t{1} << scale) - 1));
         w.schedule(id, due);
