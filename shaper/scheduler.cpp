@@ -197,7 +197,7 @@ uint32_t Scheduler::enqueue_burst(const uint32_t* class_ids, const Packet* packe
         // record is fetched a few packets before it is queued (below).
         // (CoDel classes read their tuning at dequeue only.) A small tree
         // stays in cache: there the flow look-ups would only cost.
-        const bool fetch_flows = aqm_classes_ && !direct_delays_;
+        const bool fetch_flows = fetch_aqm_ahead();
         bool any_fq = false;
         for (uint32_t i = 0; i < m; ++i) {
             const uint32_t x = ids_.find(class_ids[base + i]);
@@ -324,7 +324,7 @@ void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
     // A small tree (the same bound as for direct delays) stays in cache:
     // there the deeper pipeline, and a look into a fq_codel flow, would
     // only cost; fifo needs no flow stage.
-    if (direct_delays_ || !aqm_classes_) {
+    if (!fetch_aqm_ahead()) {
         if (const ClassState& sa = cls_[a]; sa.leaf && sa.kind != LeafKind::fq_codel)
             sa.queue.prefetch_dequeue(sa.kind, leaf_env());
         const uint32_t b = link_of(a, prio).next;
@@ -361,11 +361,8 @@ void Scheduler::prefetch_ring(const Ring& ring, uint32_t prio) {
 // row: its state is touched, in classes that have not been seen for a
 // while. Fetch them for all the due timers at once.
 void Scheduler::prefetch_timers(std::span<const uint32_t> due) {
-    const bool deep = aqm_classes_ && !direct_delays_;
-    for (const uint32_t x : due) {
-        prefetch_state(x);
-    }
-    if (!deep) return;
+    for (const uint32_t x : due) prefetch_state(x);
+    if (!fetch_aqm_ahead()) return;
     // It may be served soon (a class that can send again joins the row of
     // leaves, served first): its fq_codel flow too, in a tree too big for
     // the cache, and then the packet it would send.

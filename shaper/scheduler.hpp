@@ -253,8 +253,10 @@ private:
     HugeVector<LeafTuning> tuning_;
     // Classes configured with CoDel or fq_codel, whose packets also touch
     // their tuning_ (CoDel) or flow records (fq_codel): only while there are
-    // any is it worth prefetching those.
+    // any is it worth prefetching those, and only in a tree too big for the
+    // cache (the bound of direct delays): a small one stays in cache.
     uint32_t aqm_classes_ = 0;
+    bool fetch_aqm_ahead() const { return aqm_classes_ && !direct_delays_; }
     HugeVector<ClassProfile> profiles_;
     std::vector<uint32_t> profile_users_;
     std::vector<uint32_t> free_profiles_;
