@@ -12,6 +12,15 @@ uint32_t TimerWheel::first_occupied(const Occupancy& o, uint32_t from, uint32_t 
     return kSlots;
 }
 
+TimerWheel::Above TimerWheel::first_above(int k) const {
+    const uint32_t dk = static_cast<uint32_t>(now_g_ >> (kDigitBits * k)) & (kSlots - 1);
+    const uint32_t slot = dk == kSlots - 1 ? kSlots : first_occupied(occ_[k], dk + 1, kSlots - 1);
+    if (slot == kSlots) return {kSlots, 0};
+    const int above = kDigitBits * (k + 1);
+    const uint64_t upper = above >= 64 ? 0 : (now_g_ >> above) << above;
+    return {slot, upper | (uint64_t{slot} << (kDigitBits * k))};
+}
+
 void TimerWheel::place(const Entry& e) {
     uint64_t g = granule_of(e.expiry);
     // Beyond the top level's span: park in the last slot that shares the top
@@ -73,15 +82,11 @@ void TimerWheel::collect_due(uint64_t now) {
         // is always in the lowest level that has one.
         bool found = false;
         for (int k = 1; k < kLevels; ++k) {
-            const uint32_t dk = static_cast<uint32_t>(now_g_ >> (kDigitBits * k)) & (kSlots - 1);
-            const uint32_t slot = dk == kSlots - 1 ? kSlots : first_occupied(occ_[k], dk + 1, kSlots - 1);
-            if (slot == kSlots) continue;
-            const int above = kDigitBits * (k + 1);
-            const uint64_t upper = above >= 64 ? 0 : (now_g_ >> above) << above;
-            const uint64_t start = upper | (uint64_t{slot} << (kDigitBits * k));
-            if (start > target) break;
-            now_g_ = start;
-            detach(static_cast<uint32_t>(k) * kSlots + slot);
+            const Above a = first_above(k);
+            if (a.slot == kSlots) continue;
+            if (a.start > target) break;
+            now_g_ = a.start;
+            detach(static_cast<uint32_t>(k) * kSlots + a.slot);
             // Each lands in a lower level: the upper digits now match.
             for (const Entry& e : taken_) place(e);
             found = true;
@@ -100,14 +105,8 @@ std::optional<uint64_t> TimerWheel::next_bound() const {
         const uint64_t g = (now_g_ & ~uint64_t{kSlots - 1}) | slot;
         return g << shift_;
     }
-    for (int k = 1; k < kLevels; ++k) {
-        const uint32_t dk = static_cast<uint32_t>(now_g_ >> (kDigitBits * k)) & (kSlots - 1);
-        const uint32_t slot = dk == kSlots - 1 ? kSlots : first_occupied(occ_[k], dk + 1, kSlots - 1);
-        if (slot == kSlots) continue;
-        const int above = kDigitBits * (k + 1);
-        const uint64_t upper = above >= 64 ? 0 : (now_g_ >> above) << above;
-        return (upper | (uint64_t{slot} << (kDigitBits * k))) << shift_;
-    }
+    for (int k = 1; k < kLevels; ++k)
+        if (const Above a = first_above(k); a.slot != kSlots) return a.start << shift_;
     return std::nullopt;
 }
 

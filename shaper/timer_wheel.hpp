@@ -133,6 +133,13 @@ private:
     // The first occupied slot of a level from `from` to `to` (both
     // included, from <= to), or kSlots.
     static uint32_t first_occupied(const Occupancy& o, uint32_t from, uint32_t to);
+    // The first occupied slot of level k (k >= 1) after the one the clock
+    // is in, and the granule it starts at; slot kSlots if there is none.
+    struct Above {
+        uint32_t slot;
+        uint64_t start;
+    };
+    Above first_above(int k) const;
     void collect_due(uint64_t now);
     // Empties a slot into taken_ (whose old storage the slot keeps); its
     // timers are placed again or fired before collect_due returns.
