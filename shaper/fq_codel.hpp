@@ -180,17 +180,10 @@ public:
         if (const uint32_t r = find(cls, bucket); r != kNone) prefetch_line(&records_[r]);
     }
 
-    // A new record for (cls, bucket), which has none, in state kIdle. The
-    // oldest remembered flow is forgotten if no record is free; kNone only
-    // if the table is full of flows with packets, which its size rules out.
-    uint32_t insert(uint32_t cls, uint32_t bucket, uint64_t now) {
-        const uint32_t t = tag_of(cls, bucket);
-        uint32_t i = t >> shift_;
-        while (index_[i].rec != kNone) i = (i + 1) & mask_;
-        return insert_at(i, t, cls, bucket, now);
-    }
-
-    // find(), or insert() if there is no record: one walk of the index.
+    // The record of (cls, bucket), found in one walk of the index, or a new
+    // one in state kIdle if it has none. For a new one the oldest
+    // remembered flow is forgotten if no record is free; kNone only if the
+    // table is full of flows with packets, which its size rules out.
     [[gnu::always_inline]] uint32_t find_or_insert(uint32_t cls, uint32_t bucket, uint64_t now) {
         const uint32_t t = tag_of(cls, bucket);
         for (uint32_t i = t >> shift_;; i = (i + 1) & mask_) {
@@ -296,7 +289,8 @@ private:
 
     void forget(uint32_t r) { free(r); }
 
-    // insert() at index position `i`, the end of the key's probe chain.
+    // A new record for (cls, bucket) at index position `i`, the end of the
+    // key's probe chain.
     [[gnu::always_inline]] uint32_t insert_at(uint32_t i, uint32_t t, uint32_t cls, uint32_t bucket, uint64_t now) {
         if (fifo_head_ != kNone) [[unlikely]]
             i = make_room(t, now);

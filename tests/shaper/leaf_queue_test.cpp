@@ -244,7 +244,7 @@ TEST_CASE("a full flow table forgets its oldest remembered flow and never loses 
     REQUIRE(cap >= 64);
     // Every record remembered (a CoDel episode of several drops, just now).
     for (uint32_t k = 0; k < cap; ++k) {
-        const uint32_t r = t.insert(1'000 + k, 0, 10);
+        const uint32_t r = t.find_or_insert(1'000 + k, 0, 10);
         REQUIRE(r != FlowTable::kNone);
         t[r].codel.count = 5;
         t[r].codel.lastcount = 1;
@@ -254,7 +254,7 @@ TEST_CASE("a full flow table forgets its oldest remembered flow and never loses 
     CHECK(t.remembered() == cap);
     CHECK(t.in_use() == cap);
     // A new flow takes the oldest remembered flow's record.
-    CHECK(t.insert(5, 0, 11) != FlowTable::kNone);
+    CHECK(t.find_or_insert(5, 0, 11) != FlowTable::kNone);
     CHECK(t.find(1'000, 0) == FlowTable::kNone);
     CHECK(t.find(1'001, 0) != FlowTable::kNone);
     CHECK(t.remembered() == cap - 1);
@@ -264,7 +264,7 @@ TEST_CASE("a full flow table forgets its oldest remembered flow and never loses 
     Bench b(64);
     fq_setup(b);
     for (uint32_t k = 0; k < b.flows.capacity(); ++k) {
-        const uint32_t r = b.flows.insert(1'000 + k, 0, 10);
+        const uint32_t r = b.flows.find_or_insert(1'000 + k, 0, 10);
         b.flows[r].codel.count = 5;
         b.flows[r].codel.lastcount = 1;
         b.flows[r].codel.drop_next = 10;
