@@ -85,8 +85,8 @@ public:
     // Counts a packet dropped before the shaper (a meter) against its class.
     void count_drop(uint32_t class_id, DropReason reason, uint32_t length);
 
-    // The earliest tick at which a waiting class may become able to send
-    // (a lower bound), if any waits; for sleeping when nothing can leave.
+    // The tick at which the next waiting class is woken, if any waits; for
+    // sleeping when nothing can leave (nothing changes before it).
     std::optional<uint64_t> next_wakeup() const { return wheel_.next_bound(); }
 
 private:

@@ -12,25 +12,31 @@ uint32_t TimerWheel::first_occupied(const Occupancy& o, uint32_t from, uint32_t 
     return kSlots;
 }
 
-TimerWheel::Above TimerWheel::first_above(int k) const {
-    const uint32_t dk = static_cast<uint32_t>(now_g_ >> (kDigitBits * k)) & (kSlots - 1);
-    const uint32_t slot = dk == kSlots - 1 ? kSlots : first_occupied(occ_[k], dk + 1, kSlots - 1);
-    if (slot == kSlots) return {kSlots, 0};
-    const int above = kDigitBits * (k + 1);
-    const uint64_t upper = above >= 64 ? 0 : (now_g_ >> above) << above;
-    return {slot, upper | (uint64_t{slot} << (kDigitBits * k))};
+uint32_t TimerWheel::first_from(int k, uint64_t from) const {
+    const uint32_t s = static_cast<uint32_t>(from) & (kSlots - 1);
+    if (const uint32_t slot = first_occupied(occ_[k], s, kSlots - 1); slot != kSlots) return slot - s;
+    if (s == 0) return kSlots;
+    if (const uint32_t slot = first_occupied(occ_[k], 0, s - 1); slot != kSlots) return kSlots - s + slot;
+    return kSlots;
 }
 
 void TimerWheel::place(const Entry& e) {
-    uint64_t g = granule_of(e.expiry);
-    // Beyond the top level's span: park in the last slot that shares the top
-    // digits with now; the timer is re-placed when that slot is reached.
-    const uint64_t span_end = now_g_ | ((uint64_t{1} << (kDigitBits * kLevels)) - 1);
-    if (g > span_end) g = span_end;
-    const uint64_t diff = g ^ now_g_;
-    const int level = diff == 0 ? 0 : (63 - std::countl_zero(diff)) / kDigitBits;
-    const uint32_t slot = static_cast<uint32_t>(g >> (kDigitBits * level)) & (kSlots - 1);
-    const uint32_t bucket = static_cast<uint32_t>(level) * kSlots + slot;
+    const uint64_t g = granule_of(e.expiry);
+    int level = 0;
+    uint64_t at = g;
+    if (g - now_g_ >= kSlots) {
+        for (level = 1;; ++level) {
+            at = boundary(level, g);
+            if (at - passed(level) < kSlots) break;
+            if (level == kLevels - 1) {
+                // Beyond the top level's reach: park in its farthest slot;
+                // the timer is placed again when that slot comes.
+                at = passed(level) + kSlots - 1;
+                break;
+            }
+        }
+    }
+    const uint32_t bucket = static_cast<uint32_t>(level) * kSlots + (static_cast<uint32_t>(at) & (kSlots - 1));
     std::vector<Entry>& v = slots_[bucket];
     where_[e.id] = {bucket, static_cast<uint32_t>(v.size())};
     v.push_back(e);
@@ -45,26 +51,14 @@ void TimerWheel::detach(uint32_t bucket) {
     clear_occupied(bucket);
 }
 
-void TimerWheel::collect_due(uint64_t now) {
-    uint64_t target = now >> shift_;
-    if (target < now_g_) target = now_g_;
-    // Parked far-future timers met on the way are placed again only once the
-    // clock has settled, so they land relative to the final granule.
-    parked_.clear();
-    auto settle = [&] {
-        now_g_ = target;
-        for (const Entry& e : parked_) place(e);
-        parked_.clear();
-    };
-    for (;;) {
-        // Level 0: every slot from the current granule to the target (or the
-        // end of this block of kSlots granules) is due.
-        const uint32_t d = static_cast<uint32_t>(now_g_) & (kSlots - 1);
-        const bool same_block = (target >> kDigitBits) == (now_g_ >> kDigitBits);
-        const uint32_t end = same_block ? static_cast<uint32_t>(target) & (kSlots - 1) : kSlots - 1;
-        for (uint32_t slot = first_occupied(occ_[0], d, end); slot <= end;
-             slot = slot == end ? kSlots : first_occupied(occ_[0], slot + 1, end)) {
-            detach(slot);
+void TimerWheel::take_due(int k, uint64_t first, uint64_t last, uint64_t now) {
+    const Occupancy& o = occ_[k];
+    const uint32_t from = static_cast<uint32_t>(first) & (kSlots - 1);
+    const uint32_t to = static_cast<uint32_t>(last) & (kSlots - 1);
+    auto take_range = [&](uint32_t a, uint32_t b) {
+        for (uint32_t slot = first_occupied(o, a, b); slot <= b;
+             slot = slot == b ? kSlots : first_occupied(o, slot + 1, b)) {
+            detach(static_cast<uint32_t>(k) * kSlots + slot);
             for (const Entry& e : taken_) {
                 if (e.expiry > now) {
                     parked_.push_back(e);  // parked far-future timer, not due yet
@@ -74,40 +68,53 @@ void TimerWheel::collect_due(uint64_t now) {
                 }
             }
         }
-        if (same_block) {
-            settle();
-            return;
-        }
-        // Level 0 is empty now. Jump to the first occupied slot above, which
-        // is always in the lowest level that has one.
-        bool found = false;
-        for (int k = 1; k < kLevels; ++k) {
-            const Above a = first_above(k);
-            if (a.slot == kSlots) continue;
-            if (a.start > target) break;
-            now_g_ = a.start;
-            detach(static_cast<uint32_t>(k) * kSlots + a.slot);
-            // Each lands in a lower level: the upper digits now match.
-            for (const Entry& e : taken_) place(e);
-            found = true;
-            break;
-        }
-        if (!found) {
-            settle();
-            return;
-        }
+    };
+    if (last - first >= kSlots - 1) {
+        take_range(0, kSlots - 1);
+    } else if (from <= to) {
+        take_range(from, to);
+    } else {
+        take_range(from, kSlots - 1);
+        take_range(0, to);
     }
 }
 
-std::optional<uint64_t> TimerWheel::next_bound() const {
-    const uint32_t d = static_cast<uint32_t>(now_g_) & (kSlots - 1);
-    if (const uint32_t slot = first_occupied(occ_[0], d, kSlots - 1); slot != kSlots) {
-        const uint64_t g = (now_g_ & ~uint64_t{kSlots - 1}) | slot;
-        return g << shift_;
+void TimerWheel::collect_due(uint64_t now) {
+    uint64_t target = now >> shift_;
+    if (target < now_g_) target = now_g_;
+    parked_.clear();
+    // Level 0: the granule the clock is in is due too (a timer placed there
+    // since the last call is due by now), then every one up to the target.
+    take_due(0, now_g_, target, now);
+    // Level k: the boundaries passed since the last call. Where none was,
+    // none was on the levels above either (theirs are multiples of it).
+    for (int k = 1; k < kLevels; ++k) {
+        const uint64_t before = passed(k);
+        const uint64_t after = target >> (kLevelBits * k);
+        if (after == before) break;
+        take_due(k, before + 1, after, now);
     }
-    for (int k = 1; k < kLevels; ++k)
-        if (const Above a = first_above(k); a.slot != kSlots) return a.start << shift_;
-    return std::nullopt;
+    now_g_ = target;
+    // Parked timers land relative to the new clock.
+    for (const Entry& e : parked_) place(e);
+    parked_.clear();
+}
+
+std::optional<uint64_t> TimerWheel::next_bound() const {
+    // Not the lowest level's first timer: a timer placed on level 1 long
+    // ago may be due before one placed on level 0 just now.
+    std::optional<uint64_t> best;
+    for (int k = 0; k < kLevels; ++k) {
+        // Level 0's current granule may hold timers; a higher level's
+        // current slot holds none (their boundary has passed).
+        const uint64_t start = k == 0 ? now_g_ : passed(k) + 1;
+        const uint32_t d = first_from(k, start);
+        if (d == kSlots) continue;
+        const uint64_t g = (start + d) << (kLevelBits * k);
+        if (!best || g < *best) best = g;
+    }
+    if (!best) return std::nullopt;
+    return *best << shift_;
 }
 
 }  // namespace sluice::shaper

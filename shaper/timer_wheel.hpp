@@ -2,21 +2,31 @@
 //
 // A class whose bucket is empty knows when it may send again; it is put on
 // this wheel and forgotten until then, so waiting classes cost nothing per
-// packet. The wheel is hierarchical: five levels of 256 slots, a slot at
-// level k spanning 256^k granules. A timer sits at the level of the highest
-// base-256 digit in which its due granule differs from the current one;
-// when time reaches a higher-level slot, that slot's timers are spread into
-// the levels below. A 256-bit occupancy mask per level (four words) lets
-// time jump over empty stretches with count-trailing-zeros, so schedule and
-// cancel are O(1) and advancing costs O(levels + timers due), whatever the
-// number of classes and however far the (possibly virtual) clock jumps.
+// packet. The wheel has eight levels of 256 slots. Level 0's slots are one
+// granule each and hold the timers due within 256 granules; level k's are
+// 8^k granules wide, and a timer further out goes to the lowest level whose
+// 256 slots reach its due time, rounded up to that level's slot boundary.
+// A slot fires whole when time passes its boundary. Timers are never moved
+// down a level as time approaches them (no cascade): each is placed once.
+// The price is lateness: a timer on level k waits at least 254 slots of
+// level k-1, and its rounding is less than one slot of level k, so it fires
+// at most 8/254 (3%) of its wait late, and never early. For a class waiting
+// for its tokens, a late wake-up only moves the tokens it gained meanwhile
+// to its next packet: its rate over time is the same. Eight levels reach
+// 255 x 8^7 granules (about 8 minutes at a microsecond); a timer beyond
+// is parked in the farthest slot and placed again when that comes.
 //
-// Why 256 slots and not 64: the scheduler's granule is about a
-// microsecond, and a waiting class typically needs tens to hundreds of
-// microseconds for a packet's worth of tokens (a thousand classes sharing
-// a few Gbit/s). 256 level-0 slots cover those directly; with 64, most
-// timers were first placed a level up and placed again when time reached
-// them, which cost the 1,000-class backlogged benchmark about 4%.
+// Why no cascade: with 100,000 classes a waiting class typically needs
+// milliseconds for a packet's tokens, and every timer placed on level 1
+// was placed again on level 0 before it fired; each placement writes the
+// timer's position, a cache miss. Why 256 slots: a thousand classes
+// sharing a few Gbit/s wait tens to hundreds of microseconds, which level
+// 0 covers exactly.
+//
+// A 256-bit occupancy mask per level (four words) lets time jump over
+// empty stretches with count-trailing-zeros, so schedule and cancel are
+// O(1) and advancing costs O(levels + timers due), whatever the number of
+// classes and however far the (possibly virtual) clock jumps.
 //
 // A slot is an array of (due tick, timer) entries, not a linked list:
 // arming appends to the slot's array, and cancelling moves the slot's last
@@ -24,9 +34,6 @@
 // cache: it was written last) and a per-timer position (8 bytes a timer),
 // never another timer's node. With 100,000 classes a linked list's
 // neighbours were two cold cache lines per arming and cancelling.
-//
-// Timers never fire early: due times are rounded up to a granule, and the
-// far future beyond the wheel's span is re-checked when reached.
 #pragma once
 
 #include <array>
@@ -95,14 +102,16 @@ public:
     // Timers armed (for tests and stats).
     size_t armed() const { return entries_; }
 
-    // A lower bound on the tick of the next timer, if any is armed.
+    // The tick from which advance() fires the next timer (due then or a
+    // little before: see the rounding above), if any is armed.
     std::optional<uint64_t> next_bound() const;
 
 private:
-    static constexpr int kLevels = 5;
-    static constexpr int kDigitBits = 8;
-    static constexpr uint32_t kSlots = 1u << kDigitBits;  // per level
-    static constexpr uint32_t kWords = kSlots / 64;        // of occupancy
+    static constexpr int kLevels = 8;
+    static constexpr int kSlotBits = 8;
+    static constexpr uint32_t kSlots = 1u << kSlotBits;  // per level
+    static constexpr int kLevelBits = 3;                 // level k's slots: 8^k granules
+    static constexpr uint32_t kWords = kSlots / 64;      // of occupancy
     using Occupancy = std::array<uint64_t, kWords>;
 
     static constexpr uint32_t kUnscheduled = 0xffffffffu;
@@ -122,6 +131,15 @@ private:
         return g < now_g_ ? now_g_ : g;
     }
 
+    // The number of level k's slot boundary at or after granule g (level
+    // 0's slots are granules).
+    static uint64_t boundary(int k, uint64_t g) {
+        const int s = kLevelBits * k;
+        return (g >> s) + ((g & ((uint64_t{1} << s) - 1)) != 0);
+    }
+    // The slot boundary level k's clock has passed last.
+    uint64_t passed(int k) const { return now_g_ >> (kLevelBits * k); }
+
     void place(const Entry& e);
     // Occupancy bits by slot (level * kSlots + slot).
     void set_occupied(uint32_t bucket) {
@@ -133,16 +151,14 @@ private:
     // The first occupied slot of a level from `from` to `to` (both
     // included, from <= to), or kSlots.
     static uint32_t first_occupied(const Occupancy& o, uint32_t from, uint32_t to);
-    // The first occupied slot of level k (k >= 1) after the one the clock
-    // is in, and the granule it starts at; slot kSlots if there is none.
-    struct Above {
-        uint32_t slot;
-        uint64_t start;
-    };
-    Above first_above(int k) const;
+    // How many slots after boundary `from` level k's first occupied slot
+    // is, going round once (0 if it is from's own), or kSlots if none is.
+    uint32_t first_from(int k, uint64_t from) const;
+    // Fires or parks every timer of level k with boundary from `first` to
+    // `last` (last - first < kSlots, or the whole level).
+    void take_due(int k, uint64_t first, uint64_t last, uint64_t now);
     void collect_due(uint64_t now);
-    // Empties a slot into taken_ (whose old storage the slot keeps); its
-    // timers are placed again or fired before collect_due returns.
+    // Empties a slot into taken_ (whose old storage the slot keeps).
     void detach(uint32_t bucket);
 
     int shift_;
@@ -152,7 +168,7 @@ private:
     HugeVector<Where> where_;  // by timer: 800 KB for 100,000 classes
     size_t entries_ = 0;
     std::vector<Entry> taken_;   // reused: no allocation once warm
-    std::vector<Entry> parked_;  // far-future timers met on the way
+    std::vector<Entry> parked_;  // far-future timers whose parking slot came
     std::vector<uint32_t> due_;
 };
 
