@@ -258,6 +258,9 @@ bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
             path[n++] = x;
         }
         const uint32_t leaf = x;
+        // charge() walks up from the leaf: in a deep tree its parent (one
+        // of thousands of inner classes) is often out of the nearest caches.
+        if (const uint32_t up = cls_[leaf].parent; up != kNone) prefetch_state(up);
         LeafQueue& q = cls_[leaf].queue;
         const LeafKind kind = cls_[leaf].kind;
         const uint32_t s = q.dequeue(kind, leaf_env(), profile_of(cls_[leaf]).fq, now_, tuning_[leaf],
