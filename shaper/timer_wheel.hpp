@@ -13,7 +13,7 @@
 // at most 8/254 (3%) of its wait late, and never early. For a class waiting
 // for its tokens, a late wake-up only moves the tokens it gained meanwhile
 // to its next packet: its rate over time is the same. Eight levels reach
-// 255 x 8^7 granules (about 8 minutes at a microsecond); a timer beyond
+// 255 x 8^7 granules (about nine minutes at a microsecond); a timer beyond
 // is parked in the farthest slot and placed again when that comes.
 //
 // Why no cascade: with 100,000 classes a waiting class typically needs
