@@ -111,14 +111,24 @@ SLUICE_HOT_INLINE void Scheduler::refresh_mode(uint32_t x) {
 SLUICE_HOT_INLINE void Scheduler::activate(uint32_t leaf) {
     if (cls_[leaf].prio_activity) return;
     refresh_mode(leaf);
-    cls_[leaf].prio_activity = static_cast<uint8_t>(1u << cls_[leaf].prio);
-    activate_prios(leaf);
+    ClassState& c = cls_[leaf];
+    c.prio_activity = static_cast<uint8_t>(1u << c.prio);
+    // The common case, a leaf on its own rate, joins its row here; the
+    // walk up the tree is for a borrower.
+    if (c.mode == Mode::can_send)
+        add_to_row(leaf, c.prio_activity);
+    else
+        activate_prios(leaf);
 }
 
 SLUICE_HOT_INLINE void Scheduler::deactivate(uint32_t leaf) {
-    if (!cls_[leaf].prio_activity) return;
-    deactivate_prios(leaf);
-    cls_[leaf].prio_activity = 0;
+    ClassState& c = cls_[leaf];
+    if (!c.prio_activity) return;
+    if (c.mode == Mode::can_send)
+        remove_from_row(leaf, c.prio_activity);
+    else
+        deactivate_prios(leaf);
+    c.prio_activity = 0;
     // Its timer would only find it idle, with a cache miss on its state.
     disarm_timer(leaf);
 }
