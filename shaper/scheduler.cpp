@@ -100,7 +100,7 @@ void Scheduler::on_timer(uint32_t x) {
 
 // Charges one departed packet to the path from the leaf up. Classes below
 // the level it was sent at borrowed: their rate bucket only refills.
-void Scheduler::charge(uint32_t leaf, uint32_t level, uint32_t cost) {
+SLUICE_HOT_INLINE void Scheduler::charge(uint32_t leaf, uint32_t level, uint32_t cost) {
     if (level > 0) ++cls_[leaf].borrowed;
     for (uint32_t x = leaf; x != kNone; x = cls_[x].parent) {
         ClassState& c = cls_[x];
@@ -157,7 +157,9 @@ bool Scheduler::enqueue(uint32_t class_id, const Packet& packet, uint64_t now) {
     return enqueue_slot(slot, packet, now);
 }
 
-bool Scheduler::enqueue_slot(uint32_t cls, const Packet& packet, uint64_t now) {
+bool Scheduler::enqueue_slot(uint32_t cls, const Packet& packet, uint64_t now) { return enqueue_one(cls, packet, now); }
+
+SLUICE_HOT_INLINE bool Scheduler::enqueue_one(uint32_t cls, const Packet& packet, uint64_t now) {
     ClassState& c = cls_[cls];
     if (!c.leaf) {
         report_drop(cls, packet, DropReason::not_a_leaf);
@@ -229,7 +231,7 @@ uint32_t Scheduler::enqueue_burst(const uint32_t* class_ids, const Packet* packe
                 report_drop(kNone, packets[base + i], DropReason::unknown_class);
                 continue;
             }
-            queued += enqueue_slot(slots[i], packets[base + i], now) ? 1 : 0;
+            queued += enqueue_one(slots[i], packets[base + i], now) ? 1 : 0;
         }
     }
     return queued;
@@ -246,7 +248,7 @@ void Scheduler::count_drop(uint32_t class_id, DropReason reason, uint32_t length
     }
 }
 
-bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
+SLUICE_HOT_INLINE bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Packet& out) {
     std::array<uint32_t, kLevels> path;
     for (;;) {
         uint32_t x = row_[level][prio].cur;

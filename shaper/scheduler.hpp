@@ -179,6 +179,8 @@ private:
     void on_timer(uint32_t x);
 
     void charge(uint32_t leaf, uint32_t level, uint32_t cost);
+    // enqueue_slot's body, inlined into enqueue_burst.
+    bool enqueue_one(uint32_t cls, const Packet& packet, uint64_t now);
     bool dequeue_tree(uint32_t level, uint32_t prio, Packet& out);
     void prefetch_ring(const Ring& ring, uint32_t prio);
     void prefetch_timers(std::span<const uint32_t> due);
