@@ -161,8 +161,11 @@ private:
         uint32_t cur = kNone;
         uint32_t resume = kNone;
     };
-    void list_add(Ring& r, uint32_t x, uint32_t prio);
-    void list_remove(Ring& r, uint32_t x, uint32_t prio);
+    // `leaves`: the ring is known to hold leaves only (a row of level 0).
+    void list_add(Ring& r, uint32_t x, uint32_t prio, bool leaves = false);
+    void list_remove(Ring& r, uint32_t x, uint32_t prio, bool leaves = false);
+    void join_leaf_row(uint32_t leaf);
+    void leave_leaf_row(uint32_t leaf);
     void add_to_row(uint32_t x, uint8_t mask);
     void remove_from_row(uint32_t x, uint8_t mask);
 

@@ -15,18 +15,19 @@ inline uint32_t ctz8(uint8_t m) { return static_cast<uint32_t>(std::countr_zero(
 
 // ---------------------------------------------------------------- lists
 
-SLUICE_HOT_INLINE void Scheduler::list_add(Ring& r, uint32_t x, uint32_t prio) {
-    Link& l = link_of(x, prio);
+SLUICE_HOT_INLINE void Scheduler::list_add(Ring& r, uint32_t x, uint32_t prio, bool leaves) {
+    auto link_of = [&](uint32_t y) -> Link& { return leaves ? cls_[y].own_link : this->link_of(y, prio); };
+    Link& l = link_of(x);
     if (r.cur == kNone) {
         l.prev = l.next = x;
         r.cur = x;
     } else {
         // Behind everyone else in the round...
-        const uint32_t last = link_of(r.cur, prio).prev;
+        const uint32_t last = link_of(r.cur).prev;
         l.prev = last;
         l.next = r.cur;
-        link_of(last, prio).next = x;
-        link_of(r.cur, prio).prev = x;
+        link_of(last).next = x;
+        link_of(r.cur).prev = x;
     }
     // ...unless the turn was interrupted by its leaving: then it resumes.
     if (r.resume == x) {
@@ -35,16 +36,17 @@ SLUICE_HOT_INLINE void Scheduler::list_add(Ring& r, uint32_t x, uint32_t prio) {
     }
 }
 
-SLUICE_HOT_INLINE void Scheduler::list_remove(Ring& r, uint32_t x, uint32_t prio) {
-    Link& l = link_of(x, prio);
+SLUICE_HOT_INLINE void Scheduler::list_remove(Ring& r, uint32_t x, uint32_t prio, bool leaves) {
+    auto link_of = [&](uint32_t y) -> Link& { return leaves ? cls_[y].own_link : this->link_of(y, prio); };
+    Link& l = link_of(x);
     // The first class to leave in the middle of its turn keeps a claim on
     // it; those that get the turn only because it left do not.
     if (r.cur == x && r.resume == kNone) r.resume = x;
     if (l.next == x) {
         r.cur = kNone;
     } else {
-        link_of(l.prev, prio).next = l.next;
-        link_of(l.next, prio).prev = l.prev;
+        link_of(l.prev).next = l.next;
+        link_of(l.next).prev = l.prev;
         if (r.cur == x) r.cur = l.next;
     }
     l.prev = l.next = kNone;
@@ -55,6 +57,23 @@ SLUICE_HOT_INLINE void Scheduler::add_to_row(uint32_t x, uint8_t mask) {
     for (uint8_t m = mask; m; m &= static_cast<uint8_t>(m - 1)) list_add(row_[level][ctz8(m)], x, ctz8(m));
     row_mask_[level] |= mask;
     level_mask_ |= uint64_t{1} << level;
+}
+
+// A leaf on its own rate: the row of leaves at its priority, where every
+// member is a leaf (no look at the neighbours' kind).
+SLUICE_HOT_INLINE void Scheduler::join_leaf_row(uint32_t leaf) {
+    const uint32_t prio = cls_[leaf].prio;
+    list_add(row_[0][prio], leaf, prio, true);
+    row_mask_[0] |= static_cast<uint8_t>(1u << prio);
+    level_mask_ |= 1;
+}
+
+SLUICE_HOT_INLINE void Scheduler::leave_leaf_row(uint32_t leaf) {
+    const uint32_t prio = cls_[leaf].prio;
+    list_remove(row_[0][prio], leaf, prio, true);
+    if (row_[0][prio].cur != kNone) return;
+    row_mask_[0] &= static_cast<uint8_t>(~(1u << prio));
+    if (row_mask_[0] == 0) level_mask_ &= ~uint64_t{1};
 }
 
 SLUICE_HOT_INLINE void Scheduler::remove_from_row(uint32_t x, uint8_t mask) {
@@ -116,7 +135,7 @@ SLUICE_HOT_INLINE void Scheduler::activate(uint32_t leaf) {
     // The common case, a leaf on its own rate, joins its row here; the
     // walk up the tree is for a borrower.
     if (c.mode == Mode::can_send)
-        add_to_row(leaf, c.prio_activity);
+        join_leaf_row(leaf);
     else
         activate_prios(leaf);
 }
@@ -125,7 +144,7 @@ SLUICE_HOT_INLINE void Scheduler::deactivate(uint32_t leaf) {
     ClassState& c = cls_[leaf];
     if (!c.prio_activity) return;
     if (c.mode == Mode::can_send)
-        remove_from_row(leaf, c.prio_activity);
+        leave_leaf_row(leaf);
     else
         deactivate_prios(leaf);
     c.prio_activity = 0;
