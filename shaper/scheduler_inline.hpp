@@ -133,8 +133,9 @@ SLUICE_HOT_INLINE void Scheduler::activate(uint32_t leaf) {
     ClassState& c = cls_[leaf];
     c.prio_activity = static_cast<uint8_t>(1u << c.prio);
     // The common case, a leaf on its own rate, joins its row here; the
-    // walk up the tree is for a borrower.
-    if (c.mode == Mode::can_send)
+    // walk up the tree is for a borrower (and for an inner class, which
+    // the control path may pass).
+    if (c.mode == Mode::can_send && c.leaf)
         join_leaf_row(leaf);
     else
         activate_prios(leaf);
@@ -143,7 +144,7 @@ SLUICE_HOT_INLINE void Scheduler::activate(uint32_t leaf) {
 SLUICE_HOT_INLINE void Scheduler::deactivate(uint32_t leaf) {
     ClassState& c = cls_[leaf];
     if (!c.prio_activity) return;
-    if (c.mode == Mode::can_send)
+    if (c.mode == Mode::can_send && c.leaf)
         leave_leaf_row(leaf);
     else
         deactivate_prios(leaf);
