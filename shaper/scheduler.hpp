@@ -245,7 +245,11 @@ private:
     // A leaf's ring links sit in its own state (one cache line less per
     // packet); an inner class can be in a ring per priority. A class only
     // turns from leaf to inner or back while it is in no ring.
-    Link& link_of(uint32_t x, uint32_t prio) { return cls_[x].leaf ? cls_[x].own_link : links_[x][prio]; }
+    // `leaf_ring`: x is known to be a leaf (it is in a row of level 0), so
+    // its kind need not be read.
+    Link& link_of(uint32_t x, uint32_t prio, bool leaf_ring = false) {
+        return leaf_ring || cls_[x].leaf ? cls_[x].own_link : links_[x][prio];
+    }
     HugeVector<std::array<Ring, kPrioCount>> feed_;  // inner classes' children lists
     // fq_codel's flow records, for all classes; sized when the first
     // fq_codel class comes.

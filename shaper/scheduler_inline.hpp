@@ -16,18 +16,17 @@ inline uint32_t ctz8(uint8_t m) { return static_cast<uint32_t>(std::countr_zero(
 // ---------------------------------------------------------------- lists
 
 SLUICE_HOT_INLINE void Scheduler::list_add(Ring& r, uint32_t x, uint32_t prio, bool leaves) {
-    auto link_of = [&](uint32_t y) -> Link& { return leaves ? cls_[y].own_link : this->link_of(y, prio); };
-    Link& l = link_of(x);
+    Link& l = link_of(x, prio, leaves);
     if (r.cur == kNone) {
         l.prev = l.next = x;
         r.cur = x;
     } else {
         // Behind everyone else in the round...
-        const uint32_t last = link_of(r.cur).prev;
+        const uint32_t last = link_of(r.cur, prio, leaves).prev;
         l.prev = last;
         l.next = r.cur;
-        link_of(last).next = x;
-        link_of(r.cur).prev = x;
+        link_of(last, prio, leaves).next = x;
+        link_of(r.cur, prio, leaves).prev = x;
     }
     // ...unless the turn was interrupted by its leaving: then it resumes.
     if (r.resume == x) {
@@ -37,16 +36,15 @@ SLUICE_HOT_INLINE void Scheduler::list_add(Ring& r, uint32_t x, uint32_t prio, b
 }
 
 SLUICE_HOT_INLINE void Scheduler::list_remove(Ring& r, uint32_t x, uint32_t prio, bool leaves) {
-    auto link_of = [&](uint32_t y) -> Link& { return leaves ? cls_[y].own_link : this->link_of(y, prio); };
-    Link& l = link_of(x);
+    Link& l = link_of(x, prio, leaves);
     // The first class to leave in the middle of its turn keeps a claim on
     // it; those that get the turn only because it left do not.
     if (r.cur == x && r.resume == kNone) r.resume = x;
     if (l.next == x) {
         r.cur = kNone;
     } else {
-        link_of(l.prev).next = l.next;
-        link_of(l.next).prev = l.prev;
+        link_of(l.prev, prio, leaves).next = l.next;
+        link_of(l.next, prio, leaves).prev = l.prev;
         if (r.cur == x) r.cur = l.next;
     }
     l.prev = l.next = kNone;
@@ -60,7 +58,10 @@ SLUICE_HOT_INLINE void Scheduler::add_to_row(uint32_t x, uint8_t mask) {
 }
 
 // A leaf on its own rate: the row of leaves at its priority, where every
-// member is a leaf (no look at the neighbours' kind).
+// member is a leaf (no look at the neighbours' kind). Apart from
+// add_to_row and remove_from_row because the level and the single
+// priority are known here: add_to_row told only that a level-0 row holds
+// leaves measured 12% slower on the 1,000-class benchmark.
 SLUICE_HOT_INLINE void Scheduler::join_leaf_row(uint32_t leaf) {
     const uint32_t prio = cls_[leaf].prio;
     list_add(row_[0][prio], leaf, prio, true);

@@ -126,17 +126,17 @@ private:
         uint32_t index = 0;
     };
 
+    // v / 2^s, rounded up.
+    static uint64_t shift_up(uint64_t v, int s) { return (v >> s) + ((v & ((uint64_t{1} << s) - 1)) != 0); }
+
     uint64_t granule_of(uint64_t tick) const {
-        const uint64_t g = (tick >> shift_) + ((tick & ((uint64_t{1} << shift_) - 1)) != 0);
+        const uint64_t g = shift_up(tick, shift_);
         return g < now_g_ ? now_g_ : g;
     }
 
     // The number of level k's slot boundary at or after granule g (level
     // 0's slots are granules).
-    static uint64_t boundary(int k, uint64_t g) {
-        const int s = kLevelBits * k;
-        return (g >> s) + ((g & ((uint64_t{1} << s) - 1)) != 0);
-    }
+    static uint64_t boundary(int k, uint64_t g) { return shift_up(g, kLevelBits * k); }
     // The slot boundary level k's clock has passed last.
     uint64_t passed(int k) const { return now_g_ >> (kLevelBits * k); }
 
