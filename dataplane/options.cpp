@@ -47,6 +47,10 @@ po::options_description settings_options(DaemonOptions& o, std::string& hugepage
          "log counters every SECONDS; 0 logs them only at exit (default 0)")
         ("socket", po::value(&o.socket)->value_name("PATH"),
          "control socket for sluicectl (default /run/sluice/sluiced.sock)")
+        ("socket-group", po::value(&o.socket_group)->value_name("GROUP"),
+         "the group whose members may use the control socket to look and shape (default sluice)")
+        ("policy-dir", po::value(&o.policy_dir)->value_name("DIR"),
+         "the only directory in which group members may name policy files to load or save (default /etc/sluice)")
         ("metrics", po::value(&o.metrics)->value_name("HOST:PORT"),
          "serve Prometheus metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:9464 (default off)")
         ("eal", po::value(&o.eal_args)->composing()->value_name("ARG"),
@@ -92,6 +96,10 @@ Result<ParsedOptions> validate(ParsedOptions p, const std::string& hugepages) {
             o.egress_queue_packets)};
     }
     if (o.socket.empty()) return Error{"--socket must name a path, e.g. /run/sluice/sluiced.sock"};
+    if (o.socket_group.empty()) return Error{"--socket-group must name a group, e.g. sluice"};
+    if (o.policy_dir.empty() || o.policy_dir.front() != '/') {
+        return Error{fmt::format("--policy-dir must be an absolute path, e.g. /etc/sluice, not '{}'", o.policy_dir)};
+    }
     if (o.no_huge_memory_mb < 64) return Error{fmt::format("--memory must be at least 64 (MB), not {}", o.no_huge_memory_mb)};
     return p;
 }
@@ -183,11 +191,11 @@ std::string describe(const DaemonOptions& o) {
     return fmt::format(
         "config = {}\nlan = {}\nwan = {}\nlcores = {}\nlog-level = {}\nhugepages = {}\n"
         "memory = {}\nburst = {}\nrx-descriptors = {}\ntx-descriptors = {}\negress-queue = {}\n"
-        "stats-interval = {}\nsocket = {}\nmetrics = {}\npolicy = {}\neal = {}\n",
+        "stats-interval = {}\nsocket = {}\nsocket-group = {}\npolicy-dir = {}\nmetrics = {}\npolicy = {}\neal = {}\n",
         o.config_file.empty() ? "(none)" : o.config_file, o.lan, o.wan,
         o.lcores.empty() ? "(automatic)" : o.lcores, o.log_level, huge, o.no_huge_memory_mb, o.burst,
         o.rx_descriptors, o.tx_descriptors, o.egress_queue_packets, o.stats_interval_s, o.socket,
-        o.metrics.empty() ? "(off)" : o.metrics, o.policy_file.empty() ? "(none)" : o.policy_file, eal);
+        o.socket_group, o.policy_dir, o.metrics.empty() ? "(off)" : o.metrics, o.policy_file.empty() ? "(none)" : o.policy_file, eal);
 }
 
 }  // namespace sluice::dataplane

@@ -28,6 +28,8 @@ struct DaemonOptions {
     uint32_t egress_queue_packets = 16384;
     uint32_t stats_interval_s = 0;     // 0 = only at exit
     std::string socket = "/run/sluice/sluiced.sock";  // control socket
+    std::string socket_group = "sluice";  // members may look and shape
+    std::string policy_dir = "/etc/sluice";  // where members may name policy files
     std::string metrics;               // HOST:PORT for Prometheus; empty = off
     std::string policy_file;           // the policy to run; empty = bridge without classes
     bool show_config = false;          // print the effective settings and exit

@@ -65,7 +65,13 @@ Result<std::string> ControlClient::exchange_raw(const std::string& bytes) {
         const ssize_t w = send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR) continue;
-            return Error{fmt::format("write: {}", std::strerror(errno))};
+            const int e = errno;
+            // sluiced may have said why it closed (too many connections)
+            // before our request reached it: that line is the answer.
+            if (e == EPIPE || e == ECONNRESET) {
+                if (auto line = read_line(); line) return line;
+            }
+            return Error{fmt::format("write: {}", std::strerror(e))};
         }
         sent += static_cast<size_t>(w);
     }
@@ -81,7 +87,14 @@ Result<json> ControlClient::call(const std::string& cmd, const json& args) {
     if (resp.is_discarded() || !resp.is_object() || !resp.contains("ok")) {
         return Error{"sluiced answered something that is not a response"};
     }
-    if (resp.value("id", json()) != json(id)) return Error{"sluiced answered a different request"};
+    if (resp.value("id", json()) != json(id)) {
+        // An answer to no request: sluiced refused the connection itself.
+        if (resp.value("id", json()).is_null() && resp.value("ok", true) == false && resp.contains("error") &&
+            resp["error"].is_string()) {
+            return Error{"sluiced refused the connection: " + resp["error"].get<std::string>()};
+        }
+        return Error{"sluiced answered a different request"};
+    }
     return resp;
 }
 

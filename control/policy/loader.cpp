@@ -1,10 +1,6 @@
 #include "control/policy/loader.hpp"
 
 #include <array>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <unordered_map>
 
 #include <toml++/toml.h>
@@ -12,6 +8,7 @@
 #include "control/policy/class_tree.hpp"
 #include "control/policy/management.hpp"
 #include "control/policy/meters.hpp"
+#include "control/policy/policy_file.hpp"
 #include "control/policy/rules.hpp"
 #include "control/policy/shadowing.hpp"
 #include "control/policy/toml_reader.hpp"
@@ -78,15 +75,13 @@ LoadResult load_string(std::string_view text, std::string_view name) {
 }
 
 LoadResult load_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    auto text = read_policy_text(path);
+    if (!text) {
         DiagnosticSink sink{path};
-        sink.error(Position{1, 1}, std::string("cannot read the policy file: ") + std::strerror(errno));
+        sink.error(Position{1, 1}, text.error());
         return finish(nullptr, sink);
     }
-    std::ostringstream text;
-    text << in.rdbuf();
-    return load_string(text.str(), path);
+    return load_string(*text, path);
 }
 
 }  // namespace sluice::policy

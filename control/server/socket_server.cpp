@@ -12,10 +12,14 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <vector>
+
+#include "control/server/audit_log.hpp"
 
 namespace sluice::control {
 namespace {
@@ -45,16 +49,85 @@ bool someone_listens(const sockaddr_un& a) {
     return live;
 }
 
+// The peer's supplementary groups as the kernel recorded them at connect.
+std::vector<gid_t> peer_groups(int fd) {
+    std::vector<gid_t> groups(64);
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        socklen_t len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) {
+            groups.resize(len / sizeof(gid_t));
+            return groups;
+        }
+        if (errno != ERANGE) break;
+        groups.resize(len / sizeof(gid_t) + 1);
+    }
+    return {};
+}
+
+// Makes the socket in a directory only this process can enter, gives it its
+// mode and group there, then renames it into place: nothing another user
+// does to `path`'s directory can turn the chmod or chown onto another file.
+Result<int> bind_in_private_dir(const std::string& path, bool have_group, gid_t group) {
+    const std::filesystem::path target(path);
+    const std::string dir = target.parent_path().empty() ? "." : target.parent_path().string();
+    std::string scratch = dir + "/.sluiced-bind.XXXXXX";
+    if (mkdtemp(scratch.data()) == nullptr) {
+        return Error{fmt::format("cannot make a private directory in {}: {}", dir, std::strerror(errno))};
+    }
+    const std::string inner = scratch + "/s";
+    auto cleanup = [&] {
+        unlink(inner.c_str());
+        rmdir(scratch.c_str());
+    };
+    auto addr = address_of(inner);
+    if (!addr) {
+        cleanup();
+        return Error{fmt::format("{} (the socket is first made in {})", addr.error(), scratch)};
+    }
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        cleanup();
+        return Error{fmt::format("socket: {}", std::strerror(errno))};
+    }
+    auto fail = [&](std::string message) -> Result<int> {
+        close(fd);
+        cleanup();
+        return Error{std::move(message)};
+    };
+    const mode_t old_mask = umask(0177);
+    const int rc = ::bind(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr));
+    umask(old_mask);
+    if (rc != 0) return fail(fmt::format("cannot bind {}: {}", inner, std::strerror(errno)));
+    const int dfd = open(scratch.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (dfd < 0) return fail(fmt::format("cannot open {}: {}", scratch, std::strerror(errno)));
+    bool ok = fchmodat(dfd, "s", have_group ? 0660 : 0600, 0) == 0;
+    if (ok && have_group) ok = fchownat(dfd, "s", 0, group, AT_SYMLINK_NOFOLLOW) == 0;
+    const int e = errno;
+    close(dfd);
+    if (!ok) return fail(fmt::format("cannot set the mode and group of {}: {}", path, std::strerror(e)));
+    if (rename(inner.c_str(), path.c_str()) != 0) {
+        return fail(fmt::format("cannot move the socket to {}: {}", path, std::strerror(errno)));
+    }
+    rmdir(scratch.c_str());
+    return fd;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<SocketServer>> SocketServer::bind(const std::string& path, const CommandTable& table,
-                                                         ServerLimits limits) {
+                                                         ServerLimits limits, const std::string& group) {
     auto addr = address_of(path);
     if (!addr) return Error{addr.error()};
     const std::filesystem::path dir = std::filesystem::path(path).parent_path();
     std::error_code ec;
     if (!dir.empty()) std::filesystem::create_directories(dir, ec);
     if (ec) return Error{fmt::format("cannot create {}: {}", dir.string(), ec.message())};
+    struct stat dst{};
+    if (stat(dir.empty() ? "." : dir.c_str(), &dst) == 0 && (dst.st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+        (dst.st_mode & S_ISVTX) == 0) {
+        spdlog::warn("control: {} is writable by others: anyone who may write there can remove the socket",
+                     dir.string());
+    }
 
     struct stat st{};
     if (lstat(path.c_str(), &st) == 0) {
@@ -68,19 +141,16 @@ Result<std::unique_ptr<SocketServer>> SocketServer::bind(const std::string& path
     }
 
     std::unique_ptr<SocketServer> s(new SocketServer(path, table, limits));
-    s->listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s->listen_fd_ < 0) return Error{fmt::format("socket: {}", std::strerror(errno))};
-    // Nobody else may connect in the moment between bind and chmod.
-    const mode_t old_mask = umask(0117);
-    const int rc = ::bind(s->listen_fd_, reinterpret_cast<const sockaddr*>(&*addr), sizeof(*addr));
-    umask(old_mask);
-    if (rc != 0) return Error{fmt::format("cannot bind {}: {}", path, std::strerror(errno))};
-    chmod(path.c_str(), 0660);
-    if (const group* g = getgrnam("sluice"); g != nullptr) {
-        if (chown(path.c_str(), 0, g->gr_gid) != 0) {
-            spdlog::warn("control: cannot give {} to group sluice: {}", path, std::strerror(errno));
-        }
+    if (const struct group* g = getgrnam(group.c_str()); g != nullptr) {
+        s->group_ = g->gr_gid;
+        s->have_group_ = true;
+    } else {
+        spdlog::warn("control: group '{}' does not exist: only root can use {} (groupadd --system {})", group, path,
+                     group);
     }
+    auto fd = bind_in_private_dir(path, s->have_group_, s->group_);
+    if (!fd) return Error{fd.error()};
+    s->listen_fd_ = *fd;
     if (listen(s->listen_fd_, 64) != 0) return Error{fmt::format("listen on {}: {}", path, std::strerror(errno))};
 
     s->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
@@ -141,45 +211,120 @@ void SocketServer::run() {
             it = conns_.find(fd);
             if (it != conns_.end() && (events[i].events & EPOLLOUT)) flush(fd, it->second);
         }
-        // Idle clients are closed so they cannot hold a connection slot forever.
+        // A connection that completes no request in time is closed, however
+        // many bytes it drips: otherwise slow clients could hold every slot.
         const int64_t now = now_ms();
-        for (auto it = conns_.begin(); it != conns_.end();) {
-            const int fd = it->first;
-            ++it;
+        std::vector<int> idle;
+        for (const auto& [fd, c] : conns_) {
+            if (!c.closing && now - c.last_request_ms > limits_.idle_timeout_ms) idle.push_back(fd);
+        }
+        for (const int fd : idle) {
             auto& c = conns_.at(fd);
-            if (now - c.last_active_ms > limits_.idle_timeout_ms) {
-                c.out += error_response(nullptr, "connection idle too long; closing");
-                c.closing = true;
-                flush(fd, c);
-            }
+            c.out += error_response(nullptr, fmt::format("no complete request for {} s; closing",
+                                                         limits_.idle_timeout_ms / 1000));
+            c.closing = true;
+            buffered_ -= c.in.size();
+            c.in.clear();
+            flush(fd, c);
         }
     }
+}
+
+std::string SocketServer::refusal(const Peer& peer) const {
+    const unsigned total = static_cast<unsigned>(conns_.size());
+    if (total >= limits_.max_connections) {
+        return fmt::format("too many control connections ({} open); try again later", total);
+    }
+    if (peer.role == Role::root) return {};
+    if (non_root_ + limits_.root_reserved >= limits_.max_connections) {
+        return fmt::format("too many control connections ({} open, the last {} kept for root); try again later",
+                           total, limits_.root_reserved);
+    }
+    if (auto it = per_uid_.find(peer.uid); it != per_uid_.end() && it->second >= limits_.max_per_uid) {
+        return fmt::format("too many control connections from uid {} ({} open, at most {}); close some first",
+                           peer.uid, it->second, limits_.max_per_uid);
+    }
+    return {};
 }
 
 void SocketServer::accept_all() {
     for (;;) {
         const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return;
-        if (conns_.size() >= limits_.max_connections) {
-            const std::string msg = error_response(nullptr, fmt::format("too many control connections ({}); try again later",
-                                                                        limits_.max_connections));
-            if (write(fd, msg.data(), msg.size()) < 0) {
+        Peer peer;
+        ucred cred{};
+        socklen_t len = sizeof(cred);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+            close(fd);
+            continue;
+        }
+        peer = {cred.pid, cred.uid, cred.gid, Role::none};
+        if (cred.uid == 0 || cred.uid == geteuid()) {
+            peer.role = Role::root;
+        } else if (have_group_) {
+            const auto groups = peer_groups(fd);
+            if (cred.gid == group_ || std::find(groups.begin(), groups.end(), group_) != groups.end()) {
+                peer.role = Role::member;
+            }
+        }
+        std::string why = refusal(peer);
+        if (!why.empty()) {
+            audit_log().warn("control: connection from pid {} uid {} refused: {}", peer.pid, peer.uid, why);
+        } else if (peer.role == Role::none) {
+            // Reached only if the socket's mode lets others in; answer, then close.
+            why = fmt::format("permission denied: uid {} is neither root nor in the socket's group", peer.uid);
+            audit_log().warn("control: connection from pid {} uid {} refused: not root, not in the group", peer.pid,
+                             peer.uid);
+        }
+        if (!why.empty()) {
+            const std::string msg = error_response(nullptr, why);
+            if (send(fd, msg.data(), msg.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
                 // The client is gone; nothing to tell it.
             }
             close(fd);
             continue;
         }
         Connection c;
-        ucred cred{};
-        socklen_t len = sizeof(cred);
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0) c.peer = {cred.pid, cred.uid, cred.gid};
-        c.last_active_ms = now_ms();
+        c.peer = peer;
+        c.last_request_ms = now_ms();
         epoll_event ev{};
         ev.events = EPOLLIN;
         ev.data.fd = fd;
         epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+        if (peer.role != Role::root) {
+            ++per_uid_[peer.uid];
+            ++non_root_;
+        }
         conns_.emplace(fd, std::move(c));
     }
+}
+
+void SocketServer::answer_lines(Connection& c) {
+    size_t start = 0;
+    while (!c.closing) {
+        const size_t nl = c.in.find('\n', std::max(start, c.scanned));
+        if (nl == std::string::npos) break;
+        std::string_view line(c.in.data() + start, nl - start);
+        start = nl + 1;
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.size() > limits_.max_request_bytes) {
+            c.out += error_response(nullptr, fmt::format("request longer than {} bytes", limits_.max_request_bytes));
+            c.closing = true;
+            break;
+        }
+        json id;
+        auto req = parse_request(line, id);
+        c.out += req ? table_.dispatch(*req, c.peer) : error_response(id, req.error());
+        c.last_request_ms = now_ms();
+    }
+    const size_t before = c.in.size();
+    if (c.closing) {
+        c.in.clear();
+    } else {
+        c.in.erase(0, start);
+    }
+    c.scanned = c.in.size();
+    buffered_ -= before - c.in.size();
 }
 
 void SocketServer::on_readable(int fd, Connection& c) {
@@ -187,33 +332,25 @@ void SocketServer::on_readable(int fd, Connection& c) {
     for (;;) {
         const ssize_t r = read(fd, buf, sizeof(buf));
         if (r > 0) {
-            c.last_active_ms = now_ms();
-            if (!c.closing) c.in.append(buf, static_cast<size_t>(r));
-            // Answer every whole line received so far.
-            size_t start = 0;
-            for (size_t nl; !c.closing && (nl = c.in.find('\n', start)) != std::string::npos; start = nl + 1) {
-                std::string_view line(c.in.data() + start, nl - start);
-                if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-                if (line.size() > limits_.max_request_bytes) {
-                    c.out += error_response(nullptr, fmt::format("request longer than {} bytes", limits_.max_request_bytes));
-                    c.closing = true;
-                    break;
-                }
-                json id;
-                auto req = parse_request(line, id);
-                c.out += req ? table_.dispatch(*req, c.peer) : error_response(id, req.error());
-            }
-            if (c.closing) {
+            if (c.closing) continue;  // discard: the answer is already queued
+            if (buffered_ + static_cast<size_t>(r) > limits_.max_buffered_bytes) {
+                c.out += error_response(nullptr, "the daemon holds too much unanswered input from all clients; "
+                                                 "closing, try again");
+                c.closing = true;
+                buffered_ -= c.in.size();
                 c.in.clear();
-            } else {
-                c.in.erase(0, start);
-                if (c.in.size() > limits_.max_request_bytes) {
-                    // Without a newline in sight there is no way to find the next request.
-                    c.out += error_response(nullptr, fmt::format("request longer than {} bytes without a newline; closing",
-                                                                 limits_.max_request_bytes));
-                    c.closing = true;
-                    c.in.clear();
-                }
+                continue;
+            }
+            c.in.append(buf, static_cast<size_t>(r));
+            buffered_ += static_cast<size_t>(r);
+            answer_lines(c);
+            if (!c.closing && c.in.size() > limits_.max_request_bytes) {
+                // Without a newline in sight there is no way to find the next request.
+                c.out += error_response(nullptr, fmt::format("request longer than {} bytes without a newline; closing",
+                                                             limits_.max_request_bytes));
+                c.closing = true;
+                buffered_ -= c.in.size();
+                c.in.clear();
             }
             continue;
         }
@@ -264,9 +401,17 @@ void SocketServer::watch_output(int fd, bool want) {
 }
 
 void SocketServer::close_connection(int fd) {
+    auto it = conns_.find(fd);
+    if (it != conns_.end()) {
+        buffered_ -= it->second.in.size();
+        if (it->second.peer.role != Role::root) {
+            --non_root_;
+            if (auto u = per_uid_.find(it->second.peer.uid); u != per_uid_.end() && --u->second == 0) per_uid_.erase(u);
+        }
+        conns_.erase(it);
+    }
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     close(fd);
-    conns_.erase(fd);
 }
 
 }  // namespace sluice::control

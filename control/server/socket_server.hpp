@@ -1,18 +1,30 @@
 // The control socket: a Unix stream socket served by one thread (the control
 // thread, never a packet lcore) with epoll, non-blocking throughout.
 //
-// Bounded in every direction: a request line may be at most 1 MiB, a client
-// at most `max_connections` at once, idle at most `idle_timeout_ms`, and a
-// client that does not read its responses is dropped once `max_output_bytes`
-// wait for it. One client can therefore never stall another, and nothing a
-// client sends reaches the packet path except through command handlers.
+// Bounded in every direction: a request line may be at most
+// `max_request_bytes`, all connections together may hold at most
+// `max_buffered_bytes` of unanswered input, a uid other than root at most
+// `max_per_uid` connections and all of them together `max_connections -
+// root_reserved` (the rest are root's, so a flood of members never locks
+// root out), a connection may go `idle_timeout_ms` without completing a
+// request (dripping bytes does not count as activity), and a client that
+// does not read its responses is dropped once `max_output_bytes` wait for
+// it. One client can therefore never stall another, and nothing a client
+// sends reaches the packet path except through command handlers.
+//
+// Each connection's role (root, member of the socket's group, or neither)
+// is fixed at accept from the kernel's credentials; the command table
+// enforces what each role may do.
 #pragma once
+
+#include <sys/types.h>
 
 #include <atomic>
 #include <map>
 #include <memory>
 #include <string>
 #include <thread>
+#include <unordered_map>
 
 #include "control/server/command_table.hpp"
 #include "dataplane/result.hpp"
@@ -21,7 +33,10 @@ namespace sluice::control {
 
 struct ServerLimits {
     size_t max_request_bytes = kMaxRequestBytes;
+    size_t max_buffered_bytes = 64u << 20;
     unsigned max_connections = 64;
+    unsigned max_per_uid = 8;
+    unsigned root_reserved = 4;
     int idle_timeout_ms = 60'000;
     size_t max_output_bytes = 8u << 20;
 };
@@ -30,9 +45,12 @@ class SocketServer {
 public:
     // Creates and binds the socket: replaces a stale one left by a crashed
     // daemon, refuses to steal one that a live daemon still serves. The
-    // socket gets mode 0660 and group `sluice` when that group exists.
+    // socket is made in a private directory, given mode 0660 and `group`
+    // there (when that group exists; otherwise only root may connect), and
+    // only then renamed into place, so no one can redirect the chmod or
+    // chown, whoever else may write to the socket's directory.
     static Result<std::unique_ptr<SocketServer>> bind(const std::string& path, const CommandTable& table,
-                                                      ServerLimits limits = {});
+                                                      ServerLimits limits = {}, const std::string& group = "sluice");
     ~SocketServer();
     SocketServer(const SocketServer&) = delete;
     SocketServer& operator=(const SocketServer&) = delete;
@@ -45,17 +63,21 @@ public:
 private:
     struct Connection {
         std::string in;
+        size_t scanned = 0;  // bytes of `in` known to hold no newline
         std::string out;
         Peer peer;
-        int64_t last_active_ms = 0;
-        bool closing = false;  // flush what is queued, then close
+        int64_t last_request_ms = 0;  // accept, or the last complete request
+        bool closing = false;         // flush what is queued, then close
     };
 
     SocketServer(std::string path, const CommandTable& table, ServerLimits limits)
         : path_(std::move(path)), table_(table), limits_(limits) {}
     void run();
     void accept_all();
+    // Why a new connection from this peer cannot be served now; empty when it can.
+    std::string refusal(const Peer& peer) const;
     void on_readable(int fd, Connection& c);
+    void answer_lines(Connection& c);
     void flush(int fd, Connection& c);
     void close_connection(int fd);
     void watch_output(int fd, bool want);
@@ -63,10 +85,15 @@ private:
     std::string path_;
     const CommandTable& table_;
     ServerLimits limits_;
+    gid_t group_ = 0;
+    bool have_group_ = false;
     int listen_fd_ = -1;
     int epoll_fd_ = -1;
     int wake_fd_ = -1;
     std::map<int, Connection> conns_;
+    std::unordered_map<uid_t, unsigned> per_uid_;
+    unsigned non_root_ = 0;
+    size_t buffered_ = 0;  // sum of every connection's `in`
     std::thread thread_;
     std::atomic<bool> stopping_{false};
 };

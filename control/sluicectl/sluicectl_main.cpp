@@ -6,6 +6,8 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -17,6 +19,7 @@
 #include "control/client/control_client.hpp"
 #include "control/policy/diagnostic.hpp"
 #include "control/policy/loader.hpp"
+#include "control/policy/policy_file.hpp"
 #include "control/sluicectl/render.hpp"
 #include "control/sluicectl/top.hpp"
 
@@ -67,6 +70,31 @@ std::string absolute_path(const std::string& file) {
     std::error_code ec;
     const auto abs = std::filesystem::absolute(file, ec);
     return ec ? file : abs.string();
+}
+
+// How to name a policy file to sluiced. sluiced reads files only where the
+// caller could name them (root anywhere, a member in the policy directory);
+// anything else is read here, as the caller, and sent as text. Either way
+// the file is checked here first, so a file the caller cannot read is
+// reported as such.
+sluice::Result<json> policy_arguments(const std::string& socket, double timeout_s, const std::string& file) {
+    const std::string path = absolute_path(file);
+    auto text = sluice::policy::read_policy_text(path);
+    if (!text) return sluice::Error{text.error()};
+    bool by_path = geteuid() == 0;
+    if (!by_path) {
+        auto client = sluice::control::ControlClient::connect(
+            socket, std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)));
+        if (client) {
+            auto status = (*client)->call("status");
+            if (status && (*status).value("ok", false)) {
+                const std::string dir = (*status)["result"].value("policy_dir", std::string());
+                by_path = !dir.empty() && sluice::policy::PolicyDirectory::open(dir).below(path).has_value();
+            }
+        }
+    }
+    if (by_path) return json{{"file", path}};
+    return json{{"text", std::move(*text)}, {"name", path}};
 }
 
 int fail(int code, const std::string& message) {
@@ -152,7 +180,9 @@ int main(int argc, char** argv) {
         return result.ok() ? kOk : kRefused;
     } else if (verb == "policy" && n == 3 && words[1] == "load") {
         request = "policy load";
-        args["file"] = absolute_path(words[2]);
+        auto named = policy_arguments(socket, timeout_s, words[2]);
+        if (!named) return fail(kRefused, named.error());
+        args = *named;
     } else if (verb == "set" && n >= 4 && words[1] == "class") {
         request = "set class";
         args["class"] = words[2];
@@ -170,6 +200,11 @@ int main(int argc, char** argv) {
                 args[key] = value;
             }
         }
+    } else if (verb == "policy" && n == 3 && words[1] == "diff") {
+        request = "policy diff";
+        auto named = policy_arguments(socket, timeout_s, words[2]);
+        if (!named) return fail(kRefused, named.error());
+        args = *named;
     } else if (verb == "policy" && (n == 2 || n == 3) && (words[1] == "save" || words[1] == "diff")) {
         request = "policy " + words[1];
         if (n == 3) args["file"] = absolute_path(words[2]);

@@ -82,7 +82,8 @@ void register_daemon_commands(control::CommandTable& table, const DaemonView& vi
         }
         return json{{"version", SLUICE_VERSION}, {"pid", getpid()}, {"uptime_s", up.count()},
                     {"control_lcore", view.control_lcore}, {"worker_lcores", view.worker_lcores},
-                    {"memory", view.memory}, {"socket", view.socket}, {"ports", ports}, {"policy", policy}};
+                    {"memory", view.memory}, {"socket", view.socket}, {"policy_dir", view.policy_dir},
+                    {"ports", ports}, {"policy", policy}};
     }});
 
     table.add("show ports", {"ports, drivers and links", false, [&view](const json&, const control::Peer&) -> Result<json> {
@@ -112,18 +113,20 @@ void register_daemon_commands(control::CommandTable& table, const DaemonView& vi
         return out;
     }});
 
-    table.add("log level", {"set the log level", true, [](const json& args, const control::Peer&) -> Result<json> {
+    // Root only: a member who could silence the log could hide what follows
+    // from the operator (the audit log keeps its own level in any case).
+    table.add("log level", {"set the log level (root only)", true, [](const json& args, const control::Peer&) -> Result<json> {
         auto level = control::string_arg(args, "level");
         if (!level) return Error{level.error()};
         static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
         for (const char* l : kLevels) {
             if (*level == l) {
-                spdlog::set_level(spdlog::level::from_str(*level));
+                spdlog::default_logger()->set_level(spdlog::level::from_str(*level));
                 return json{{"level", *level}};
             }
         }
         return Error{fmt::format("unknown log level '{}'; use trace, debug, info, warn, error, critical or off", *level)};
-    }});
+    }, control::Access::root});
 }
 
 }  // namespace sluice::dataplane

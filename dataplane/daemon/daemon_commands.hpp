@@ -21,6 +21,7 @@ struct DaemonView {
     std::vector<unsigned> worker_lcores;
     std::string memory;  // what the memory probe chose, as logged
     std::string socket;
+    std::string policy_dir;  // where members may name policy files
     const PolicyRuntime* policy = nullptr;
 };
 

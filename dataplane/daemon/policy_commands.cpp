@@ -1,6 +1,9 @@
 #include "dataplane/daemon/policy_commands.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <initializer_list>
 
 namespace sluice::dataplane {
 
@@ -9,14 +12,102 @@ using control::json;
 namespace {
 
 json report_json(const LoadReport& r) {
-    return json{{"file", r.file}, {"checksum", r.checksum}, {"warnings", r.warnings},
+    return json{{"file", r.file}, {"reload_file", r.reload_file}, {"checksum", r.checksum}, {"warnings", r.warnings},
                 {"messages", r.messages}, {"class_changes", r.tree_changes}, {"applied_in_ms", r.publish_ms}};
 }
 
-// The optional "file" argument: empty when absent (the running policy's file).
-Result<std::string> optional_file(const json& args) {
-    if (!control::has_arg(args, "file")) return std::string();
-    return control::string_arg(args, "file");
+Result<bool> only_keys(const json& args, std::initializer_list<const char*> keys, const char* cmd) {
+    for (const auto& [key, value] : args.items()) {
+        bool known = false;
+        for (const char* k : keys) known = known || key == k;
+        if (!known) {
+            std::string list;
+            for (const char* k : keys) list += (list.empty() ? "" : ", ") + std::string(k);
+            return Error{fmt::format("'{}' takes {}; not '{}'", cmd, list, key)};
+        }
+    }
+    return true;
+}
+
+std::string members_may(const policy::PolicyDirectory& dir) {
+    return fmt::format("members of the socket's group name files only in the policy directory {}; send the file's "
+                       "contents instead (sluicectl does this for files elsewhere)",
+                       dir.path());
+}
+
+// The policy a request names: text the client sent ({"text", "name"}), a
+// file ({"file"}: any path for root, one in the policy directory for a
+// member), or, where `running_by_default`, the running policy's own file.
+Result<PolicySource> source_of(const json& args, const control::Peer& peer, const policy::PolicyDirectory& dir,
+                               const PolicyRuntime& runtime, bool running_by_default) {
+    const bool has_text = control::has_arg(args, "text"), has_file = control::has_arg(args, "file");
+    if (has_text && has_file) return Error{"send either 'file' or 'text', not both"};
+    if (has_text) {
+        auto text = control::string_arg(args, "text");
+        if (!text) return Error{text.error()};
+        if (text->size() > policy::kMaxPolicyBytes) {
+            return Error{fmt::format("the policy text is {} bytes; a policy may be at most {} bytes", text->size(),
+                                     policy::kMaxPolicyBytes)};
+        }
+        std::string name = "policy text";
+        if (control::has_arg(args, "name")) {
+            auto n = control::string_arg(args, "name");
+            if (!n) return Error{n.error()};
+            if (n->empty() || n->size() > 4096 || n->find('\n') != std::string::npos) {
+                return Error{"'name' must be one line of at most 4096 bytes"};
+            }
+            name = *n;
+        }
+        return PolicySource{std::move(*text), std::move(name), ""};
+    }
+    if (control::has_arg(args, "name")) return Error{"'name' goes with 'text'"};
+    std::string file;
+    if (has_file) {
+        auto f = control::string_arg(args, "file");
+        if (!f) return Error{f.error()};
+        if (f->empty() || f->front() != '/') return Error{fmt::format("name the file by its absolute path, not '{}'", *f)};
+        file = *f;
+    } else if (running_by_default) {
+        file = runtime.path();
+        if (file.empty()) return Error{"the running policy has no file; name one or send its text"};
+    } else {
+        return Error{"name a file ('file') or send the policy itself ('text')"};
+    }
+    // The running policy's own file, and any file root names, are read as
+    // named; a member reaches only the policy directory.
+    const bool as_named = peer.role == control::Role::root || file == runtime.path();
+    auto text = as_named ? policy::read_policy_text(file) : dir.read(file);
+    if (!text) {
+        if (!as_named && !dir.below(file)) return Error{fmt::format("{}: {}", file, members_may(dir))};
+        return Error{text.error()};
+    }
+    return PolicySource{std::move(*text), file, file};
+}
+
+// Where `policy save` may write for this peer: the running policy's file
+// for anyone allowed to save; any path for root; a path in the policy
+// directory for a member.
+Result<policy::FileSpot> save_spot(const json& args, const control::Peer& peer, const policy::PolicyDirectory& dir,
+                                   const PolicyRuntime& runtime, bool& running_file) {
+    const std::string running = runtime.path();
+    if (!control::has_arg(args, "file")) {
+        if (running.empty()) {
+            return Error{"the running policy has no file (sluiced was started without --policy); name one to save to"};
+        }
+        running_file = true;
+        return policy::spot_of(running);
+    }
+    auto file = control::string_arg(args, "file");
+    if (!file) return Error{file.error()};
+    if (file->empty() || file->front() != '/') return Error{fmt::format("name the file by its absolute path, not '{}'", *file)};
+    running_file = *file == running;
+    if (running_file || peer.role == control::Role::root) return policy::spot_of(*file);
+    if (!dir.below(*file)) {
+        return Error{fmt::format("{}: a member may save only to the running policy's file ({}) or in the policy "
+                                 "directory {}",
+                                 *file, running.empty() ? "none" : running, dir.path())};
+    }
+    return dir.spot(*file);
 }
 
 void log_report(const char* what, const LoadReport& r) {
@@ -28,12 +119,14 @@ void log_report(const char* what, const LoadReport& r) {
 
 }  // namespace
 
-void register_policy_commands(control::CommandTable& table, PolicyRuntime& runtime) {
-    table.add("policy load", {"load and apply a policy file", true,
-                              [&runtime](const json& args, const control::Peer&) -> Result<json> {
-        auto file = control::string_arg(args, "file");
-        if (!file) return Error{file.error()};
-        auto r = runtime.load(*file);
+void register_policy_commands(control::CommandTable& table, PolicyRuntime& runtime,
+                              const policy::PolicyDirectory& policy_dir) {
+    table.add("policy load", {"apply a policy: a file ('file') or its text ('text', 'name')", true,
+                              [&runtime, &policy_dir](const json& args, const control::Peer& peer) -> Result<json> {
+        if (auto k = only_keys(args, {"file", "text", "name"}, "policy load"); !k) return Error{k.error()};
+        auto source = source_of(args, peer, policy_dir, runtime, false);
+        if (!source) return Error{fmt::format("policy refused; the running policy stays: {}", source.error())};
+        auto r = runtime.load(*source);
         if (!r) {
             spdlog::warn("{}", r.error());
             return Error{r.error()};
@@ -42,7 +135,8 @@ void register_policy_commands(control::CommandTable& table, PolicyRuntime& runti
         return report_json(*r);
     }});
     table.add("policy reload", {"load the running policy's file again", true,
-                                [&runtime](const json&, const control::Peer&) -> Result<json> {
+                                [&runtime](const json& args, const control::Peer&) -> Result<json> {
+        if (auto k = only_keys(args, {}, "policy reload"); !k) return Error{k.error()};
         auto r = runtime.reload();
         if (!r) {
             spdlog::warn("{}", r.error());
@@ -67,26 +161,30 @@ void register_policy_commands(control::CommandTable& table, PolicyRuntime& runti
         }});
     }
     table.add("policy save", {"write the running policy to its file (or another), atomically", true,
-                              [&runtime](const json& args, const control::Peer&) -> Result<json> {
-        auto file = optional_file(args);
-        if (!file) return Error{file.error()};
-        auto r = runtime.save(*file);
+                              [&runtime, &policy_dir](const json& args, const control::Peer& peer) -> Result<json> {
+        if (auto k = only_keys(args, {"file"}, "policy save"); !k) return Error{k.error()};
+        bool running_file = false;
+        auto spot = save_spot(args, peer, policy_dir, runtime, running_file);
+        if (!spot) return Error{fmt::format("nothing was saved: {}", spot.error())};
+        auto r = runtime.save(*spot, running_file);
         if (r) spdlog::info("policy saved to {}", (*r)["file"].get<std::string>());
         return r;
     }});
-    table.add("policy diff", {"what differs between the running policy and a file", false,
-                              [&runtime](const json& args, const control::Peer&) -> Result<json> {
-        auto file = optional_file(args);
-        if (!file) return Error{file.error()};
-        return runtime.diff(*file);
+    table.add("policy diff", {"what differs between the running policy and a file (default: its own) or a text", false,
+                              [&runtime, &policy_dir](const json& args, const control::Peer& peer) -> Result<json> {
+        if (auto k = only_keys(args, {"file", "text", "name"}, "policy diff"); !k) return Error{k.error()};
+        auto source = source_of(args, peer, policy_dir, runtime, true);
+        if (!source) return Error{source.error()};
+        return runtime.diff(*source);
     }});
-    table.add("policy check", {"validate a policy file without applying it", false,
-                               [](const json& args, const control::Peer&) -> Result<json> {
-        auto file = control::string_arg(args, "file");
-        if (!file) return Error{file.error()};
-        auto r = check_policy_file(*file);
+    table.add("policy check", {"validate a policy (a file or its text) without applying it", false,
+                               [&runtime, &policy_dir](const json& args, const control::Peer& peer) -> Result<json> {
+        if (auto k = only_keys(args, {"file", "text", "name"}, "policy check"); !k) return Error{k.error()};
+        auto source = source_of(args, peer, policy_dir, runtime, false);
+        if (!source) return Error{source.error()};
+        auto r = check_policy(*source);
         if (!r) return Error{r.error()};
-        return json{{"file", *file}, {"valid", true}, {"messages", *r}};
+        return json{{"file", source->name}, {"valid", true}, {"messages", *r}};
     }});
     table.add("show classes", {"the class tree of each direction", false,
                                [&runtime](const json&, const control::Peer&) -> Result<json> {

@@ -7,6 +7,8 @@
 
 namespace sluice::dataplane {
 
-void register_policy_commands(control::CommandTable& table, PolicyRuntime& runtime);
+// `policy_dir` is where members may name files (see docs/operations.md).
+void register_policy_commands(control::CommandTable& table, PolicyRuntime& runtime,
+                              const policy::PolicyDirectory& policy_dir);
 
 }  // namespace sluice::dataplane

@@ -30,11 +30,10 @@
 namespace sluice::dataplane {
 namespace {
 
-std::string file_checksum(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
+std::string text_checksum(std::string_view text) {
     uint64_t h = 1469598103934665603ull;
-    for (std::istreambuf_iterator<char> it(in), end; it != end; ++it) {
-        h ^= static_cast<unsigned char>(*it);
+    for (const char c : text) {
+        h ^= static_cast<unsigned char>(c);
         h *= 1099511628211ull;
     }
     return fmt::format("{:016x}", h);
@@ -54,27 +53,45 @@ const char* queue_name(policy::QueueKind k) {
 
 }  // namespace
 
-Result<std::vector<std::string>> check_policy_file(const std::string& path) {
-    const auto result = policy::load_file(path);
+Result<std::vector<std::string>> check_policy(const PolicySource& source) {
+    const auto result = policy::load_string(source.text, source.name);
     std::vector<std::string> lines;
     for (const auto& d : result.diagnostics) lines.push_back(policy::format(d));
     if (!result.ok()) {
         std::string all;
         for (const auto& l : lines) all += (all.empty() ? "" : "\n") + l;
-        return Error{all.empty() ? fmt::format("{}: the policy does not load", path) : all};
+        return Error{all.empty() ? fmt::format("{}: the policy does not load", source.name) : all};
     }
     return lines;
 }
 
-Result<LoadReport> PolicyRuntime::load(const std::string& path) {
+Result<std::vector<std::string>> check_policy_file(const std::string& path) {
+    auto text = policy::read_policy_text(path);
+    if (!text) return Error{text.error()};
+    return check_policy({std::move(*text), path, path});
+}
+
+Result<LoadReport> PolicyRuntime::load(const PolicySource& source) {
     std::lock_guard lock(mutex_);
-    return load_locked(path);
+    return load_locked(source);
+}
+
+Result<LoadReport> PolicyRuntime::load_file(const std::string& path) {
+    // Read outside the lock: `status` and `show` need not wait for the disk.
+    auto text = policy::read_policy_text(path);
+    if (!text) return Error{fmt::format("policy {} refused; the running policy stays: {}", path, text.error())};
+    std::lock_guard lock(mutex_);
+    return load_locked({std::move(*text), path, path});
 }
 
 Result<LoadReport> PolicyRuntime::reload() {
-    std::lock_guard lock(mutex_);
-    if (path_.empty()) return Error{"no policy file is loaded; use 'policy load FILE'"};
-    return load_locked(path_);
+    std::string file;
+    {
+        std::lock_guard lock(mutex_);
+        file = path_;
+    }
+    if (file.empty()) return Error{"no policy file to reload: sluiced was started without --policy and no file was loaded"};
+    return load_file(file);
 }
 
 std::shared_ptr<const policy::Policy> PolicyRuntime::current() const {
@@ -468,66 +485,27 @@ Result<control::json> PolicyRuntime::edit(const std::string& op, const control::
     return json{{"rules", rules}, {"warnings", warnings}, {"applied_in_ms", *ms}};
 }
 
-Result<control::json> PolicyRuntime::save(const std::string& file) {
+Result<control::json> PolicyRuntime::save(const policy::FileSpot& spot, bool running_file) {
     std::lock_guard lock(mutex_);
     if (!policy_) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
-    const std::string target = file.empty() ? path_ : file;
-    if (target.empty()) return Error{"no file to save to: name one"};
     const std::string text = policy::to_toml(*policy_);
     // Never write a file that would not load back.
-    const auto check = policy::load_string(text, target);
+    const auto check = policy::load_string(text, spot.display);
     if (!check.ok()) return Error{"the running policy does not write back cleanly; nothing was saved"};
-
-    const std::string tmp = target + ".tmp." + std::to_string(getpid());
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-    if (fd < 0) return Error{fmt::format("cannot write {}: {}", tmp, std::strerror(errno))};
-    size_t at = 0;
-    while (at < text.size()) {
-        const ssize_t w = ::write(fd, text.data() + at, text.size() - at);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) {
-            const int e = errno;
-            ::close(fd);
-            ::unlink(tmp.c_str());
-            return Error{fmt::format("cannot write {}: {}", tmp, std::strerror(e))};
-        }
-        at += static_cast<size_t>(w);
-    }
-    if (::fsync(fd) != 0 || ::close(fd) != 0) {
-        ::unlink(tmp.c_str());
-        return Error{fmt::format("cannot flush {}: {}", tmp, std::strerror(errno))};
-    }
-    std::error_code ec;
-    const bool had_previous = std::filesystem::exists(target, ec);
-    if (had_previous) {
-        std::filesystem::copy_file(target, target + ".bak", std::filesystem::copy_options::overwrite_existing, ec);
-        if (ec) {
-            ::unlink(tmp.c_str());
-            return Error{fmt::format("cannot keep the previous file as {}.bak: {}", target, ec.message())};
-        }
-    }
-    if (::rename(tmp.c_str(), target.c_str()) != 0) {
-        const int e = errno;
-        ::unlink(tmp.c_str());
-        return Error{fmt::format("cannot replace {}: {}", target, std::strerror(e))};
-    }
-    // The rename is durable once the directory is.
-    const std::string dir = std::filesystem::path(target).parent_path().string();
-    if (const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
-    }
-    path_ = target;
-    checksum_ = file_checksum(target);
-    return control::json{{"file", target}, {"checksum", checksum_},
-                         {"previous", had_previous ? control::json(target + ".bak") : control::json()}};
+    auto written = policy::write_atomically(spot, text);
+    if (!written) return Error{written.error()};
+    const std::string checksum = text_checksum(text);
+    if (running_file) checksum_ = checksum;
+    return control::json{{"file", spot.display}, {"checksum", checksum},
+                         {"previous", written->backup.empty() ? control::json() : control::json(written->backup)},
+                         {"reload_file", path_}};
 }
 
-Result<control::json> PolicyRuntime::diff(const std::string& file) const {
+Result<control::json> PolicyRuntime::diff(const PolicySource& source) const {
+    const auto other = policy::load_string(source.text, source.name);
+    const std::string& target = source.name;
     std::lock_guard lock(mutex_);
     if (!policy_) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
-    const std::string target = file.empty() ? path_ : file;
-    const auto other = policy::load_file(target);
     if (!other.ok()) {
         std::string all;
         for (const auto& d : other.diagnostics) all += (all.empty() ? "" : "\n") + policy::format(d);
@@ -568,8 +546,9 @@ std::string PolicyRuntime::checksum() const {
     return checksum_;
 }
 
-Result<LoadReport> PolicyRuntime::load_locked(const std::string& path) {
-    const auto result = policy::load_file(path);
+Result<LoadReport> PolicyRuntime::load_locked(const PolicySource& source) {
+    const std::string& path = source.name;
+    const auto result = policy::load_string(source.text, source.name);
     LoadReport report;
     report.file = path;
     for (const auto& d : result.diagnostics) {
@@ -586,9 +565,10 @@ Result<LoadReport> PolicyRuntime::load_locked(const std::string& path) {
     if (!ms) return Error{fmt::format("policy {} refused; the running policy stays: {}", path, ms.error())};
     for (const auto& n : notes) report.messages.push_back(fmt::format("{}: note: {}", path, n));
     report.publish_ms = *ms;
-    path_ = path;
-    checksum_ = file_checksum(path);
+    if (!source.file.empty()) path_ = source.file;
+    checksum_ = text_checksum(source.text);
     report.checksum = checksum_;
+    report.reload_file = path_;
     return report;
 }
 

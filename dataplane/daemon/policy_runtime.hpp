@@ -19,13 +19,24 @@
 #include "shaper/policy_classes.hpp"
 #include "shaper/scheduler.hpp"
 #include "control/policy/policy.hpp"
+#include "control/policy/policy_file.hpp"
 #include "control/server/protocol.hpp"
 #include "dataplane/result.hpp"
 
 namespace sluice::dataplane {
 
-struct LoadReport {
+// A policy's text and where it came from.
+struct PolicySource {
+    std::string text;
+    std::string name;  // stands for the file in messages (file:line:column)
+    // The file `reload` (and SIGHUP) reads from now on; empty for text a
+    // client sent, which leaves the reload file as it was.
     std::string file;
+};
+
+struct LoadReport {
+    std::string file;            // the source's name
+    std::string reload_file;     // what `reload` reads after this load
     std::string checksum;        // of the file's bytes (FNV-1a 64, hex)
     size_t warnings = 0;
     std::vector<std::string> messages;  // warnings and notes, formatted
@@ -37,9 +48,12 @@ class PolicyRuntime {
 public:
     explicit PolicyRuntime(classifier::TablePublisher& publisher) : publisher_(publisher) {}
 
-    // Loads, validates and compiles `path`, then publishes it. On any error
-    // the message lists every problem as file:line:column and nothing changes.
-    Result<LoadReport> load(const std::string& path);
+    // Validates and compiles `source`, then publishes it. On any error the
+    // message lists every problem as file:line:column and nothing changes.
+    Result<LoadReport> load(const PolicySource& source);
+    // Reads `path` as a policy file (see policy_file.hpp) and loads it; it
+    // becomes the file that `reload` reads.
+    Result<LoadReport> load_file(const std::string& path);
     Result<LoadReport> reload();
 
     bool loaded() const;
@@ -65,13 +79,15 @@ public:
     //   meter set: {"name": NAME, "cir", "cbs", "ebs", "pir", "pbs", "yellow", "red", ...}
     Result<control::json> edit(const std::string& op, const control::json& args);
 
-    // Writes the running policy, live changes included, to `file` (default:
-    // the file it was loaded from) atomically: a temporary file, fsync,
-    // rename over the target; the previous file is kept as FILE.bak.
-    Result<control::json> save(const std::string& file);
-    // What differs between the running policy and `file` (default: its own
-    // file), as lines of the policy dump present on one side only.
-    Result<control::json> diff(const std::string& file) const;
+    // Writes the running policy, live changes included, to `spot`
+    // atomically (policy::write_atomically); the previous file is kept as
+    // FILE.bak. Which spots a caller may name is the command layer's
+    // business. Saving to the running file makes the running policy match
+    // it again; saving elsewhere does not change which file `reload` reads.
+    Result<control::json> save(const policy::FileSpot& spot, bool running_file);
+    // What differs between the running policy and `source` (another file's
+    // text), as lines of the policy dump present on one side only.
+    Result<control::json> diff(const PolicySource& source) const;
     std::string path() const;
     std::string checksum() const;
 
@@ -82,7 +98,7 @@ public:
     control::json meters() const;
 
 private:
-    Result<LoadReport> load_locked(const std::string& path);
+    Result<LoadReport> load_locked(const PolicySource& source);
     // Compiles and publishes `next`'s classifier tables and makes it the
     // running policy; returns how long the workers took to switch. Where
     // `next`'s class tree differs from a running scheduler's, the scheduler
@@ -121,8 +137,9 @@ private:
     std::string checksum_;
 };
 
-// Validates a policy file without touching anything: "file:line:col: ..."
-// lines for every problem; ok when there is no error.
+// Validates a policy without touching anything: "file:line:col: ..." lines
+// for every problem; ok when there is no error.
+Result<std::vector<std::string>> check_policy(const PolicySource& source);
 Result<std::vector<std::string>> check_policy_file(const std::string& path);
 
 }  // namespace sluice::dataplane

@@ -121,7 +121,7 @@ int run(const dp::DaemonOptions& o) {
     }
     dp::PolicyRuntime policy(**publisher);
     if (!o.policy_file.empty()) {
-        auto r = policy.load(o.policy_file);
+        auto r = policy.load_file(o.policy_file);
         if (!r) {
             spdlog::error("{}", r.error());
             return 1;
@@ -188,9 +188,12 @@ int run(const dp::DaemonOptions& o) {
     view.memory = memory;
     view.socket = o.socket;
     view.policy = &policy;
+    view.policy_dir = o.policy_dir;
+    const auto policy_dir = sluice::policy::PolicyDirectory::open(o.policy_dir);
+    commands.set_group_name(o.socket_group);
     dp::register_daemon_commands(commands, view);
-    dp::register_policy_commands(commands, policy);
-    auto server = sluice::control::SocketServer::bind(o.socket, commands);
+    dp::register_policy_commands(commands, policy, policy_dir);
+    auto server = sluice::control::SocketServer::bind(o.socket, commands, {}, o.socket_group);
     if (!server) {
         spdlog::error("control socket: {}", server.error());
         return 1;

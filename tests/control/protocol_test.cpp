@@ -84,3 +84,69 @@ TEST_CASE("the command table runs handlers and turns failures into errors") {
     CHECK(int_arg(args, "k", 0, 65535).error() == "argument 'k' must be between 0 and 65535, not 70000");
     CHECK(string_arg(args, "missing").error() == "missing argument 'missing'");
 }
+
+TEST_CASE("a request nested beyond the depth limit is refused before any document is built") {
+    json id;
+    const std::string deep = "{\"id\":" + std::string(60'000, '[') + std::string(60'000, ']') + ",\"cmd\":\"status\"}";
+    auto r = parse_request(deep, id);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().find("deeper than 16 levels") != std::string::npos);
+    CHECK(id.is_null());
+    // Within the limit, nesting in the arguments is fine.
+    auto ok = parse_request(R"({"cmd":"x","args":{"a":[[[1]]]}})", id);
+    CHECK(ok.ok());
+}
+
+TEST_CASE("an id is a string, a number or null, and short") {
+    json id;
+    CHECK(parse_request(R"({"id":"a","cmd":"x"})", id).ok());
+    CHECK(parse_request(R"({"id":7.5,"cmd":"x"})", id).ok());
+    CHECK(parse_request(R"({"id":null,"cmd":"x"})", id).ok());
+    auto arr = parse_request(R"({"id":[1],"cmd":"x"})", id);
+    REQUIRE_FALSE(arr.ok());
+    CHECK(arr.error() == "'id' must be a string, a number or null, not array");
+    CHECK(id.is_null());
+    auto long_id = parse_request("{\"id\":\"" + std::string(300, 'x') + "\",\"cmd\":\"x\"}", id);
+    REQUIRE_FALSE(long_id.ok());
+    CHECK(long_id.error().find("longer than 256 bytes") != std::string::npos);
+}
+
+TEST_CASE("the command table grants each role what the privilege model gives it") {
+    CommandTable t;
+    int changed = 0;
+    t.add("look", {"", false, [](const json&, const Peer&) -> sluice::Result<json> { return json{{"seen", true}}; }});
+    t.add("shape", {"", true, [&](const json&, const Peer&) -> sluice::Result<json> { return json{{"n", ++changed}}; }});
+    t.add("admin", {"", true, [&](const json&, const Peer&) -> sluice::Result<json> { return json{{"n", ++changed}}; },
+                    Access::root});
+    Request r;
+    r.id = 1;
+    const Peer root{1, 0, 0, Role::root}, member{2, 1000, 1000, Role::member}, outsider{3, 1001, 1001, Role::none};
+    struct Case {
+        const char* cmd;
+        Peer peer;
+        bool allowed;
+        const char* refusal;
+    };
+    const std::vector<Case> cases = {
+        {"look", root, true, ""},
+        {"shape", root, true, ""},
+        {"admin", root, true, ""},
+        {"look", member, true, ""},
+        {"shape", member, true, ""},
+        {"admin", member, false, "'admin' is for root only"},
+        {"look", outsider, false, "uid 1001 is neither root nor in group 'sluice'"},
+        {"shape", outsider, false, "uid 1001 is neither root nor in group 'sluice'"},
+        {"nope", outsider, false, "uid 1001 is neither root nor in group 'sluice'"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.cmd << " as uid " << c.peer.uid);
+        r.cmd = c.cmd;
+        const int before = changed;
+        const json resp = json::parse(t.dispatch(r, c.peer));
+        CHECK(resp["ok"] == c.allowed);
+        if (!c.allowed) {
+            CHECK(resp["error"].get<std::string>().find(c.refusal) != std::string::npos);
+            CHECK(changed == before);
+        }
+    }
+}

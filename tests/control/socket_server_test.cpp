@@ -4,12 +4,16 @@
 // state that only a valid command may change stays unchanged.
 #include <catch2/catch.hpp>
 
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -32,7 +36,8 @@ struct Fixture {
     std::unique_ptr<SocketServer> server;
     std::string path;
 
-    explicit Fixture(const char* tag, ServerLimits limits = {}) : path(temp_socket(tag)) {
+    explicit Fixture(const char* tag, ServerLimits limits = {}, const std::string& group = "sluice")
+        : path(temp_socket(tag)) {
         table.add("get value", {"", false, [this](const json&, const Peer&) -> sluice::Result<json> { return json{{"value", value}}; }});
         table.add("set value", {"", true, [this](const json& a, const Peer&) -> sluice::Result<json> {
             auto v = int_arg(a, "value", 0, 1000);
@@ -40,7 +45,7 @@ struct Fixture {
             value = *v;
             return json{{"value", value}};
         }});
-        auto s = SocketServer::bind(path, table, limits);
+        auto s = SocketServer::bind(path, table, limits, group);
         REQUIRE(s.ok());
         server = std::move(*s);
         server->start();
@@ -84,7 +89,7 @@ TEST_CASE("malformed requests each get an error and the server keeps serving") {
     CHECK(send_line(*c, "{\"id\":1,\"cmd\":\"get value\"}\n")["result"]["value"] == 42);
 }
 
-TEST_CASE("a request longer than 1 MiB is refused and the connection closed; others are unaffected") {
+TEST_CASE("a request longer than the limit is refused and the connection closed; others are unaffected") {
     Fixture f("huge");
     auto bystander = f.client();
     auto c = f.client();
@@ -93,7 +98,7 @@ TEST_CASE("a request longer than 1 MiB is refused and the connection closed; oth
     CHECK(r["ok"] == false);
     CHECK(r["error"].get<std::string>().find("longer than") != std::string::npos);
     CHECK(send_line(*bystander, "{\"cmd\":\"get value\"}\n")["ok"] == true);
-    // Without a newline at all the server gives up after 1 MiB as well.
+    // Without a newline at all the server gives up at the limit as well.
     auto d = f.client();
     const json r2 = send_line(*d, std::string(kMaxRequestBytes + 100, '{'));
     CHECK(r2["error"].get<std::string>().find("without a newline") != std::string::npos);
@@ -147,11 +152,12 @@ TEST_CASE("a stale socket is replaced; a live one is not stolen") {
         close(fd);
     }
     CommandTable t;
-    auto first = SocketServer::bind(path, t);
+    auto first = SocketServer::bind(path, t, {}, "sluice-no-such-group");
     REQUIRE(first.ok());
     struct stat st{};
     REQUIRE(stat(path.c_str(), &st) == 0);
-    CHECK((st.st_mode & 0777) == 0660);
+    // Without the group, the socket is root's alone.
+    CHECK((st.st_mode & 0777) == 0600);
     auto second = SocketServer::bind(path, t);
     REQUIRE_FALSE(second.ok());
     CHECK(second.error().find("another daemon is serving") != std::string::npos);
@@ -185,4 +191,182 @@ TEST_CASE("100,000 random requests leave the server running and its state unchan
     CHECK(answered == 100000);
     // Random bytes never formed a valid "set value" with an integer 0-1000.
     CHECK(send_line(*c, "{\"cmd\":\"get value\"}\n")["result"]["value"] == 42);
+}
+
+TEST_CASE("a request nesting 60,000 arrays gets an error and the server keeps serving") {
+    Fixture f("deep");
+    auto c = f.client();
+    const std::string deep = "{\"id\":" + std::string(60'000, '[') + std::string(60'000, ']') + ",\"cmd\":\"get value\"}\n";
+    const json r = send_line(*c, deep);
+    CHECK(r["ok"] == false);
+    CHECK(r["error"].get<std::string>().find("deeper than") != std::string::npos);
+    CHECK(send_line(*c, "{\"cmd\":\"get value\"}\n")["result"]["value"] == 42);
+}
+
+TEST_CASE("a client that drips bytes without finishing a request is closed at the idle limit") {
+    ServerLimits limits;
+    limits.idle_timeout_ms = 400;
+    Fixture f("drip", limits);
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strcpy(a.sun_path, f.path.c_str());
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    const auto start = std::chrono::steady_clock::now();
+    bool closed = false;
+    for (int i = 0; i < 40 && !closed; ++i) {
+        // One byte of a request that never ends, every 100 ms.
+        if (send(fd, "{", 1, MSG_NOSIGNAL) != 1) closed = true;
+        std::this_thread::sleep_for(100ms);
+        char buf[512];
+        const ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n > 0) CHECK(std::string(buf, static_cast<size_t>(n)).find("no complete request") != std::string::npos);
+        if (n >= 0) closed = true;
+    }
+    close(fd);
+    const auto took = std::chrono::steady_clock::now() - start;
+    CHECK(closed);
+    CHECK(took < 2500ms);  // the idle limit (400 ms) plus the loop's 1 s tick at most, with room
+}
+
+namespace {
+
+// Runs `body` in a child process as uid:gid 65534 (nobody:nogroup) and
+// returns what it wrote to its pipe.
+std::string as_nobody(const std::function<std::string()>& body) {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        if (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+        const std::string out = body();
+        if (write(fds[1], out.data(), out.size()) < 0) _exit(4);
+        _exit(0);
+    }
+    close(fds[1]);
+    std::string out;
+    char buf[4096];
+    for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;) out.append(buf, static_cast<size_t>(n));
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE(WIFEXITED(status));
+    REQUIRE(WEXITSTATUS(status) == 0);
+    return out;
+}
+
+// Opens `n` connections as the caller and asks each for the value; one
+// letter per connection: o answered, r refused (with the reason after '|').
+std::string open_and_ask(const std::string& path, int n, std::vector<std::unique_ptr<ControlClient>>& keep) {
+    std::string out, reasons;
+    for (int i = 0; i < n; ++i) {
+        auto c = ControlClient::connect(path, 2s);
+        if (!c) return "connect failed: " + c.error();
+        auto r = (*c)->call("get value");
+        if (r && (*r)["ok"] == true) {
+            out += 'o';
+            keep.push_back(std::move(*c));
+        } else {
+            out += 'r';
+            reasons += r ? (*r).dump() : r.error();
+        }
+    }
+    return out + "|" + reasons;
+}
+
+}  // namespace
+
+TEST_CASE("the socket's group may connect; connections per uid are limited and root keeps its slots") {
+    REQUIRE(getgrnam("nogroup") != nullptr);
+    ServerLimits limits;
+    limits.max_connections = 8;
+    limits.root_reserved = 2;
+    limits.max_per_uid = 4;
+    Fixture f("peruid", limits, "nogroup");
+    SECTION("a member gets at most max_per_uid connections") {
+        const std::string got = as_nobody([&] {
+            std::vector<std::unique_ptr<ControlClient>> keep;
+            return open_and_ask(f.path, 6, keep);
+        });
+        CHECK(got.substr(0, 6) == "oooorr");
+        CHECK(got.find("too many control connections from uid 65534") != std::string::npos);
+    }
+    SECTION("members together never take the connections kept for root") {
+        limits.max_per_uid = 100;
+        Fixture g("reserved", limits, "nogroup");
+        int ready[2], done[2];
+        REQUIRE(pipe(ready) == 0);
+        REQUIRE(pipe(done) == 0);
+        const pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            close(ready[0]);
+            close(done[1]);
+            if (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0) _exit(3);
+            std::vector<std::unique_ptr<ControlClient>> keep;
+            const std::string got = open_and_ask(g.path, 8, keep);
+            if (write(ready[1], got.data(), got.size()) < 0) _exit(4);
+            close(ready[1]);
+            char b;
+            if (read(done[0], &b, 1) < 0) _exit(5);  // hold the connections until root has tried
+            _exit(0);
+        }
+        close(ready[1]);
+        close(done[0]);
+        char buf[4096];
+        const ssize_t n = read(ready[0], buf, sizeof(buf));
+        REQUIRE(n > 0);
+        const std::string got(buf, static_cast<size_t>(n));
+        CHECK(got.substr(0, 8) == "oooooorr");
+        CHECK(got.find("kept for root") != std::string::npos);
+        // Every slot a member may take is taken: root still gets in.
+        auto r1 = g.client(), r2 = g.client();
+        CHECK(send_line(*r1, "{\"cmd\":\"get value\"}\n")["ok"] == true);
+        CHECK(send_line(*r2, "{\"cmd\":\"get value\"}\n")["ok"] == true);
+        close(done[1]);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        close(ready[0]);
+        CHECK(WIFEXITED(status));
+    }
+}
+
+TEST_CASE("a peer outside the socket's group is refused even if the socket's mode lets it connect") {
+    Fixture f("outsider", {}, "sluice-no-such-group");
+    // A careless chmod: the kernel now lets anyone connect.
+    REQUIRE(chmod(f.path.c_str(), 0666) == 0);
+    const std::string got = as_nobody([&] {
+        auto c = ControlClient::connect(f.path, 2s);
+        if (!c) return "connect failed: " + c.error();
+        auto r = (*c)->call("set value", json{{"value", 7}});
+        return r ? (*r).dump() : r.error();
+    });
+    CHECK(got.find("permission denied") != std::string::npos);
+    CHECK(f.value == 42);
+}
+
+TEST_CASE("a socket is bound in a private directory, so a planted symlink cannot redirect its chmod") {
+    const auto dir = std::filesystem::temp_directory_path() / ("sluice-bind-" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    const auto victim = dir / "victim";
+    { std::ofstream(victim) << "keep"; }
+    std::filesystem::permissions(victim, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    CommandTable t;
+    auto s = SocketServer::bind((dir / "ctl.sock").string(), t, {}, "nogroup");
+    REQUIRE(s.ok());
+    struct stat st{};
+    REQUIRE(lstat((dir / "ctl.sock").c_str(), &st) == 0);
+    CHECK(S_ISSOCK(st.st_mode));
+    CHECK((st.st_mode & 0777) == 0660);
+    CHECK(st.st_gid == getgrnam("nogroup")->gr_gid);
+    // Nothing was left behind beside it, and the file beside it kept its mode.
+    size_t entries = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir)) entries += e.path().filename().string()[0] == '.' ? 1 : 0;
+    CHECK(entries == 0);
+    REQUIRE(stat(victim.c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    s->reset();
+    std::filesystem::remove_all(dir);
 }

@@ -75,7 +75,7 @@ TEST_CASE("class trees changed under traffic lose no packet", "[tree-change][int
     auto publisher = classifier::TablePublisher::create(1);
     REQUIRE(publisher.ok());
     dataplane::PolicyRuntime runtime(**publisher);
-    auto loaded = runtime.load(file_a);
+    auto loaded = runtime.load_file(file_a);
     INFO((loaded ? std::string() : loaded.error()));
     REQUIRE(loaded.ok());
     const auto& tree = runtime.current()->directions[0];
@@ -106,7 +106,7 @@ TEST_CASE("class trees changed under traffic lose no packet", "[tree-change][int
     std::string load_error;
     std::thread control([&] {
         for (int i = 0; i < 40; ++i) {
-            auto r = runtime.load(i % 2 == 0 ? file_b : file_a);
+            auto r = runtime.load_file(i % 2 == 0 ? file_b : file_a);
             if (!r) {
                 load_error = r.error();
                 break;

@@ -267,7 +267,8 @@ TEST_CASE("a file that cannot be read is one error naming it") {
     REQUIRE_FALSE(r.ok());
     REQUIRE(r.diagnostics.size() == 1);
     CHECK(format(r.diagnostics[0]) ==
-          "/nonexistent/sluice/policy.toml:1:1: error: cannot read the policy file: No such file or directory");
+          "/nonexistent/sluice/policy.toml:1:1: error: cannot read the policy file /nonexistent/sluice/policy.toml: "
+          "No such file or directory");
 }
 
 TEST_CASE("a flood of errors is cut off with a count of the rest") {
