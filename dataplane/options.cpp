@@ -47,8 +47,9 @@ po::options_description settings_options(DaemonOptions& o, std::string& hugepage
          "log counters every SECONDS; 0 logs them only at exit (default 0)")
         ("socket", po::value(&o.socket)->value_name("PATH"),
          "control socket for sluicectl (default /run/sluice/sluiced.sock)")
-        ("metrics", po::value(&o.metrics)->value_name("HOST:PORT"),
-         "serve Prometheus metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:9464 (default off)")
+        ("metrics", po::value(&o.metrics)->value_name("[HOST:]PORT"),
+         "serve Prometheus metrics at http://HOST:PORT/metrics; a bare PORT binds 127.0.0.1, e.g. 9464 or "
+         "0.0.0.0:9464 (default off)")
         ("eal", po::value(&o.eal_args)->composing()->value_name("ARG"),
          "one extra EAL argument (repeatable); arguments after a lone -- go to the EAL too");
     return d;

@@ -28,7 +28,7 @@ struct DaemonOptions {
     uint32_t egress_queue_packets = 16384;
     uint32_t stats_interval_s = 0;     // 0 = only at exit
     std::string socket = "/run/sluice/sluiced.sock";  // control socket
-    std::string metrics;               // HOST:PORT for Prometheus; empty = off
+    std::string metrics;               // [HOST:]PORT for Prometheus; empty = off
     std::string policy_file;           // the policy to run; empty = bridge without classes
     bool show_config = false;          // print the effective settings and exit
 };
