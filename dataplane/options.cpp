@@ -51,8 +51,9 @@ po::options_description settings_options(DaemonOptions& o, std::string& hugepage
          "the group whose members may use the control socket to look and shape (default sluice)")
         ("policy-dir", po::value(&o.policy_dir)->value_name("DIR"),
          "the only directory in which group members may name policy files to load or save (default /etc/sluice)")
-        ("metrics", po::value(&o.metrics)->value_name("HOST:PORT"),
-         "serve Prometheus metrics at http://HOST:PORT/metrics, e.g. 127.0.0.1:9464 (default off)")
+        ("metrics", po::value(&o.metrics)->value_name("[HOST:]PORT"),
+         "serve Prometheus metrics at http://HOST:PORT/metrics; a bare PORT binds 127.0.0.1, e.g. 9464 or "
+         "0.0.0.0:9464 (default off)")
         ("eal", po::value(&o.eal_args)->composing()->value_name("ARG"),
          "one extra EAL argument (repeatable); arguments after a lone -- go to the EAL too");
     return d;

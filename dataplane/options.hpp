@@ -30,7 +30,7 @@ struct DaemonOptions {
     std::string socket = "/run/sluice/sluiced.sock";  // control socket
     std::string socket_group = "sluice";  // members may look and shape
     std::string policy_dir = "/etc/sluice";  // where members may name policy files
-    std::string metrics;               // HOST:PORT for Prometheus; empty = off
+    std::string metrics;               // [HOST:]PORT for Prometheus; empty = off
     std::string policy_file;           // the policy to run; empty = bridge without classes
     bool show_config = false;          // print the effective settings and exit
 };

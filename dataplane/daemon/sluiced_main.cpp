@@ -246,8 +246,7 @@ int run(const dp::DaemonOptions& o) {
     spdlog::info("control socket {}", o.socket);
     if (metrics) {
         metrics->start();
-        const auto colon = o.metrics.rfind(':');
-        spdlog::info("Prometheus metrics at http://{}:{}/metrics", o.metrics.substr(0, colon), metrics->port());
+        spdlog::info("Prometheus metrics at http://{}:{}/metrics", metrics->host(), metrics->port());
     }
     spdlog::info("bridging {} <-> {}; SIGINT or SIGTERM stops", (*lan)->name(), (*wan)->name());
 

@@ -88,7 +88,7 @@ TEST_CASE("sluicectl, Prometheus and DPDK telemetry see a live daemon's counters
     const std::string sock = (dir / "sluiced.sock").string();
     DaemonProcess sluiced(sluiced_path(),
                           {"--lan", "net_null0", "--wan", "net_null1", "--hugepages", "off", "--memory", "256",
-                           "--socket", sock, "--metrics", "127.0.0.1:0", "--", "--file-prefix", tag},
+                           "--socket", sock, "--metrics", "0", "--", "--file-prefix", tag},
                           (dir / "sluiced.log").string());
     REQUIRE(sluiced.wait_for_log("bridging", 20s));
     std::smatch m;
