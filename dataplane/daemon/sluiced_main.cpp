@@ -26,6 +26,7 @@
 #include "dataplane/daemon/policy_runtime.hpp"
 #include "shaper/policy_classes.hpp"
 #include "dataplane/eal.hpp"
+#include "dataplane/instance_lock.hpp"
 #include "dataplane/mempool.hpp"
 #include "dataplane/options.hpp"
 #include "dataplane/port.hpp"
@@ -80,6 +81,14 @@ int run(const dp::DaemonOptions& o) {
                              o.no_huge_memory_mb);
     }
     spdlog::info("memory: {}", memory);
+
+    // One daemon per port and per control socket, settled before the EAL
+    // probes a port: a refused daemon must not touch a running one's ports.
+    auto instance = dp::InstanceLock::acquire(o);
+    if (!instance) {
+        spdlog::error("{}", instance.error());
+        return 1;
+    }
 
     auto eal = dp::Eal::init(dp::eal_arguments(o, hugepages));
     if (!eal) {
