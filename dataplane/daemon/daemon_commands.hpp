@@ -9,6 +9,7 @@
 #include "control/server/command_table.hpp"
 #include "dataplane/daemon/direction.hpp"
 #include "dataplane/daemon/policy_runtime.hpp"
+#include "dataplane/daemon/port_watch.hpp"
 #include "dataplane/port.hpp"
 
 namespace sluice::dataplane {
@@ -22,6 +23,7 @@ struct DaemonView {
     std::string memory;  // what the memory probe chose, as logged
     std::string socket;
     const PolicyRuntime* policy = nullptr;
+    const PortWatch* watch = nullptr;  // whether each port delivers; none: not watched
 };
 
 // Registers the commands; `view` must outlive the table's use.

@@ -27,6 +27,7 @@
 #include "shaper/policy_classes.hpp"
 #include "dataplane/eal.hpp"
 #include "dataplane/instance_lock.hpp"
+#include "dataplane/daemon/port_watch.hpp"
 #include "dataplane/mempool.hpp"
 #include "dataplane/options.hpp"
 #include "dataplane/port.hpp"
@@ -185,6 +186,8 @@ int run(const dp::DaemonOptions& o) {
     down_cfg.changes = channels[1].get();
     dp::Direction upload(up_cfg);
     dp::Direction download(down_cfg);
+    // Says in the log and in `status` when a port stops delivering.
+    dp::PortWatch watch({lan->get(), wan->get()});
 
     // The control socket is bound before any packet moves, so a daemon that
     // cannot be managed never starts forwarding.
@@ -197,6 +200,7 @@ int run(const dp::DaemonOptions& o) {
     view.memory = memory;
     view.socket = o.socket;
     view.policy = &policy;
+    view.watch = &watch;
     dp::register_daemon_commands(commands, view);
     dp::register_policy_commands(commands, policy);
     auto server = sluice::control::SocketServer::bind(o.socket, commands);
