@@ -222,48 +222,70 @@ std::string default_lock_directory() {
 
 Result<LockFile> LockFile::acquire(int dir_fd, const std::string& dir, const LockIdentity& id) {
     const std::string path = dir + "/" + id.file;
-    // O_NOFOLLOW: a symbolic link planted at the name is refused, never
-    // followed; O_NONBLOCK keeps a planted FIFO from blocking the open.
-    const int fd = openat(dir_fd, id.file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
-    if (fd < 0) {
-        const int e = errno;
-        if (e == ELOOP) return Error{fmt::format("lock file {} is a symbolic link; remove it", path)};
-        return Error{fmt::format("cannot open lock file {}: {}", path, std::strerror(e))};
-    }
-    struct stat st{};
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
-        close(fd);
-        return Error{fmt::format("lock file {} is not a plain file of its own; remove it", path)};
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        const int e = errno;
-        if (e != EWOULDBLOCK) {
-            close(fd);
-            return Error{fmt::format("cannot lock {}: {}", path, std::strerror(e))};
+    // A holder that exits removes the file; one that we opened just before
+    // that is locked in vain, so try again with the file now at the name.
+    for (int attempt = 0; attempt < 10; ++attempt) {
+        // O_NOFOLLOW: a symbolic link planted at the name is refused, never
+        // followed; O_NONBLOCK keeps a planted FIFO from blocking the open.
+        const int fd = openat(dir_fd, id.file.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
+        if (fd < 0) {
+            const int e = errno;
+            if (e == ELOOP) return Error{fmt::format("lock file {} is a symbolic link; remove it", path)};
+            return Error{fmt::format("cannot open lock file {}: {}", path, std::strerror(e))};
         }
-        const long pid = holder_pid(fd);
-        close(fd);
-        const std::string who = pid > 0 ? fmt::format("sluiced pid {}", pid) : "another sluiced";
-        return Error{fmt::format("{} is already {} by {}; stop it first{} (lock {})", id.description, id.verb, who,
-                                 id.advice, path)};
+        struct stat st{};
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink > 1) {
+            close(fd);
+            return Error{fmt::format("lock file {} is not a plain file of its own; remove it", path)};
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            const int e = errno;
+            if (e != EWOULDBLOCK) {
+                close(fd);
+                return Error{fmt::format("cannot lock {}: {}", path, std::strerror(e))};
+            }
+            const long pid = holder_pid(fd);
+            close(fd);
+            const std::string who = pid > 0 ? fmt::format("sluiced pid {}", pid) : "another sluiced";
+            return Error{fmt::format("{} is already {} by {}; stop it first{} (lock {})", id.description, id.verb,
+                                     who, id.advice, path)};
+        }
+        struct stat now{};
+        if (fstat(fd, &st) != 0 || fstatat(dir_fd, id.file.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 ||
+            now.st_ino != st.st_ino || now.st_dev != st.st_dev) {
+            close(fd);
+            continue;
+        }
+        const int own_dir = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+        if (own_dir < 0) {
+            const int e = errno;
+            close(fd);
+            return Error{fmt::format("cannot keep lock directory {} open: {}", dir, std::strerror(e))};
+        }
+        LockFile lock(own_dir, fd, id);
+        // Ours now, whatever an earlier owner left in it.
+        const std::string content = fmt::format("{}\n{}\n", getpid(), id.description);
+        if (ftruncate(fd, 0) != 0 ||
+            pwrite(fd, content.data(), content.size(), 0) != static_cast<ssize_t>(content.size())) {
+            return Error{fmt::format("cannot write lock file {}: {}", path, std::strerror(errno))};
+        }
+        return lock;
     }
-    // Ours now, whatever an earlier owner left in it.
-    const std::string content = fmt::format("{}\n{}\n", getpid(), id.description);
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, content.data(), content.size(), 0) != static_cast<ssize_t>(content.size())) {
-        const int e = errno;
-        close(fd);
-        return Error{fmt::format("cannot write lock file {}: {}", path, std::strerror(e))};
-    }
-    return LockFile(fd, id);
+    return Error{fmt::format("cannot lock {}: it keeps being replaced", path)};
 }
 
-LockFile::LockFile(LockFile&& o) noexcept : fd_(o.fd_), id_(std::move(o.id_)) { o.fd_ = -1; }
+LockFile::LockFile(LockFile&& o) noexcept : dir_fd_(o.dir_fd_), fd_(o.fd_), id_(std::move(o.id_)) {
+    o.dir_fd_ = -1;
+    o.fd_ = -1;
+}
 
 LockFile& LockFile::operator=(LockFile&& o) noexcept {
     if (this != &o) {
         release();
+        dir_fd_ = o.dir_fd_;
         fd_ = o.fd_;
         id_ = std::move(o.id_);
+        o.dir_fd_ = -1;
         o.fd_ = -1;
     }
     return *this;
@@ -272,13 +294,11 @@ LockFile& LockFile::operator=(LockFile&& o) noexcept {
 LockFile::~LockFile() { release(); }
 
 void LockFile::release() {
-    if (fd_ < 0) return;
-    // Still locked here: nobody else reads a half-emptied file as theirs.
-    if (ftruncate(fd_, 0) != 0) {
-        // The lock goes with the descriptor anyway; a stale pid only misleads a reader.
-    }
-    close(fd_);
-    fd_ = -1;
+    // Removed while still locked: nobody can take a file that is going away.
+    if (fd_ >= 0 && dir_fd_ >= 0) unlinkat(dir_fd_, id_.file.c_str(), 0);
+    if (fd_ >= 0) close(fd_);
+    if (dir_fd_ >= 0) close(dir_fd_);
+    fd_ = dir_fd_ = -1;
 }
 
 Result<InstanceLock> InstanceLock::acquire(const DaemonOptions& o, const std::string& dir) {

@@ -7,7 +7,8 @@
 // Each lock is an flock(LOCK_EX | LOCK_NB) on a file in a directory that only
 // the daemon's user can write (/run/lock/sluice for root). The file holds the
 // owner's pid; the kernel drops the lock when the owner exits, however it
-// exits, so a file left by a dead daemon is simply taken over.
+// exits, so a file left by a daemon that was killed is simply taken over.
+// A daemon that exits normally removes its files.
 #pragma once
 
 #include <string>
@@ -48,9 +49,10 @@ LockIdentity socket_identity(const std::string& path);
 // /tmp/sluice-UID without it.
 std::string default_lock_directory();
 
-// One held lock file. Move-only; the destructor empties the file and closes
-// it, which releases the lock. The file itself stays: removing it would let a
-// process that opened it a moment earlier lock a name nobody else sees.
+// One held lock file. Move-only; the destructor removes the file and closes
+// it, which releases the lock. Removal is safe because only the holder
+// removes, and a process that locks a file someone removed meanwhile sees
+// that the name no longer leads to it and tries again.
 class LockFile {
 public:
     // `dir_fd` is the checked lock directory, `dir` its path for messages.
@@ -64,9 +66,10 @@ public:
     const LockIdentity& identity() const { return id_; }
 
 private:
-    LockFile(int fd, LockIdentity id) : fd_(fd), id_(std::move(id)) {}
+    LockFile(int dir_fd, int fd, LockIdentity id) : dir_fd_(dir_fd), fd_(fd), id_(std::move(id)) {}
     void release();
 
+    int dir_fd_ = -1;  // the lock directory, to remove the file by name
     int fd_ = -1;
     LockIdentity id_;
 };

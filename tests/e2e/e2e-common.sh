@@ -23,10 +23,6 @@ e2e_cleanup() {
         kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
     done
     topo_down "$ID"
-    # The lock files sluiced left for this test's veths and sockets (the
-    # daemons are gone: nobody holds them).
-    rm -f "/run/lock/sluice/iface-sl${ID}l.lock" "/run/lock/sluice/iface-sl${ID}w.lock" \
-        "/run/lock/sluice/socket$(printf '%s' "$WORK" | tr / +)"+*.lock
     rm -rf "$WORK"
 }
 trap e2e_cleanup EXIT

@@ -157,4 +157,7 @@ rc=0
 wait "$SLUICED_PID" || rc=$?
 SLUICED_PID=
 [ "$rc" -eq 0 ] || fail "sluiced exited with $rc after SIGTERM"
+for f in "iface-$TOPO_LAN_IF.lock" "iface-$TOPO_WAN_IF.lock"; do
+    [ ! -e "/run/lock/sluice/$f" ] || fail "sluiced left /run/lock/sluice/$f behind"
+done
 echo "PASS: a second sluiced is refused without disturbing the first; link and delivery show in status"

@@ -185,9 +185,24 @@ TEST_CASE("a lock is released when its owner is destroyed") {
         CHECK(first->held().size() == 3);
         CHECK_FALSE(InstanceLock::acquire(o, t.locks()).ok());
     }
+    // A daemon that exits normally leaves no lock files behind.
+    CHECK(fs::is_empty(t.locks()));
     auto again = InstanceLock::acquire(o, t.locks());
     REQUIRE(again.ok());
     CHECK(again->held().size() == 3);
+}
+
+TEST_CASE("a daemon refused one lock gives back the ones it took") {
+    TempDir t;
+    const std::string sock = t.path + "/s.sock";
+    auto first = InstanceLock::acquire(ports("net_null0", "net_null1", sock), t.locks());
+    REQUIRE(first.ok());
+    // iface-... sorts before socket...: taken, then given back.
+    auto second = InstanceLock::acquire(ports("net_af_xdp0,iface=sl1l", "net_null1", sock), t.locks());
+    REQUIRE_FALSE(second.ok());
+    CHECK_FALSE(fs::exists(t.locks() + "/iface-sl1l.lock"));
+    auto third = InstanceLock::acquire(ports("net_af_xdp0,iface=sl1l", "net_null1", t.path + "/other.sock"), t.locks());
+    CHECK(third.ok());
 }
 
 TEST_CASE("a lock file left by a dead daemon is taken over") {
