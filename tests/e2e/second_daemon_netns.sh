@@ -9,6 +9,9 @@
 #   - one daemon with both ports on one interface is refused;
 #   - a veth set down shows as down in `show ports` and `status`, and as
 #     delivering again once it is up;
+#   - an XDP program replaced by one that passes everything to the kernel
+#     (built with clang when there is one) is found by the counters: the
+#     kernel counts packets arriving, the port none;
 #   - an XDP program removed by hand is reported in the log and in `status`.
 #
 # Usage: second_daemon_netns.sh SLUICED SLUICECTL
