@@ -8,6 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include "dataplane/eal.hpp"
+#include "dataplane/instance_lock.hpp"
+#include "dataplane/kernel_link.hpp"
 
 namespace sluice::dataplane {
 
@@ -36,6 +38,7 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
     if (rc != 0) return Error{fmt::format("--{}: cannot read device info: {}", s.role, rte_strerror(-rc))};
     std::unique_ptr<Port> port(new Port(id, s.role, device_name(s.devargs),
                                         info.driver_name ? info.driver_name : "?"));
+    port->interface_ = kernel_interface(s.devargs);
 
     // A transparent bridge must not let the NIC alter frames: no offloads.
     rte_eth_conf conf{};
@@ -82,6 +85,7 @@ int Port::socket_id() const {
 }
 
 std::string Port::link_status() const {
+    if (!interface_.empty()) return read_kernel_link(interface_).describe(interface_);
     rte_eth_link link{};
     if (rte_eth_link_get_nowait(id_, &link) != 0) return "link unknown";
     if (link.link_status == RTE_ETH_LINK_DOWN) return "link down";
@@ -90,6 +94,12 @@ std::string Port::link_status() const {
                                   : fmt::format("{} Mbit/s", link.link_speed);
     return fmt::format("link up at {}, {} duplex", speed,
                        link.link_duplex == RTE_ETH_LINK_FULL_DUPLEX ? "full" : "half");
+}
+
+bool Port::link_up() const {
+    if (!interface_.empty()) return read_kernel_link(interface_).up();
+    rte_eth_link link{};
+    return rte_eth_link_get_nowait(id_, &link) == 0 && link.link_status == RTE_ETH_LINK_UP;
 }
 
 PortStats Port::stats() const {

@@ -36,8 +36,14 @@ public:
     const std::string& role() const { return role_; }
     const std::string& name() const { return name_; }
     const std::string& driver() const { return driver_; }
+    // The kernel interface behind the port (iface= of an af_xdp, af_packet
+    // or pcap vdev); empty for PCI ports and process-local vdevs.
+    const std::string& interface() const { return interface_; }
     int socket_id() const;
+    // The link as the kernel sees the interface where there is one, as the
+    // driver reports it otherwise: "link up at ..." or "link down ...".
     std::string link_status() const;
+    bool link_up() const;
     PortStats stats() const;
 
 private:
@@ -48,6 +54,7 @@ private:
     std::string role_;
     std::string name_;
     std::string driver_;
+    std::string interface_;
     bool started_ = false;
 };
 

@@ -19,8 +19,14 @@ std::string duration(uint64_t s) {
 std::string ports_table(const json& ports) {
     std::string out = fmt::format("{:<5} {:<20} {:<16} {}\n", "role", "port", "driver", "link");
     for (const auto& p : ports) {
+        std::string link = p.value("link", "");
+        // A port that stops delivering while its link is up says why (a
+        // link that is down already says so).
+        if (!p.value("delivering", true) && p.value("condition", "") != "link_down") {
+            link += fmt::format("; NOT DELIVERING: {}", p.value("reason", "?"));
+        }
         out += fmt::format("{:<5} {:<20} {:<16} {}\n", p.value("role", ""), p.value("name", ""),
-                           p.value("driver", ""), p.value("link", ""));
+                           p.value("driver", ""), link);
     }
     return out;
 }

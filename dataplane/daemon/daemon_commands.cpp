@@ -37,7 +37,16 @@ namespace {
 json port_list(const DaemonView& view) {
     json ports = json::array();
     for (const Port* p : view.ports) {
-        ports.push_back({{"role", p->role()}, {"name", p->name()}, {"driver", p->driver()}, {"link", p->link_status()}});
+        json entry{{"role", p->role()}, {"name", p->name()}, {"driver", p->driver()}, {"link", p->link_status()}};
+        if (!p->interface().empty()) entry["interface"] = p->interface();
+        // Whether what arrives on the link reaches the port, and why not.
+        if (view.watch != nullptr) {
+            const PortHealth h = view.watch->health(p);
+            entry["delivering"] = h.delivering();
+            entry["condition"] = port_condition_name(h.condition);
+            if (!h.delivering()) entry["reason"] = h.reason;
+        }
+        ports.push_back(std::move(entry));
     }
     return ports;
 }

@@ -9,6 +9,7 @@
 #include "control/server/command_table.hpp"
 #include "dataplane/daemon/direction.hpp"
 #include "dataplane/daemon/policy_runtime.hpp"
+#include "dataplane/daemon/port_watch.hpp"
 #include "dataplane/port.hpp"
 
 namespace sluice::dataplane {
@@ -23,6 +24,7 @@ struct DaemonView {
     std::string socket;
     std::string policy_dir;  // where members may name policy files
     const PolicyRuntime* policy = nullptr;
+    const PortWatch* watch = nullptr;  // whether each port delivers; none: not watched
 };
 
 // Registers the commands; `view` must outlive the table's use.

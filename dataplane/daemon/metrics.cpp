@@ -217,7 +217,7 @@ std::string prometheus_text(const DaemonView& view) {
     header(out, {"sluice_port_link_up", "gauge", "1 when the port's link is up"});
     for (const Port* p : view.ports) {
         out += fmt::format("sluice_port_link_up{{port=\"{}\",device=\"{}\"}} {}\n", label(p->role()), label(p->name()),
-                           p->link_status().rfind("link up", 0) == 0 ? 1 : 0);
+                           p->link_up() ? 1 : 0);
     }
     return out;
 }

@@ -26,6 +26,8 @@
 #include "dataplane/daemon/policy_runtime.hpp"
 #include "shaper/policy_classes.hpp"
 #include "dataplane/eal.hpp"
+#include "dataplane/instance_lock.hpp"
+#include "dataplane/daemon/port_watch.hpp"
 #include "dataplane/mempool.hpp"
 #include "dataplane/options.hpp"
 #include "dataplane/port.hpp"
@@ -80,6 +82,14 @@ int run(const dp::DaemonOptions& o) {
                              o.no_huge_memory_mb);
     }
     spdlog::info("memory: {}", memory);
+
+    // One daemon per port and per control socket, settled before the EAL
+    // probes a port: a refused daemon must not touch a running one's ports.
+    auto instance = dp::InstanceLock::acquire(o);
+    if (!instance) {
+        spdlog::error("{}", instance.error());
+        return 1;
+    }
 
     auto eal = dp::Eal::init(dp::eal_arguments(o, hugepages));
     if (!eal) {
@@ -176,6 +186,8 @@ int run(const dp::DaemonOptions& o) {
     down_cfg.changes = channels[1].get();
     dp::Direction upload(up_cfg);
     dp::Direction download(down_cfg);
+    // Says in the log and in `status` when a port stops delivering.
+    dp::PortWatch watch({lan->get(), wan->get()});
 
     // The control socket is bound before any packet moves, so a daemon that
     // cannot be managed never starts forwarding.
@@ -188,6 +200,7 @@ int run(const dp::DaemonOptions& o) {
     view.memory = memory;
     view.socket = o.socket;
     view.policy = &policy;
+    view.watch = &watch;
     view.policy_dir = o.policy_dir;
     const auto policy_dir = sluice::policy::PolicyDirectory::open(o.policy_dir);
     commands.set_group_name(o.socket_group);
