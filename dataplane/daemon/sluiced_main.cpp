@@ -32,6 +32,7 @@
 #include "dataplane/options.hpp"
 #include "dataplane/port.hpp"
 #include "dataplane/daemon/report.hpp"
+#include "dataplane/daemon/service_notify.hpp"
 #include "dataplane/daemon/worker.hpp"
 
 namespace dp = sluice::dataplane;
@@ -262,15 +263,18 @@ int run(const dp::DaemonOptions& o) {
         spdlog::info("Prometheus metrics at http://{}:{}/metrics", metrics->host(), metrics->port());
     }
     spdlog::info("bridging {} <-> {}; SIGINT or SIGTERM stops", (*lan)->name(), (*wan)->name());
+    dp::notify_ready(fmt::format("bridging {} <-> {}", (*lan)->name(), (*wan)->name()));
 
     const timespec tick{static_cast<time_t>(o.stats_interval_s ? o.stats_interval_s : 3600), 0};
     for (;;) {
         const int sig = sigtimedwait(&signals, nullptr, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
             spdlog::info("{}: stopping, draining queued packets", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            dp::notify_stopping();
             break;
         }
         if (sig == SIGHUP) {
+            dp::notify_reloading();
             auto r = policy.reload();
             if (r) {
                 spdlog::info("SIGHUP: policy {} reloaded (checksum {}, workers switched in {:.2f} ms)", r->file,
@@ -278,6 +282,8 @@ int run(const dp::DaemonOptions& o) {
             } else {
                 spdlog::warn("SIGHUP: {}", r.error());
             }
+            // Ready again either way: a refused file leaves the running policy.
+            dp::notify_ready(r ? "policy reloaded" : "policy reload refused; the running policy stays");
             continue;
         }
         if (sig < 0 && o.stats_interval_s != 0) {
