@@ -47,7 +47,7 @@ const std::vector<std::pair<std::string, Command>> kCommands = {
     {"meter", {"meter set NAME cir=R [cbs=S] [ebs=S] [pir=R] [pbs=S] [yellow=pass|drop] [red=pass|drop]", "change a policer live"}},
     {"set", {"set class NAME [rate=R] [ceil=R] [burst=S] [cburst=S] [prio=P] [weight=W] [direction=D]",
              "change a class live; answered once every worker applied it"}},
-    {"log", {"log level LEVEL", "set the daemon's log level (trace ... off)"}},
+    {"log", {"log level LEVEL", "set the daemon's log level (trace ... off; root only)"}},
     {"call", {"call COMMAND [JSON-ARGS]", "send any request as it is, print the raw response"}},
 };
 
