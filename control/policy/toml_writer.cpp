@@ -36,6 +36,20 @@ std::string ranges_text(const std::vector<Range>& rs) {
     return out + "]";
 }
 
+// Management ports are read one number at a time (no "lo-hi" there); the
+// loader merges adjacent ones into ranges, so write each port again. A range
+// holds no more ports than the file it came from listed.
+std::string port_list(const std::vector<Range>& rs) {
+    std::string out = "[";
+    for (const Range& r : rs) {
+        for (uint32_t port = r.lo; port <= r.hi; ++port) {
+            if (out.size() > 1) out += ", ";
+            out += std::to_string(port);
+        }
+    }
+    return out + "]";
+}
+
 std::string mask_list(uint64_t mask, unsigned bits) {
     std::string out = "[";
     bool first = true;
@@ -197,7 +211,7 @@ void write_management(const Policy& p, std::string& out) {
         out += "]\n\n";
         for (const Service& s : p.management.services) {
             out += "[[management.service]]\nprotocol = " + protocol_text(s.protocol) + "\n";
-            if (!s.ports.empty()) out += "ports = " + ranges_text(s.ports) + "\n";
+            if (!s.ports.empty()) out += "ports = " + port_list(s.ports) + "\n";
             out += "\n";
         }
     }
