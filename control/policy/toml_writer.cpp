@@ -11,11 +11,23 @@
 namespace sluice::policy {
 namespace {
 
+// A TOML basic string. Names may hold any character the file could write
+// with an escape; control characters other than tab must be escaped again.
 std::string quoted(std::string_view s) {
     std::string out = "\"";
     for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\';
-        out += c;
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if ((u < 0x20 && c != '\t') || u == 0x7f) {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out += "\\u00";
+            out += kHex[u >> 4];
+            out += kHex[u & 0xf];
+        } else {
+            out += c;
+        }
     }
     return out + "\"";
 }

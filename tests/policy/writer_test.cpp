@@ -55,3 +55,25 @@ protocol = "tcp"
 ports = [443, 22, 23, 24]
 )");
 }
+
+// Found by tests/fuzz/fuzz_policy: names may hold control characters through
+// TOML escapes, and the writer put them back raw, which TOML forbids.
+TEST_CASE("names with control characters, quotes and backslashes are escaped when written back") {
+    check_round_trip(R"([upload]
+rate = "10mbit"
+default_class = "line\nbreak\u0001\u007f\t\"q\"\\"
+[[upload.class]]
+name = "line\nbreak\u0001\u007f\t\"q\"\\"
+rate = "1mbit"
+[download]
+rate = "10mbit"
+[[meter]]
+name = "m\r\u001f"
+cir = "1mbit"
+cbs = "10kb"
+[[rule]]
+name = "r\u0000\b\f"
+dscp = "ef"
+meter = "m\r\u001f"
+)");
+}
