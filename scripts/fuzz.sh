@@ -1,13 +1,13 @@
 #!/bin/sh
 # The sanitizer build: libFuzzer harnesses (tests/fuzz) and the unit tests
-# that need no DPDK environment, built with clang, AddressSanitizer and
+# that need no ports and no root, built with clang, AddressSanitizer and
 # UndefinedBehaviorSanitizer in build-fuzz (the gcc build in build/ is left
 # alone). scripts/test.sh runs it with 10 seconds per harness.
 #
-#   scripts/fuzz.sh                    10 s per harness, then the unit tests
+#   scripts/fuzz.sh                    10 s per harness; the unit tests beside them
 #   scripts/fuzz.sh 3600               an hour per harness
 #   scripts/fuzz.sh 600 policy         ten minutes of one harness (parser, policy, protocol)
-#   scripts/fuzz.sh 0                  replay the corpora only, then the unit tests
+#   scripts/fuzz.sh 0                  replay the corpora only; the unit tests
 #
 # Every harness first replays its committed corpus (tests/fuzz/corpus/NAME),
 # then fuzzes from it; what it learns goes to build-fuzz/fuzz-corpus/NAME, and
