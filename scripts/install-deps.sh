@@ -8,6 +8,7 @@ PACKAGES="
 build-essential pkg-config meson ninja-build
 libdpdk-dev dpdk dpdk-dev
 libbpf-dev libelf-dev zlib1g-dev clang llvm bpftool
+libclang-rt-14-dev
 libboost-program-options-dev libspdlog-dev libfmt-dev catch2
 libtomlplusplus-dev nlohmann-json3-dev libpcap-dev libsystemd-dev
 iproute2 iputils-ping iperf3 irtt tcpdump tshark tcpreplay python3-scapy

@@ -11,11 +11,23 @@
 namespace sluice::policy {
 namespace {
 
+// A TOML basic string. Names may hold any character the file could write
+// with an escape; control characters other than tab must be escaped again.
 std::string quoted(std::string_view s) {
     std::string out = "\"";
     for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\';
-        out += c;
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += c;
+        } else if ((u < 0x20 && c != '\t') || u == 0x7f) {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out += "\\u00";
+            out += kHex[u >> 4];
+            out += kHex[u & 0xf];
+        } else {
+            out += c;
+        }
     }
     return out + "\"";
 }
@@ -32,6 +44,20 @@ std::string ranges_text(const std::vector<Range>& rs) {
         if (i) out += ", ";
         out += rs[i].lo == rs[i].hi ? std::to_string(rs[i].lo)
                                     : quoted(std::to_string(rs[i].lo) + "-" + std::to_string(rs[i].hi));
+    }
+    return out + "]";
+}
+
+// Management ports are read one number at a time (no "lo-hi" there); the
+// loader merges adjacent ones into ranges, so write each port again. A range
+// holds no more ports than the file it came from listed.
+std::string port_list(const std::vector<Range>& rs) {
+    std::string out = "[";
+    for (const Range& r : rs) {
+        for (uint32_t port = r.lo; port <= r.hi; ++port) {
+            if (out.size() > 1) out += ", ";
+            out += std::to_string(port);
+        }
     }
     return out + "]";
 }
@@ -197,7 +223,7 @@ void write_management(const Policy& p, std::string& out) {
         out += "]\n\n";
         for (const Service& s : p.management.services) {
             out += "[[management.service]]\nprotocol = " + protocol_text(s.protocol) + "\n";
-            if (!s.ports.empty()) out += "ports = " + ranges_text(s.ports) + "\n";
+            if (!s.ports.empty()) out += "ports = " + port_list(s.ports) + "\n";
             out += "\n";
         }
     }
