@@ -21,6 +21,7 @@
 
 #include "shaper/scheduler.hpp"
 
+#include <algorithm>
 #include <bit>
 
 #include "shaper/scheduler_inline.hpp"
@@ -288,7 +289,10 @@ SLUICE_HOT_INLINE bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Pa
             int32_t& d = c.deficit[i == 0 ? 0 : 1];
             d -= static_cast<int32_t>(cost);
             if (d < 0) {
-                d += static_cast<int32_t>(profile_of(c).quantum);
+                // A packet that costs more than the quantum leaves a debt
+                // the refill cannot repay; it is forgiven rather than kept,
+                // or the deficit would fall until it wraps.
+                d = std::max(d + static_cast<int32_t>(profile_of(c).quantum), 0);
                 Ring& ring = i == 0 ? row_[level][prio] : feed_[path[i - 1]][prio];
                 ring.cur = link_of(path[i], prio).next;
                 ring.resume = kNone;

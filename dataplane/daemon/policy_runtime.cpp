@@ -120,7 +120,8 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
     std::lock_guard lock(mutex_);
     if (!policy_) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
     static const char* kKeys[] = {"class", "direction", "rate", "ceil", "burst", "cburst", "prio", "weight"};
-    for (const auto& [key, value] : args.items()) {
+    for (const auto& item : args.items()) {
+        const std::string& key = item.key();
         if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* k) { return key == k; }) == std::end(kKeys)) {
             return Error{fmt::format("unknown setting '{}'; set class takes rate, ceil, burst, cburst, prio, weight "
                                      "(and direction)", key)};

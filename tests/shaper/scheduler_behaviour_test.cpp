@@ -360,3 +360,29 @@ TEST_CASE("a fq_codel leaf that gets a child hands its packets over and keeps no
     CHECK(s.snapshot(10)->backlog_packets == 1);
     CHECK(s.flow_table().in_use() == 1);
 }
+
+TEST_CASE("a class whose packets cost more than its quantum keeps sharing with its sibling indefinitely",
+          "[shaper][drr]") {
+    // 9000-byte frames under the default 1514-byte MTU: every jumbo packet
+    // costs more than the class's quantum. Its deficit must stay bounded:
+    // an int32 deficit that kept falling wrapped after about 290,000 such
+    // packets, and the class then held the turn and starved its sibling.
+    Scheduler s = make({leaf(1, kNoParent, gbit(10)), leaf(10, 1, mbit(1), gbit(10)), leaf(11, 1, mbit(1), gbit(10))});
+    VirtualTraffic t(s);
+    Source jumbo;
+    jumbo.class_id = 10;
+    jumbo.length = 9000;
+    jumbo.keep_queued = 256;
+    const size_t j = t.add(jumbo);
+    Source small;
+    small.class_id = 11;
+    small.length = 1500;
+    small.keep_queued = 256;
+    const size_t m = t.add(small);
+    // Over 300,000 jumbo packets pass before the window that is judged.
+    t.run(sec(4), sec(3), sec(4));
+    const double jumbo_rate = t.source(j).window_rate(sec(1)), small_rate = t.source(m).window_rate(sec(1));
+    INFO("jumbo " << jumbo_rate * 8 / 1e9 << " Gbit/s, small " << small_rate * 8 / 1e9 << " Gbit/s");
+    CHECK(small_rate > gbit(1));
+    CHECK(jumbo_rate > gbit(1));
+}
