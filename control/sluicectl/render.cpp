@@ -56,9 +56,9 @@ std::string render(const std::string& request, const json& r) {
     if (request == "set class") {
         std::string out;
         for (const auto& a : r["applied"]) {
-            out += fmt::format("{} {}: rate {} ceil {} burst {} cburst {} prio {} weight {}\n", r.value("class", "?"),
+            out += fmt::format("{} {}: rate {} ceil {} burst {} cburst {} priority {} weight {}\n", r.value("class", "?"),
                                a.value("direction", ""), a.value("rate", ""), a.value("ceil", ""), a.value("burst", 0u),
-                               a.value("cburst", 0u), a.value("prio", 0), a.value("weight", 1u));
+                               a.value("cburst", 0u), a.value("priority", a.value("prio", 0)), a.value("weight", 1u));
         }
         out += fmt::format("applied by the workers in {} us\n", r.value("applied_in_us", 0));
         return out;

@@ -45,8 +45,8 @@ const std::vector<std::pair<std::string, Command>> kCommands = {
     {"rule", {"rule add [at=N] KEY=VALUE... | rule del NAME | rule move NAME N",
               "edit the running rules; KEY=VALUE in the policy file's syntax, e.g. protocol='\"udp\"' dst_port=5060"}},
     {"meter", {"meter set NAME cir=R [cbs=S] [ebs=S] [pir=R] [pbs=S] [yellow=pass|drop] [red=pass|drop]", "change a policer live"}},
-    {"set", {"set class NAME [rate=R] [ceil=R] [burst=S] [cburst=S] [prio=P] [weight=W] [direction=D]",
-             "change a class live; answered once every worker applied it"}},
+    {"set", {"set class NAME [rate=R] [ceil=R] [burst=S] [cburst=S] [priority=P] [weight=W] [direction=D]",
+             "change a class live (prio= is short for priority=); answered once every worker applied it"}},
     {"log", {"log level LEVEL", "set the daemon's log level (trace ... off; root only)"}},
     {"call", {"call COMMAND [JSON-ARGS]", "send any request as it is, print the raw response"}},
 };
@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
             if (eq == std::string::npos || eq == 0) return fail(kRefused, fmt::format("'{}' is not KEY=VALUE", words[i]));
             const std::string key = words[i].substr(0, eq), value = words[i].substr(eq + 1);
             // Priorities and weights are numbers; rates and sizes keep their units.
-            if (key == "prio" || key == "weight") {
+            if (key == "priority" || key == "prio" || key == "weight") {
                 char* end = nullptr;
                 const long v = std::strtol(value.c_str(), &end, 10);
                 if (value.empty() || *end != '\0') return fail(kRefused, fmt::format("{} must be a number, not '{}'", key, value));

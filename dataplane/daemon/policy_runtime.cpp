@@ -119,13 +119,17 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
     using control::json;
     std::lock_guard lock(mutex_);
     if (!policy_) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
-    static const char* kKeys[] = {"class", "direction", "rate", "ceil", "burst", "cburst", "prio", "weight"};
+    // "priority" is the policy file's key; "prio" is kept as its short alias.
+    static const char* kKeys[] = {"class", "direction", "rate", "ceil", "burst", "cburst", "priority", "prio", "weight"};
     for (const auto& item : args.items()) {
         const std::string& key = item.key();
         if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* k) { return key == k; }) == std::end(kKeys)) {
-            return Error{fmt::format("unknown setting '{}'; set class takes rate, ceil, burst, cburst, prio, weight "
-                                     "(and direction)", key)};
+            return Error{fmt::format("unknown setting '{}'; set class takes rate, ceil, burst, cburst, priority (or prio), "
+                                     "weight (and direction)", key)};
         }
+    }
+    if (args.contains("priority") && args.contains("prio")) {
+        return Error{"priority and prio are the same setting; give one of them"};
     }
     if (!args.contains("class") || !args["class"].is_string()) return Error{"name the class: class=NAME"};
     const std::string name = args["class"].get<std::string>();
@@ -157,8 +161,8 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
         if (parsed.value > UINT32_MAX) return Error{fmt::format("{}: at most 4 GiB", key)};
         (std::string(key) == "burst" ? burst : cburst) = static_cast<uint32_t>(parsed.value);
     }
-    if (args.contains("prio")) {
-        auto p = control::int_arg(args, "prio", 0, 7);
+    if (const char* key = args.contains("priority") ? "priority" : args.contains("prio") ? "prio" : nullptr) {
+        auto p = control::int_arg(args, key, 0, 7);
         if (!p) return Error{p.error()};
         prio = static_cast<uint8_t>(*p);
     }
@@ -168,7 +172,7 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
         weight = static_cast<uint32_t>(*w);
     }
     if (!rate && !ceil && !burst && !cburst && !prio && !weight) {
-        return Error{"nothing to change: give rate, ceil, burst, cburst, prio or weight"};
+        return Error{"nothing to change: give rate, ceil, burst, cburst, priority or weight"};
     }
 
     std::vector<size_t> dirs;
@@ -240,7 +244,7 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
         if (weight) c.weight = *weight;
         applied.push_back({{"direction", policy::direction_name(static_cast<policy::Direction>(d))},
                            {"rate", rate_text(c.rate)}, {"ceil", rate_text(c.ceil)}, {"burst", c.burst},
-                           {"cburst", c.cburst}, {"prio", c.priority}, {"weight", c.weight}});
+                           {"cburst", c.cburst}, {"priority", c.priority}, {"prio", c.priority}, {"weight", c.weight}});
     }
     // The effective policy now differs from its file; a reload must match it.
     policy_ = std::move(next);

@@ -207,3 +207,52 @@ TEST_CASE("100,000 random requests leave a running daemon serving and its policy
     CHECK(sluiced.stop(SIGTERM) == 0);
     fs::remove_all(dir);
 }
+
+// The command line speaks as the policy file does and its views agree: a
+// class's `priority` by that name, rules numbered from 1 everywhere, every
+// `show` a table, and `top --json` a line of JSON per refresh.
+TEST_CASE("sluicectl's commands agree with the policy file and with each other") {
+    const std::string tag = "sluice-cli-" + std::to_string(getpid());
+    const fs::path dir = fs::temp_directory_path() / tag;
+    fs::create_directories(dir);
+    const std::string sock = (dir / "sluiced.sock").string();
+    const std::string policy = std::string(SLUICE_SOURCE_DIR) + "/configs/office.toml";
+    DaemonProcess sluiced(sluiced_path(),
+                          {"--lan", "net_null0,no-rx=1", "--wan", "net_null1,no-rx=1", "--hugepages", "off", "--memory", "256",
+                           "--socket", sock, "--policy", policy},
+                          (dir / "sluiced.log").string());
+    REQUIRE(sluiced.wait_for_log("bridging", 20s));
+    auto priority_of = [&](const std::string& dir_name, const std::string& name) {
+        std::string out;
+        REQUIRE(run_sluicectl({"--socket", sock, "--json", "show", "classes"}, &out) == 0);
+        const json classes = json::parse(out);
+        for (const auto& c : classes[dir_name]["classes"]) {
+            if (c["name"] == name) return c["priority"].get<int>();
+        }
+        FAIL("no class " << name);
+        return -1;
+    };
+    std::string out;
+
+    SECTION("set class takes priority, and prio as its alias, not both") {
+        CHECK(run_sluicectl({"--socket", sock, "set", "class", "sales", "priority=5"}, &out) == 0);
+        CHECK(out.find("priority 5") != std::string::npos);
+        CHECK(priority_of("upload", "sales") == 5);
+        CHECK(priority_of("download", "sales") == 5);
+        CHECK(run_sluicectl({"--socket", sock, "set", "class", "sales", "prio=2", "direction=upload"}, &out) == 0);
+        CHECK(priority_of("upload", "sales") == 2);
+        CHECK(priority_of("download", "sales") == 5);
+        CHECK(run_sluicectl({"--socket", sock, "set", "class", "sales", "priority=1", "prio=1"}, &out) == 1);
+        CHECK(out.find("give one of them") != std::string::npos);
+        CHECK(priority_of("upload", "sales") == 2);
+        CHECK(run_sluicectl({"--socket", sock, "set", "class", "sales", "priority=high"}, &out) == 1);
+        // The daemon itself, as scripts call it.
+        CHECK(run_sluicectl({"--socket", sock, "call", "set class", R"({"class":"sales","priority":6})"}, &out) == 0);
+        CHECK(priority_of("upload", "sales") == 6);
+        CHECK(run_sluicectl({"--socket", sock, "call", "set class", R"({"class":"sales","priority":1,"prio":1})"}, &out) == 1);
+        CHECK(run_sluicectl({"--socket", sock, "set", "--help"}, &out) == 0);
+        CHECK(out.find("priority=P") != std::string::npos);
+    }
+    CHECK(sluiced.stop(SIGTERM) == 0);
+    fs::remove_all(dir);
+}
