@@ -253,6 +253,30 @@ TEST_CASE("sluicectl's commands agree with the policy file and with each other")
         CHECK(run_sluicectl({"--socket", sock, "set", "--help"}, &out) == 0);
         CHECK(out.find("priority=P") != std::string::npos);
     }
+    SECTION("policy diff numbers rules as show rules does, from 1") {
+        CHECK(run_sluicectl({"--socket", sock, "--json", "show", "rules"}, &out) == 0);
+        const json rules = json::parse(out)["rules"];
+        REQUIRE(rules.size() > 2);
+        CHECK(rules[0]["index"] == 1);
+        const std::string first = rules[0]["name"], last = rules.back()["name"];
+        const int last_index = rules.back()["index"];
+        CHECK(run_sluicectl({"--socket", sock, "rule", "del", first}, &out) == 0);
+        CHECK(run_sluicectl({"--socket", sock, "--json", "policy", "diff"}, &out) == 1);
+        const json diff = json::parse(out);
+        auto has = [](const json& lines, const std::string& prefix) {
+            for (const auto& l : lines) {
+                if (l.get<std::string>().rfind(prefix, 0) == 0) return true;
+            }
+            return false;
+        };
+        // The file still has the deleted rule first and the last rule at its
+        // show-rules index; the running policy has the last rule one up.
+        CHECK(has(diff["file_only"], "rule 1 " + first + " "));
+        CHECK(has(diff["file_only"], "rule " + std::to_string(last_index) + " " + last + " "));
+        CHECK(has(diff["running_only"], "rule " + std::to_string(last_index - 1) + " " + last + " "));
+        CHECK_FALSE(has(diff["file_only"], "rule 0 "));
+        CHECK_FALSE(has(diff["running_only"], "rule 0 "));
+    }
     CHECK(sluiced.stop(SIGTERM) == 0);
     fs::remove_all(dir);
 }
