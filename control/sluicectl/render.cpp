@@ -172,6 +172,21 @@ std::string render(const std::string& request, const json& r) {
         }
         return out;
     }
+    if (request == "show meters") {
+        // A srTCM has an excess burst, a trTCM a peak rate and burst; "-" where a kind has none.
+        std::string out = fmt::format("{:<20} {:<6} {:<6} {:>10} {:>9} {:>9} {:>10} {:>9} {:<10} {}\n", "meter", "kind",
+                                      "mode", "cir", "cbs", "ebs", "pir", "pbs", "yellow", "red");
+        for (const auto& m : r["meters"]) {
+            const bool tr = m.value("kind", "") == "trtcm";
+            out += fmt::format("{:<20} {:<6} {:<6} {:>10} {:>9} {:>9} {:>10} {:>9} {:<10} {}\n", m.value("name", ""),
+                               m.value("kind", ""), m.value("mode", ""), m.value("cir", ""),
+                               m.value("cbs", 0ull), tr ? "-" : std::to_string(m.value("ebs", 0ull)),
+                               tr ? m.value("pir", "") : "-", tr ? std::to_string(m.value("pbs", 0ull)) : "-",
+                               m.value("yellow", "-"), m.value("red", "-"));
+        }
+        if (r["meters"].empty()) out += "(no meters)\n";
+        return out;
+    }
     return r.dump(2) + "\n";
 }
 

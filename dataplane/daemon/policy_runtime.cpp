@@ -47,6 +47,12 @@ std::string rate_text(uint64_t bytes_per_s) {
     return fmt::format("{:g}bit", bits);
 }
 
+// What a meter does with a colour: pass, drop or remark:DSCP.
+std::string verdict_text(const policy::ColourAction& a) {
+    if (a.verdict == policy::Verdict::remark) return fmt::format("remark:{}", static_cast<int>(a.dscp));
+    return a.verdict == policy::Verdict::drop ? "drop" : "pass";
+}
+
 const char* queue_name(policy::QueueKind k) {
     return k == policy::QueueKind::fifo ? "fifo" : k == policy::QueueKind::codel ? "codel" : "fq_codel";
 }
@@ -630,7 +636,8 @@ control::json PolicyRuntime::meters() const {
                         {"kind", m.kind == policy::MeterKind::srtcm ? "srtcm" : "trtcm"},
                         {"mode", m.mode == policy::ColourMode::blind ? "blind" : "aware"},
                         {"cir", rate_text(m.cir)}, {"cbs", m.cbs}, {"ebs", m.ebs},
-                        {"pir", rate_text(m.pir)}, {"pbs", m.pbs}});
+                        {"pir", rate_text(m.pir)}, {"pbs", m.pbs},
+                        {"yellow", verdict_text(m.yellow)}, {"red", verdict_text(m.red)}});
     }
     return list;
 }

@@ -277,6 +277,16 @@ TEST_CASE("sluicectl's commands agree with the policy file and with each other")
         CHECK_FALSE(has(diff["file_only"], "rule 0 "));
         CHECK_FALSE(has(diff["running_only"], "rule 0 "));
     }
+    SECTION("show meters is a table") {
+        CHECK(run_sluicectl({"--socket", sock, "show", "meters"}, &out) == 0);
+        CHECK(out.find('{') == std::string::npos);
+        CHECK(std::regex_search(out, std::regex("^meter +kind +mode +cir +cbs")));
+        CHECK(std::regex_search(out, std::regex("\nguest-upload +trtcm +blind +8mbit +65536 +- +10mbit +131072 +remark:8 +drop\n")));
+        CHECK(std::regex_search(out, std::regex("\nguest-download +trtcm +blind +20mbit ")));
+        // --json keeps the daemon's answer.
+        CHECK(run_sluicectl({"--socket", sock, "--json", "show", "meters"}, &out) == 0);
+        CHECK(json::parse(out)["meters"].size() == 2);
+    }
     CHECK(sluiced.stop(SIGTERM) == 0);
     fs::remove_all(dir);
 }
