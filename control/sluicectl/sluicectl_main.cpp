@@ -38,7 +38,7 @@ struct Command {
 const std::vector<std::pair<std::string, Command>> kCommands = {
     {"status", {"status", "version, uptime, ports and their links, lcores"}},
     {"stats", {"stats [--reset] [CLASS...]", "counters per direction, port and class (only the named classes when given); --reset starts them from zero"}},
-    {"top", {"top [--interval S] [--iterations N]", "live rates per direction and port; q quits"}},
+    {"top", {"top [--interval S] [--iterations N]", "live rates per direction and port; q quits; with --json one JSON object per refresh, a line each"}},
     {"show", {"show ports|classes|rules|meters", "the running configuration (classes as a tree)"}},
     {"policy", {"policy check FILE | load FILE | reload | diff [FILE] | save [FILE]",
                 "validate offline; apply a file or the running file again; compare with or write back to a file"}},
@@ -163,6 +163,7 @@ int main(int argc, char** argv) {
         auto client = sluice::control::ControlClient::connect(
             socket, std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)));
         if (!client) return fail(kUnreachable, client.error());
+        top.json = as_json;
         return sluice::control::run_top(**client, top);
     } else if (verb == "show" && n == 2 &&
                (words[1] == "ports" || words[1] == "classes" || words[1] == "rules" || words[1] == "meters")) {

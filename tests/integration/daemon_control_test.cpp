@@ -16,6 +16,7 @@
 #include <fstream>
 #include <random>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "control/client/control_client.hpp"
@@ -286,6 +287,24 @@ TEST_CASE("sluicectl's commands agree with the policy file and with each other")
         // --json keeps the daemon's answer.
         CHECK(run_sluicectl({"--socket", sock, "--json", "show", "meters"}, &out) == 0);
         CHECK(json::parse(out)["meters"].size() == 2);
+    }
+    SECTION("top --json prints one JSON object per refresh") {
+        CHECK(run_sluicectl({"--socket", sock, "--json", "top", "--interval", "0.2", "--iterations", "3"}, &out) == 0);
+        std::istringstream lines(out);
+        int frames = 0;
+        for (std::string line; std::getline(lines, line); ++frames) {
+            const json f = json::parse(line, nullptr, false);
+            REQUIRE_FALSE(f.is_discarded());
+            REQUIRE(f.is_object());
+            CHECK(f["interval_s"].get<double>() > 0.1);
+            CHECK(f["directions"].size() == 2);
+            CHECK(f["directions"][0]["name"] == "upload");
+            CHECK(f["directions"][0].contains("rx_pps"));
+            CHECK(f["ports"].size() == 2);
+            CHECK(f["classes"]["upload"].size() > 1);
+            CHECK(f["classes"]["upload"][0].contains("rate_bps"));
+        }
+        CHECK(frames == 3);
     }
     CHECK(sluiced.stop(SIGTERM) == 0);
     fs::remove_all(dir);
