@@ -110,7 +110,8 @@ void dump_direction(const Policy& p, Direction d, std::string& out) {
 
 void dump_rule(const Policy& p, size_t i, const Rule& r, std::string& out) {
     const Match& m = r.match;
-    out += "rule " + std::to_string(i) + " " + r.name;
+    // Numbered from 1, as `show rules` and `rule move` count them.
+    out += "rule " + std::to_string(i + 1) + " " + r.name;
     if (m.side != SideMatch::any) out += m.side == SideMatch::lan ? " side=lan" : " side=wan";
     if (m.vlan) out += " vlan=" + ranges({*m.vlan});
     if (m.pcp != kAnyPcp) out += " pcp=" + mask_runs(m.pcp, 8);

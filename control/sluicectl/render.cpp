@@ -56,9 +56,9 @@ std::string render(const std::string& request, const json& r) {
     if (request == "set class") {
         std::string out;
         for (const auto& a : r["applied"]) {
-            out += fmt::format("{} {}: rate {} ceil {} burst {} cburst {} prio {} weight {}\n", r.value("class", "?"),
+            out += fmt::format("{} {}: rate {} ceil {} burst {} cburst {} priority {} weight {}\n", r.value("class", "?"),
                                a.value("direction", ""), a.value("rate", ""), a.value("ceil", ""), a.value("burst", 0u),
-                               a.value("cburst", 0u), a.value("prio", 0), a.value("weight", 1u));
+                               a.value("cburst", 0u), a.value("priority", a.value("prio", 0)), a.value("weight", 1u));
         }
         out += fmt::format("applied by the workers in {} us\n", r.value("applied_in_us", 0));
         return out;
@@ -170,6 +170,21 @@ std::string render(const std::string& request, const json& r) {
                                x.value("class_upload", "-"), x.value("class_download", "-"),
                                x.contains("set_dscp") ? std::to_string(x["set_dscp"].get<int>()) : "-", x.value("meter", "-"));
         }
+        return out;
+    }
+    if (request == "show meters") {
+        // A srTCM has an excess burst, a trTCM a peak rate and burst; "-" where a kind has none.
+        std::string out = fmt::format("{:<20} {:<6} {:<6} {:>10} {:>9} {:>9} {:>10} {:>9} {:<10} {}\n", "meter", "kind",
+                                      "mode", "cir", "cbs", "ebs", "pir", "pbs", "yellow", "red");
+        for (const auto& m : r["meters"]) {
+            const bool tr = m.value("kind", "") == "trtcm";
+            out += fmt::format("{:<20} {:<6} {:<6} {:>10} {:>9} {:>9} {:>10} {:>9} {:<10} {}\n", m.value("name", ""),
+                               m.value("kind", ""), m.value("mode", ""), m.value("cir", ""),
+                               m.value("cbs", 0ull), tr ? "-" : std::to_string(m.value("ebs", 0ull)),
+                               tr ? m.value("pir", "") : "-", tr ? std::to_string(m.value("pbs", 0ull)) : "-",
+                               m.value("yellow", "-"), m.value("red", "-"));
+        }
+        if (r["meters"].empty()) out += "(no meters)\n";
         return out;
     }
     return r.dump(2) + "\n";

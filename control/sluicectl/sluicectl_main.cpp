@@ -38,15 +38,15 @@ struct Command {
 const std::vector<std::pair<std::string, Command>> kCommands = {
     {"status", {"status", "version, uptime, ports and their links, lcores"}},
     {"stats", {"stats [--reset] [CLASS...]", "counters per direction, port and class (only the named classes when given); --reset starts them from zero"}},
-    {"top", {"top [--interval S] [--iterations N]", "live rates per direction and port; q quits"}},
+    {"top", {"top [--interval S] [--iterations N]", "live rates per direction and port; q quits; with --json one JSON object per refresh, a line each"}},
     {"show", {"show ports|classes|rules|meters", "the running configuration (classes as a tree)"}},
     {"policy", {"policy check FILE | load FILE | reload | diff [FILE] | save [FILE]",
                 "validate offline; apply a file or the running file again; compare with or write back to a file"}},
     {"rule", {"rule add [at=N] KEY=VALUE... | rule del NAME | rule move NAME N",
               "edit the running rules; KEY=VALUE in the policy file's syntax, e.g. protocol='\"udp\"' dst_port=5060"}},
     {"meter", {"meter set NAME cir=R [cbs=S] [ebs=S] [pir=R] [pbs=S] [yellow=pass|drop] [red=pass|drop]", "change a policer live"}},
-    {"set", {"set class NAME [rate=R] [ceil=R] [burst=S] [cburst=S] [prio=P] [weight=W] [direction=D]",
-             "change a class live; answered once every worker applied it"}},
+    {"set", {"set class NAME [rate=R] [ceil=R] [burst=S] [cburst=S] [priority=P] [weight=W] [direction=D]",
+             "change a class live (prio= is short for priority=); answered once every worker applied it"}},
     {"log", {"log level LEVEL", "set the daemon's log level (trace ... off; root only)"}},
     {"call", {"call COMMAND [JSON-ARGS]", "send any request as it is, print the raw response"}},
 };
@@ -163,6 +163,7 @@ int main(int argc, char** argv) {
         auto client = sluice::control::ControlClient::connect(
             socket, std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)));
         if (!client) return fail(kUnreachable, client.error());
+        top.json = as_json;
         return sluice::control::run_top(**client, top);
     } else if (verb == "show" && n == 2 &&
                (words[1] == "ports" || words[1] == "classes" || words[1] == "rules" || words[1] == "meters")) {
@@ -191,7 +192,7 @@ int main(int argc, char** argv) {
             if (eq == std::string::npos || eq == 0) return fail(kRefused, fmt::format("'{}' is not KEY=VALUE", words[i]));
             const std::string key = words[i].substr(0, eq), value = words[i].substr(eq + 1);
             // Priorities and weights are numbers; rates and sizes keep their units.
-            if (key == "prio" || key == "weight") {
+            if (key == "priority" || key == "prio" || key == "weight") {
                 char* end = nullptr;
                 const long v = std::strtol(value.c_str(), &end, 10);
                 if (value.empty() || *end != '\0') return fail(kRefused, fmt::format("{} must be a number, not '{}'", key, value));

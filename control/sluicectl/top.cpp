@@ -58,6 +58,12 @@ std::string si(double v, const char* unit) {
     return fmt::format("{:.0f} {}", v, unit);
 }
 
+uint64_t drops_of(const json& x) {
+    uint64_t n = 0;
+    if (x.contains("drops")) for (const auto& [k, v] : x["drops"].items()) n += v.get<uint64_t>();
+    return n;
+}
+
 }  // namespace
 
 // Per-class rows, busiest first: rate sent, drops per second, backlog, delay.
@@ -78,11 +84,6 @@ std::string class_rows(const json& before, const json& after, double s) {
             const std::string name = c.value("name", "");
             if (name == "root") continue;
             const json& a = old.count(name) ? old[name] : c;
-            auto drops_of = [](const json& x) {
-                uint64_t n = 0;
-                if (x.contains("drops")) for (const auto& [k, v] : x["drops"].items()) n += v.get<uint64_t>();
-                return n;
-            };
             const uint64_t d0 = drops_of(a), d1 = drops_of(c);
             rows.push_back({name, 8 * rate(a, c, "sent_bytes", s), rate(a, c, "sent_packets", s),
                             d1 >= d0 && s > 0 ? static_cast<double>(d1 - d0) / s : 0.0, c.value("backlog_packets", 0ull),
@@ -130,6 +131,64 @@ std::string top_frame(const json& before, const json& after, double s, const jso
     return out;
 }
 
+json top_json(const json& before, const json& after, double s, const json& status) {
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    json out{{"time", std::chrono::duration<double>(now).count()},
+             {"interval_s", s},
+             {"daemon", {{"version", status.value("version", "")}, {"pid", status.value("pid", 0)},
+                         {"uptime_s", status.value("uptime_s", 0ull)}}}};
+    json directions = json::array();
+    const auto& da = before["directions"];
+    const auto& db = after["directions"];
+    for (size_t i = 0; i < db.size() && i < da.size(); ++i) {
+        const json& a = da[i];
+        const json& b = db[i];
+        directions.push_back({{"name", b.value("name", "")},
+                              {"rx_pps", rate(a, b, "rx_packets", s)}, {"rx_bps", 8 * rate(a, b, "rx_bytes", s)},
+                              {"tx_pps", rate(a, b, "tx_packets", s)}, {"tx_bps", 8 * rate(a, b, "tx_bytes", s)},
+                              {"drops_per_s", rate(a, b, "dropped", s)}, {"queued", b.value("queued", 0ull)}});
+    }
+    out["directions"] = directions;
+    json ports = json::array();
+    const auto& pa = before["ports"];
+    const auto& pb = after["ports"];
+    for (size_t i = 0; i < pb.size() && i < pa.size(); ++i) {
+        const json& a = pa[i];
+        const json& b = pb[i];
+        ports.push_back({{"role", b.value("role", "")},
+                         {"rx_pps", rate(a, b, "rx_packets", s)}, {"tx_pps", rate(a, b, "tx_packets", s)},
+                         {"missed_per_s", rate(a, b, "rx_missed", s)},
+                         {"errors_per_s", rate(a, b, "rx_errors", s) + rate(a, b, "tx_errors", s)},
+                         {"link", b.value("link", "")}});
+    }
+    out["ports"] = ports;
+    if (after.contains("policy") && before.contains("policy")) {
+        json classes = json::object();
+        const json& was = before["policy"];
+        const json& is = after["policy"];
+        for (const char* dir : {"upload", "download"}) {
+            if (!is.contains(dir) || !was.contains(dir)) continue;
+            std::map<std::string, json> old;
+            for (const auto& c : was[dir]["classes"]) old[c.value("name", "")] = c;
+            json list = json::array();
+            // In the daemon's order (the tree's), root included: scripts sort as they need.
+            for (const auto& c : is[dir]["classes"]) {
+                const std::string name = c.value("name", "");
+                const json& a = old.count(name) ? old[name] : c;
+                const uint64_t d0 = drops_of(a), d1 = drops_of(c);
+                list.push_back({{"name", name}, {"rate_bps", 8 * rate(a, c, "sent_bytes", s)},
+                                {"pps", rate(a, c, "sent_packets", s)},
+                                {"drops_per_s", d1 >= d0 && s > 0 ? static_cast<double>(d1 - d0) / s : 0.0},
+                                {"backlog_packets", c.value("backlog_packets", 0ull)},
+                                {"delay_p99_ms", c.value("delay_p99_us", 0.0) / 1000.0}});
+            }
+            classes[dir] = list;
+        }
+        out["classes"] = classes;
+    }
+    return out;
+}
+
 int run_top(ControlClient& client, const TopOptions& o) {
     RawTerminal term;
     const bool tty = isatty(STDOUT_FILENO);
@@ -162,10 +221,15 @@ int run_top(ControlClient& client, const TopOptions& o) {
         }
         const auto t1 = std::chrono::steady_clock::now();
         const double s = std::chrono::duration<double>(t1 - t0).count();
-        // Clear and home on a terminal; plain frames one after another otherwise.
-        if (tty) std::fputs("\x1b[H\x1b[2J", stdout);
-        std::fputs(top_frame(*before, *after, s, *status).c_str(), stdout);
-        if (!tty) std::fputs("\n", stdout);
+        if (o.json) {
+            // One object per line, whatever stdout is: for scripts and jq.
+            std::fputs((top_json(*before, *after, s, *status).dump() + "\n").c_str(), stdout);
+        } else {
+            // Clear and home on a terminal; plain frames one after another otherwise.
+            if (tty) std::fputs("\x1b[H\x1b[2J", stdout);
+            std::fputs(top_frame(*before, *after, s, *status).c_str(), stdout);
+            if (!tty) std::fputs("\n", stdout);
+        }
         std::fflush(stdout);
         before = std::move(after);
         t0 = t1;

@@ -10,6 +10,7 @@ namespace sluice::control {
 struct TopOptions {
     double interval_s = 1.0;
     unsigned iterations = 0;  // 0 = until q or Ctrl-C
+    bool json = false;        // one JSON object per refresh, one line each, instead of the view
 };
 
 // Returns sluicectl's exit code.
@@ -17,5 +18,10 @@ int run_top(ControlClient& client, const TopOptions& options);
 
 // One frame of the view from two snapshots `seconds` apart (for tests).
 std::string top_frame(const json& before, const json& after, double seconds, const json& status);
+
+// The same figures as one JSON object (what --json prints per refresh):
+// interval_s, daemon, and directions, ports and (with a policy) classes per
+// direction with their rates per second.
+json top_json(const json& before, const json& after, double seconds, const json& status);
 
 }  // namespace sluice::control

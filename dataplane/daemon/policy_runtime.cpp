@@ -47,6 +47,12 @@ std::string rate_text(uint64_t bytes_per_s) {
     return fmt::format("{:g}bit", bits);
 }
 
+// What a meter does with a colour: pass, drop or remark:DSCP.
+std::string verdict_text(const policy::ColourAction& a) {
+    if (a.verdict == policy::Verdict::remark) return fmt::format("remark:{}", static_cast<int>(a.dscp));
+    return a.verdict == policy::Verdict::drop ? "drop" : "pass";
+}
+
 const char* queue_name(policy::QueueKind k) {
     return k == policy::QueueKind::fifo ? "fifo" : k == policy::QueueKind::codel ? "codel" : "fq_codel";
 }
@@ -119,13 +125,17 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
     using control::json;
     std::lock_guard lock(mutex_);
     if (!policy_) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
-    static const char* kKeys[] = {"class", "direction", "rate", "ceil", "burst", "cburst", "prio", "weight"};
+    // "priority" is the policy file's key; "prio" is kept as its short alias.
+    static const char* kKeys[] = {"class", "direction", "rate", "ceil", "burst", "cburst", "priority", "prio", "weight"};
     for (const auto& item : args.items()) {
         const std::string& key = item.key();
         if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* k) { return key == k; }) == std::end(kKeys)) {
-            return Error{fmt::format("unknown setting '{}'; set class takes rate, ceil, burst, cburst, prio, weight "
-                                     "(and direction)", key)};
+            return Error{fmt::format("unknown setting '{}'; set class takes rate, ceil, burst, cburst, priority (or prio), "
+                                     "weight (and direction)", key)};
         }
+    }
+    if (args.contains("priority") && args.contains("prio")) {
+        return Error{"priority and prio are the same setting; give one of them"};
     }
     if (!args.contains("class") || !args["class"].is_string()) return Error{"name the class: class=NAME"};
     const std::string name = args["class"].get<std::string>();
@@ -157,8 +167,8 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
         if (parsed.value > UINT32_MAX) return Error{fmt::format("{}: at most 4 GiB", key)};
         (std::string(key) == "burst" ? burst : cburst) = static_cast<uint32_t>(parsed.value);
     }
-    if (args.contains("prio")) {
-        auto p = control::int_arg(args, "prio", 0, 7);
+    if (const char* key = args.contains("priority") ? "priority" : args.contains("prio") ? "prio" : nullptr) {
+        auto p = control::int_arg(args, key, 0, 7);
         if (!p) return Error{p.error()};
         prio = static_cast<uint8_t>(*p);
     }
@@ -168,7 +178,7 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
         weight = static_cast<uint32_t>(*w);
     }
     if (!rate && !ceil && !burst && !cburst && !prio && !weight) {
-        return Error{"nothing to change: give rate, ceil, burst, cburst, prio or weight"};
+        return Error{"nothing to change: give rate, ceil, burst, cburst, priority or weight"};
     }
 
     std::vector<size_t> dirs;
@@ -240,7 +250,7 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
         if (weight) c.weight = *weight;
         applied.push_back({{"direction", policy::direction_name(static_cast<policy::Direction>(d))},
                            {"rate", rate_text(c.rate)}, {"ceil", rate_text(c.ceil)}, {"burst", c.burst},
-                           {"cburst", c.cburst}, {"prio", c.priority}, {"weight", c.weight}});
+                           {"cburst", c.cburst}, {"priority", c.priority}, {"prio", c.priority}, {"weight", c.weight}});
     }
     // The effective policy now differs from its file; a reload must match it.
     policy_ = std::move(next);
@@ -626,7 +636,8 @@ control::json PolicyRuntime::meters() const {
                         {"kind", m.kind == policy::MeterKind::srtcm ? "srtcm" : "trtcm"},
                         {"mode", m.mode == policy::ColourMode::blind ? "blind" : "aware"},
                         {"cir", rate_text(m.cir)}, {"cbs", m.cbs}, {"ebs", m.ebs},
-                        {"pir", rate_text(m.pir)}, {"pbs", m.pbs}});
+                        {"pir", rate_text(m.pir)}, {"pbs", m.pbs},
+                        {"yellow", verdict_text(m.yellow)}, {"red", verdict_text(m.red)}});
     }
     return list;
 }

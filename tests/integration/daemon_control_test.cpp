@@ -16,6 +16,7 @@
 #include <fstream>
 #include <random>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "control/client/control_client.hpp"
@@ -204,6 +205,107 @@ TEST_CASE("100,000 random requests leave a running daemon serving and its policy
     auto diff = (*c)->call("policy diff");
     REQUIRE(diff.ok());
     CHECK((*diff)["result"]["same"] == true);
+    CHECK(sluiced.stop(SIGTERM) == 0);
+    fs::remove_all(dir);
+}
+
+// The command line speaks as the policy file does and its views agree: a
+// class's `priority` by that name, rules numbered from 1 everywhere, every
+// `show` a table, and `top --json` a line of JSON per refresh.
+TEST_CASE("sluicectl's commands agree with the policy file and with each other") {
+    const std::string tag = "sluice-cli-" + std::to_string(getpid());
+    const fs::path dir = fs::temp_directory_path() / tag;
+    fs::create_directories(dir);
+    const std::string sock = (dir / "sluiced.sock").string();
+    const std::string policy = std::string(SLUICE_SOURCE_DIR) + "/configs/office.toml";
+    DaemonProcess sluiced(sluiced_path(),
+                          {"--lan", "net_null0,no-rx=1", "--wan", "net_null1,no-rx=1", "--hugepages", "off", "--memory", "256",
+                           "--socket", sock, "--policy", policy},
+                          (dir / "sluiced.log").string());
+    REQUIRE(sluiced.wait_for_log("bridging", 20s));
+    auto priority_of = [&](const std::string& dir_name, const std::string& name) {
+        std::string out;
+        REQUIRE(run_sluicectl({"--socket", sock, "--json", "show", "classes"}, &out) == 0);
+        const json classes = json::parse(out);
+        for (const auto& c : classes[dir_name]["classes"]) {
+            if (c["name"] == name) return c["priority"].get<int>();
+        }
+        FAIL("no class " << name);
+        return -1;
+    };
+    std::string out;
+
+    SECTION("set class takes priority, and prio as its alias, not both") {
+        CHECK(run_sluicectl({"--socket", sock, "set", "class", "sales", "priority=5"}, &out) == 0);
+        CHECK(out.find("priority 5") != std::string::npos);
+        CHECK(priority_of("upload", "sales") == 5);
+        CHECK(priority_of("download", "sales") == 5);
+        CHECK(run_sluicectl({"--socket", sock, "set", "class", "sales", "prio=2", "direction=upload"}, &out) == 0);
+        CHECK(priority_of("upload", "sales") == 2);
+        CHECK(priority_of("download", "sales") == 5);
+        CHECK(run_sluicectl({"--socket", sock, "set", "class", "sales", "priority=1", "prio=1"}, &out) == 1);
+        CHECK(out.find("give one of them") != std::string::npos);
+        CHECK(priority_of("upload", "sales") == 2);
+        CHECK(run_sluicectl({"--socket", sock, "set", "class", "sales", "priority=high"}, &out) == 1);
+        // The daemon itself, as scripts call it.
+        CHECK(run_sluicectl({"--socket", sock, "call", "set class", R"({"class":"sales","priority":6})"}, &out) == 0);
+        CHECK(priority_of("upload", "sales") == 6);
+        CHECK(run_sluicectl({"--socket", sock, "call", "set class", R"({"class":"sales","priority":1,"prio":1})"}, &out) == 1);
+        CHECK(run_sluicectl({"--socket", sock, "set", "--help"}, &out) == 0);
+        CHECK(out.find("priority=P") != std::string::npos);
+    }
+    SECTION("policy diff numbers rules as show rules does, from 1") {
+        CHECK(run_sluicectl({"--socket", sock, "--json", "show", "rules"}, &out) == 0);
+        const json rules = json::parse(out)["rules"];
+        REQUIRE(rules.size() > 2);
+        CHECK(rules[0]["index"] == 1);
+        const std::string first = rules[0]["name"], last = rules.back()["name"];
+        const int last_index = rules.back()["index"];
+        CHECK(run_sluicectl({"--socket", sock, "rule", "del", first}, &out) == 0);
+        CHECK(run_sluicectl({"--socket", sock, "--json", "policy", "diff"}, &out) == 1);
+        const json diff = json::parse(out);
+        auto has = [](const json& lines, const std::string& prefix) {
+            for (const auto& l : lines) {
+                if (l.get<std::string>().rfind(prefix, 0) == 0) return true;
+            }
+            return false;
+        };
+        // The file still has the deleted rule first and the last rule at its
+        // show-rules index; the running policy has the last rule one up.
+        CHECK(has(diff["file_only"], "rule 1 " + first + " "));
+        CHECK(has(diff["file_only"], "rule " + std::to_string(last_index) + " " + last + " "));
+        CHECK(has(diff["running_only"], "rule " + std::to_string(last_index - 1) + " " + last + " "));
+        CHECK_FALSE(has(diff["file_only"], "rule 0 "));
+        CHECK_FALSE(has(diff["running_only"], "rule 0 "));
+    }
+    SECTION("show meters is a table") {
+        CHECK(run_sluicectl({"--socket", sock, "show", "meters"}, &out) == 0);
+        CHECK(out.find('{') == std::string::npos);
+        CHECK(std::regex_search(out, std::regex("^meter +kind +mode +cir +cbs")));
+        CHECK(std::regex_search(out, std::regex("\nguest-upload +trtcm +blind +8mbit +65536 +- +10mbit +131072 +remark:8 +drop\n")));
+        CHECK(std::regex_search(out, std::regex("\nguest-download +trtcm +blind +20mbit ")));
+        // --json keeps the daemon's answer.
+        CHECK(run_sluicectl({"--socket", sock, "--json", "show", "meters"}, &out) == 0);
+        CHECK(json::parse(out)["meters"].size() == 2);
+    }
+    SECTION("top --json prints one JSON object per refresh") {
+        CHECK(run_sluicectl({"--socket", sock, "--json", "top", "--interval", "0.2", "--iterations", "3"}, &out) == 0);
+        std::istringstream lines(out);
+        int frames = 0;
+        for (std::string line; std::getline(lines, line); ++frames) {
+            const json f = json::parse(line, nullptr, false);
+            REQUIRE_FALSE(f.is_discarded());
+            REQUIRE(f.is_object());
+            CHECK(f["interval_s"].get<double>() > 0.1);
+            CHECK(f["directions"].size() == 2);
+            CHECK(f["directions"][0]["name"] == "upload");
+            CHECK(f["directions"][0].contains("rx_pps"));
+            CHECK(f["ports"].size() == 2);
+            CHECK(f["classes"]["upload"].size() > 1);
+            CHECK(f["classes"]["upload"][0].contains("rate_bps"));
+        }
+        CHECK(frames == 3);
+    }
     CHECK(sluiced.stop(SIGTERM) == 0);
     fs::remove_all(dir);
 }
