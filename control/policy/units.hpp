@@ -1,7 +1,8 @@
 // Quantities as operators write them for tc, turned into the integers the
 // policy stores.
 //
-//   rates  "20mbit" (bits/s, SI: k = 1000), "2500kbps" (bytes/s, as tc),
+//   rates  "20mbit" (bits/s, SI: k = 1000), "2500kbps" (bytes/s, as tc;
+//          warns, with the bit rate, unless written "2500kBps"),
 //          "1.5gbit", IEC "kibit"/"kibps" (k = 1024)  -> bytes per second
 //   shares "30%" of a parent's rate or ceil             -> parts per million
 //   sizes  "64kb" (k = 1024, as tc), "1500b", a bare integer is bytes -> bytes

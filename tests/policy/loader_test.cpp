@@ -224,12 +224,13 @@ rate = "10Mbps"
     REQUIRE(w.size() == 3);
     CHECK(w[0] == "t.toml:7:12: warning: priority of \"p\" has no effect: it has child classes, and priorities apply to leaves");
     CHECK(w[1] == "t.toml:8:9: warning: queue settings of \"p\" have no effect: it has child classes, and only leaves hold queues");
-    CHECK(w[2] == "t.toml:14:8: warning: rate: \"10Mbps\" means mbytes per second, as in tc; write \"10mbit\" for mbits per second");
+    CHECK(w[2] == "t.toml:14:8: warning: rate: \"10Mbps\" is 10 megabytes per second (80mbit), as in tc; write \"10mbit\" "
+                  "for megabits per second, or \"10MBps\" to keep bytes without this warning");
 }
 
 TEST_CASE("the dump is the same for two spellings of the same policy") {
     const auto a = load_ok(std::string(kLinks) + "[[rule]]\nsrc = [\"10.0.0.0/8\", \"10.1.0.0/16\"]\ndscp = [\"EF\"]\nset_dscp = 0\n");
-    const auto b = load_ok("[download]\nrate = \"12500kbps\"\n[upload]\nrate = \"0.1gbit\"\n"
+    const auto b = load_ok("[download]\nrate = \"12500kBps\"\n[upload]\nrate = \"0.1gbit\"\n"
                            "[[rule]]\ndscp = 46\nsrc = \"10.0.0.0/8\"\nset_dscp = \"CS0\"\n");
     CHECK(dump(*a) == dump(*b));
 }
