@@ -48,8 +48,8 @@ Parsed<uint32_t> parse_time_us(std::string_view text);
 // `share_ppm` of `whole`, rounded down.
 uint64_t apply_share(uint64_t whole, uint32_t share_ppm);
 
-// A rate written back for humans, exact when possible: "20mbit", "2500kbps",
-// "1234bps". Used by messages and the dump.
+// A rate written back for humans in bits, exact when possible: "20mbit",
+// "8kbit", "1234bit". Used by messages and the dump.
 std::string format_rate(uint64_t bytes_per_second);
 // A size as "64kb"/"1500b" when exact.
 std::string format_size(uint64_t bytes);

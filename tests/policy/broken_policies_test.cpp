@@ -52,7 +52,7 @@ const BrokenCase kCases[] = {
     {"link without rate", "[upload]\noverhead = \"ethernet\"\n[download]\nrate = \"1mbit\"\n", 1, 1,
      "[upload] needs rate: the rate to shape the link to, a little below what it really carries, e.g. rate = \"95mbit\"", true},
     {"rate without unit", "[upload]\nrate = 10000000\n[download]\nrate = \"1mbit\"\n", 2, 8,
-     "rate: a rate needs a unit; write e.g. \"20mbit\" (bits/s) or \"2500kbps\" (bytes/s)", true},
+     "rate: a rate needs a unit; write e.g. \"20mbit\" (bits/s) or \"2500kBps\" (bytes/s)", true},
     {"rate with unknown unit", "[upload]\nrate = \"10mbits\"\n[download]\nrate = \"1mbit\"\n", 2, 8,
      "rate: unknown rate unit \"mbits\"; use one of bit, kbit, mbit, gbit, tbit, kibit, mibit, gibit, tibit, bps, kbps, mbps, gbps, tbps, kibps, mibps, gibps, tibps", true},
     {"rate that is not a number", "[upload]\nrate = \"fast\"\n[download]\nrate = \"1mbit\"\n", 2, 8,
