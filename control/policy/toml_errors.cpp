@@ -41,6 +41,16 @@ constexpr std::array kParserWords{
              "missing closing }: an inline table such as { bytes = 8, mpu = 64 } ends with } on the line it starts on"},
     WordsRow{"parsing table header: expected ']'", "", Point::toml,
              "table header not closed: write it on one line as [name] or [[name]], with no spaces in the name"},
+    WordsRow{"parsing table header: encountered end-of-file", "", Point::toml,
+             "table header not closed: write it on one line as [name] or [[name]], with no spaces in the name"},
+    WordsRow{"parsing table header: expected a comment or whitespace", "", Point::toml,
+             "unexpected text after the table header; start a comment with #"},
+    WordsRow{"parsing key-value pair: expected '='", "", Point::toml,
+             "missing = after the key: write key = value, e.g. rate = \"10mbit\""},
+    WordsRow{"parsing key-value pair: encountered end-of-file", "", Point::toml,
+             "the file ends before this key = value is complete"},
+    WordsRow{"parsing key-value pair: expected a comment or whitespace", "", Point::toml,
+             "unexpected text after the value: write one key = value per line, and start a comment with #"},
     WordsRow{"table header: cannot redefine existing array", "as table", Point::toml,
              "[{name}] is already a list of tables; write [[{name}]] to add another entry"},
     WordsRow{"table header: cannot redefine existing table", "as array-of-tables", Point::toml,
@@ -170,7 +180,9 @@ Value value_at(std::string_view line, size_t at) {
     size_t end = std::min(at, line.size());
     while (end < line.size() && std::string_view(",]}#").find(line[end]) == std::string_view::npos) ++end;
     Value v;
-    if (end < begin) return v;
+    // Only text after a delimiter is a value: at the start of a line it is a
+    // key, and on a line that starts with "[" a table's name.
+    if (begin == 0 || trim(line).starts_with('[')) return v;
     const std::string_view raw = line.substr(begin, end - begin);
     v.text = trim(raw);
     v.start = begin + static_cast<size_t>(raw.find_first_not_of(" \t") == std::string_view::npos
