@@ -11,6 +11,7 @@
 #include "control/policy/policy_file.hpp"
 #include "control/policy/rules.hpp"
 #include "control/policy/shadowing.hpp"
+#include "control/policy/toml_errors.hpp"
 #include "control/policy/toml_reader.hpp"
 
 namespace sluice::policy {
@@ -36,8 +37,9 @@ LoadResult load_string(std::string_view text, std::string_view name) {
     } catch (const toml::parse_error& e) {
         // The TOML itself is broken: nothing after this point can be trusted.
         const auto& b = e.source().begin;
-        sink.error(Position{b.line ? static_cast<uint32_t>(b.line) : 1, b.column ? static_cast<uint32_t>(b.column) : 1},
-                   "invalid TOML: " + std::string(e.description()));
+        const Position at{b.line ? static_cast<uint32_t>(b.line) : 1, b.column ? static_cast<uint32_t>(b.column) : 1};
+        TomlErrorText explained = explain_toml_error(text, at, e.description());
+        sink.error(explained.at, std::move(explained.message));
         return finish(nullptr, sink);
     }
 

@@ -1,5 +1,7 @@
 // [management]: the gateway's own addresses and the services on them whose
-// traffic the XDP program hands to the kernel instead of shaping.
+// traffic the XDP program is to hand to the kernel instead of shaping. That
+// bypass does not exist yet: a non-empty section is read, validated and kept
+// for `policy save`, with a warning that it is not enforced.
 #pragma once
 
 #include <toml++/toml.h>

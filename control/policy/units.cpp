@@ -38,6 +38,27 @@ constexpr std::array kRateUnits{
     Unit{"tibps", 1ull << 40, 1},
 };
 
+// The byte-rate units above, by prefix: how to say them, and the spelling
+// with a capital B that marks bytes as meant.
+struct ByteRatePrefix {
+    std::string_view prefix;
+    std::string_view word;
+    std::string_view bit_word;
+    std::string_view bytes;
+};
+
+constexpr std::array kByteRatePrefixes{
+    ByteRatePrefix{"", "bytes", "bits", "B"},
+    ByteRatePrefix{"k", "kilobytes", "kilobits", "kB"},
+    ByteRatePrefix{"m", "megabytes", "megabits", "MB"},
+    ByteRatePrefix{"g", "gigabytes", "gigabits", "GB"},
+    ByteRatePrefix{"t", "terabytes", "terabits", "TB"},
+    ByteRatePrefix{"ki", "kibibytes", "kibibits", "KiB"},
+    ByteRatePrefix{"mi", "mebibytes", "mebibits", "MiB"},
+    ByteRatePrefix{"gi", "gibibytes", "gibibits", "GiB"},
+    ByteRatePrefix{"ti", "tebibytes", "tebibits", "TiB"},
+};
+
 // Sizes in bytes; k = 1024 as in tc.
 constexpr std::array kSizeUnits{
     Unit{"b", 1, 1},
@@ -69,6 +90,8 @@ std::string lower(std::string_view s) {
     for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return out;
 }
+
+std::string quoted_text(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -156,15 +179,29 @@ Parsed<uint64_t> parse_rate(std::string_view text) {
     Parsed<uint64_t> out = parse_with(text, kRateUnits, "rate", "20mbit", kMaxRate);
     if (!out.ok()) return out;
     if (out.value == 0) return Parsed<uint64_t>::failure("a rate must be above zero");
-    // tc reads "mbps" as megabytes per second; people who write "Mbps" almost
-    // always mean megabits. Keep tc's meaning, but say so.
+    // tc reads "mbps" as megabytes per second, in any case; people who write
+    // it almost always mean megabits. Keep tc's meaning, but say so, with the
+    // bit rate it comes to. A capital B ("MBps") says bytes on purpose.
     const std::string_view t = trim(text);
-    const size_t at = t.find("bps");
-    if (at != std::string_view::npos && at > 0 && std::isupper(static_cast<unsigned char>(t[at - 1]))) {
-        const std::string prefix = lower(t.substr(at - 1, 1));
-        out.note = "\"" + std::string(t) + "\" means " + prefix + "bytes per second, as in tc; write \"" +
-                   std::string(t.substr(0, at - 1)) + prefix + "bit\" for " + prefix + "bits per second";
-    }
+    Decimal number;
+    std::string_view unit;
+    split_number(t, number, unit);  // cannot fail: parse_with accepted it
+    const std::string name = lower(unit);
+    if (name.size() < 3 || name.substr(name.size() - 3) != "bps" || unit[unit.size() - 3] == 'B') return out;
+    const std::string_view prefix = std::string_view(name).substr(0, name.size() - 3);
+    const ByteRatePrefix* p = nullptr;
+    for (const ByteRatePrefix& row : kByteRatePrefixes)
+        if (row.prefix == prefix) p = &row;
+    if (p == nullptr) return out;  // every byte unit has a row; see the table
+    const std::string written(t.substr(0, t.size() - unit.size()));
+    const std::string_view amount = trim(written);
+    std::string_view word = p->word;
+    if (amount == "1") word.remove_suffix(1);  // "1 megabyte"
+    out.note = quoted_text(t) + " is " + std::string(amount) + " " + std::string(word) +
+               " per second (" + format_rate(out.value) + "), as in tc; write " +
+               quoted_text(std::string(amount) + std::string(prefix) + "bit") + " for " + std::string(p->bit_word) +
+               " per second, or " + quoted_text(std::string(amount) + std::string(p->bytes) + "ps") +
+               " to keep bytes without this warning";
     return out;
 }
 

@@ -1,7 +1,8 @@
 // Quantities as operators write them for tc, turned into the integers the
 // policy stores.
 //
-//   rates  "20mbit" (bits/s, SI: k = 1000), "2500kbps" (bytes/s, as tc),
+//   rates  "20mbit" (bits/s, SI: k = 1000), "2500kbps" (bytes/s, as tc;
+//          warns, with the bit rate, unless written "2500kBps"),
 //          "1.5gbit", IEC "kibit"/"kibps" (k = 1024)  -> bytes per second
 //   shares "30%" of a parent's rate or ceil             -> parts per million
 //   sizes  "64kb" (k = 1024, as tc), "1500b", a bare integer is bytes -> bytes
@@ -47,8 +48,8 @@ Parsed<uint32_t> parse_time_us(std::string_view text);
 // `share_ppm` of `whole`, rounded down.
 uint64_t apply_share(uint64_t whole, uint32_t share_ppm);
 
-// A rate written back for humans, exact when possible: "20mbit", "2500kbps",
-// "1234bps". Used by messages and the dump.
+// A rate written back for humans in bits, exact when possible: "20mbit",
+// "8kbit", "1234bit". Used by messages and the dump.
 std::string format_rate(uint64_t bytes_per_second);
 // A size as "64kb"/"1500b" when exact.
 std::string format_size(uint64_t bytes);

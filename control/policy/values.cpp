@@ -68,7 +68,7 @@ std::string key_text(std::string_view key) { return std::string(key) + ": "; }
 std::optional<uint64_t> read_rate(const toml::node& node, std::string_view key, DiagnosticSink& sink) {
     if (node.is_integer() || node.is_floating_point()) {
         sink.error(position_of(node), key_text(key) + "a rate needs a unit; write e.g. \"20mbit\" (bits/s) or "
-                                                      "\"2500kbps\" (bytes/s)");
+                                                      "\"2500kBps\" (bytes/s)");
         return std::nullopt;
     }
     const auto text = string_value(node, key, "20mbit", sink);
@@ -85,7 +85,7 @@ std::optional<uint64_t> read_rate(const toml::node& node, std::string_view key, 
 std::optional<RateOrShare> read_rate_or_share(const toml::node& node, std::string_view key, DiagnosticSink& sink) {
     if (node.is_integer() || node.is_floating_point()) {
         sink.error(position_of(node), key_text(key) + "a rate needs a unit; write e.g. \"20mbit\" (bits/s), "
-                                                      "\"2500kbps\" (bytes/s) or \"30%\" of the parent");
+                                                      "\"2500kBps\" (bytes/s) or \"30%\" of the parent");
         return std::nullopt;
     }
     const auto text = string_value(node, key, "20mbit", sink);

@@ -40,14 +40,57 @@ TEST_CASE("rates in bytes per second follow tc: kbps is kilobytes") {
     CHECK(parse_rate("10mbps").value == 10'000'000);
     CHECK(parse_rate("1gbps").value == 1'000'000'000);
     CHECK(parse_rate("1kibps").value == 1'024);
-    CHECK(parse_rate("2500kbps").note.empty());
 }
 
-TEST_CASE("Mbps written with a capital M warns that it means bytes") {
-    const Parsed<uint64_t> r = parse_rate("100Mbps");
+TEST_CASE("a byte rate warns, in any case, with the bit rate it means and what to write for bits") {
+    struct Case {
+        const char* text;
+        const char* note;
+    };
+    const Case cases[] = {
+        {"100Mbps", "\"100Mbps\" is 100 megabytes per second (800mbit), as in tc; write \"100mbit\" for megabits "
+                    "per second, or \"100MBps\" to keep bytes without this warning"},
+        {"2mbps", "\"2mbps\" is 2 megabytes per second (16mbit), as in tc; write \"2mbit\" for megabits per second, "
+                  "or \"2MBps\" to keep bytes without this warning"},
+        {"2500kbps", "\"2500kbps\" is 2500 kilobytes per second (20mbit), as in tc; write \"2500kbit\" for kilobits "
+                     "per second, or \"2500kBps\" to keep bytes without this warning"},
+        {"2500Kbps", "\"2500Kbps\" is 2500 kilobytes per second (20mbit), as in tc; write \"2500kbit\" for kilobits "
+                     "per second, or \"2500kBps\" to keep bytes without this warning"},
+        {"1gbps", "\"1gbps\" is 1 gigabyte per second (8gbit), as in tc; write \"1gbit\" for gigabits per second, "
+                  "or \"1GBps\" to keep bytes without this warning"},
+        {"1.5 GBPS", nullptr},
+        {"1tbps", "\"1tbps\" is 1 terabyte per second (8000gbit), as in tc; write \"1tbit\" for terabits per second, "
+                  "or \"1TBps\" to keep bytes without this warning"},
+        {"1000bps", "\"1000bps\" is 1000 bytes per second (8kbit), as in tc; write \"1000bit\" for bits per second, "
+                    "or \"1000Bps\" to keep bytes without this warning"},
+        {"1kibps", "\"1kibps\" is 1 kibibyte per second (8192bit), as in tc; write \"1kibit\" for kibibits per "
+                   "second, or \"1KiBps\" to keep bytes without this warning"},
+        {"0.5 Mibps", "\"0.5 Mibps\" is 0.5 mebibytes per second (4194304bit), as in tc; write \"0.5mibit\" for "
+                      "mebibits per second, or \"0.5MiBps\" to keep bytes without this warning"},
+        // A capital B says bytes on purpose: no warning.
+        {"2MBps", nullptr},
+        {"2500kBps", nullptr},
+        {"1KiBps", nullptr},
+        {"1000Bps", nullptr},
+        // Bits never warn.
+        {"20mbit", nullptr},
+        {"20Mbit", nullptr},
+    };
+    for (const Case& c : cases) {
+        INFO(c.text);
+        const Parsed<uint64_t> r = parse_rate(c.text);
+        REQUIRE(r.ok());
+        CHECK(r.note == (c.note ? c.note : ""));
+    }
+    CHECK(parse_rate("2mbps").value == parse_rate("2Mbps").value);
+    CHECK(parse_rate("2MBps").value == 2'000'000);
+}
+
+TEST_CASE("a byte rate given as a class rate passes the warning on") {
+    const Parsed<RateOrShare> r = parse_rate_or_share("2mbps");
     REQUIRE(r.ok());
-    CHECK(r.value == 100'000'000);
-    CHECK(r.note == "\"100Mbps\" means mbytes per second, as in tc; write \"100mbit\" for mbits per second");
+    CHECK(r.value.bytes_per_second == 2'000'000);
+    CHECK_FALSE(r.note.empty());
 }
 
 TEST_CASE("bad rates say what to write") {
