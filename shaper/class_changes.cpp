@@ -232,6 +232,10 @@ Status Scheduler::remove_class(const RemoveClass& rc) {
                 drop_slot(x, s, DropReason::class_removed);
         });
         disarm_timer(x);
+        // What it sent and dropped stays in its parent's sums: the
+        // parent's counters never go back (children go first, so the
+        // whole subtree ends up in the removed top's parent).
+        fold_into_parent(x);
         const TreeLinks& t = tree_[x];
         if (t.prev_sibling != kNone)
             tree_[t.prev_sibling].next_sibling = t.next_sibling;

@@ -22,6 +22,7 @@ enum class DropReason : uint8_t {
     not_a_leaf,      // packets are queued only in leaves
     class_removed,   // the class was removed while holding the packet
     meter,           // dropped by a policer before the shaper (counted here)
+    shutdown,        // still queued when the scheduler was emptied at shutdown
     count_
 };
 
@@ -30,7 +31,7 @@ inline constexpr size_t kDropReasonCount = static_cast<size_t>(DropReason::count
 constexpr std::string_view drop_reason_name(DropReason r) {
     constexpr std::array<std::string_view, kDropReasonCount> kNames{
         "queue_limit", "codel", "pool_exhausted", "unknown_class",
-        "not_a_leaf",  "class_removed", "meter"};
+        "not_a_leaf",  "class_removed", "meter", "shutdown"};
     return kNames[static_cast<size_t>(r)];
 }
 
@@ -148,7 +149,11 @@ struct ClassCounters {
     uint64_t borrowed = 0;    // packets sent on an ancestor's tokens
 };
 
-// What the control thread reads for one class.
+// What the control thread reads for one class. For an inner class the
+// departures (packets, bytes, wire_bytes), the drops and the backlog are
+// those of its whole subtree, its own included (what it counted while it
+// was a leaf, and what removed children left it); `borrowed`,
+// `overlimits` and the delays are the class's own (leaves only).
 struct ClassSnapshot {
     uint32_t id = 0;
     ClassCounters counters{};

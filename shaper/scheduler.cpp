@@ -110,10 +110,6 @@ SLUICE_HOT_INLINE void Scheduler::charge(uint32_t leaf, uint32_t level, uint32_t
         c.tokens = account(c.tokens, cr, c.level >= level ? p.rate.cost(cost) : 0, p.rate.size);
         c.ctokens = account(c.ctokens, cr, p.ceil.cost(cost), p.ceil.size);
         c.t_c = now_;
-        if (x != leaf) {
-            ++c.packets;
-            c.wire_bytes += cost;
-        }
         const Mode old = c.mode;
         int64_t wait = 0;
         change_mode(x, 0, wait);
@@ -405,6 +401,27 @@ uint32_t Scheduler::dequeue_burst(Packet* out, uint32_t n, uint64_t now) {
 
 // ------------------------------------------------------------------ stats
 
+void Scheduler::discard_all(DropReason reason) {
+    for (uint32_t x = 0; x < cls_.size(); ++x) {
+        ClassState& c = cls_[x];
+        if (c.profile == kNone || !c.leaf) continue;  // a free slot, or inner
+        deactivate(x);
+        c.queue.drain(c.kind, leaf_env(), x, tuning_[x], [&](uint32_t s) { drop_slot(x, s, reason); });
+    }
+}
+
+void Scheduler::fold_into_parent(uint32_t x) {
+    const uint32_t p = cls_[x].parent;
+    if (p == kNone) return;
+    cls_[p].packets += cls_[x].packets;
+    cls_[p].bytes += cls_[x].bytes;
+    cls_[p].wire_bytes += cls_[x].wire_bytes;
+    for (size_t r = 0; r < kDropReasonCount; ++r) {
+        counters_[p].drops[r] += counters_[x].drops[r];
+        counters_[p].drop_bytes[r] += counters_[x].drop_bytes[r];
+    }
+}
+
 // The departure did not fit the class's tally: a counter is full, or the
 // delay is outside the window. Out of line, as it is the rare case.
 [[gnu::noinline]] void Scheduler::spill_delays(uint32_t leaf, uint32_t bucket) {
@@ -466,6 +483,28 @@ std::optional<ClassSnapshot> Scheduler::snapshot(uint32_t class_id) const {
     s.counters.borrowed = c.borrowed;
     s.backlog_packets = c.leaf ? c.queue.packets(c.kind) : 0;
     s.backlog_bytes = c.leaf ? c.queue.bytes(c.kind) : 0;
+    // The packet path counts departures in leaves only: an inner class's
+    // are its subtree's, summed here (preorder, by the tree links).
+    for (uint32_t y = tree_[x].first_child; y != kNone;) {
+        const ClassState& d = cls_[y];
+        s.counters.packets += d.packets;
+        s.counters.bytes += d.bytes;
+        s.counters.wire_bytes += d.wire_bytes;
+        for (size_t r = 0; r < kDropReasonCount; ++r) {
+            s.counters.drops[r] += counters_[y].drops[r];
+            s.counters.drop_bytes[r] += counters_[y].drop_bytes[r];
+        }
+        if (d.leaf) {
+            s.backlog_packets += d.queue.packets(d.kind);
+            s.backlog_bytes += d.queue.bytes(d.kind);
+        }
+        if (tree_[y].first_child != kNone) {
+            y = tree_[y].first_child;
+            continue;
+        }
+        while (y != x && tree_[y].next_sibling == kNone) y = cls_[y].parent;
+        y = y == x ? kNone : tree_[y].next_sibling;
+    }
     DelayHistogram h = histogram_of(x);
     windows_[x].add_to(h);
     c.delays.add_to(h);

@@ -59,7 +59,13 @@ public:
         drop_context_ = context;
     }
 
+    // A class's counters; an inner class's are summed over its subtree
+    // here, on the caller's thread, not on the packet path (O(subtree)).
     std::optional<ClassSnapshot> snapshot(uint32_t class_id) const;
+    // Drops every queued packet under `reason` (DropReason::shutdown when
+    // the owner stops), through the drop handler, and books it against
+    // its class: nothing departs, and no AQM judges the packets.
+    void discard_all(DropReason reason);
     uint32_t class_count() const { return ids_.size(); }
     uint32_t backlog_packets() const { return pool_.in_use(); }
     // fq_codel's flow records: one table for all classes (fq_codel.hpp).
@@ -190,6 +196,8 @@ private:
     void drop_slot(uint32_t cls, uint32_t s, DropReason reason);
     void report_drop(uint32_t cls, const Packet& p, DropReason reason);
     void queue_slot(uint32_t cls, uint32_t s);
+    // Adds a removed class's departures and drops to its parent's own.
+    void fold_into_parent(uint32_t x);
     void spill_delays(uint32_t leaf, uint32_t bucket);
     void window_delays(uint32_t leaf, uint32_t bucket, uint32_t n);
     void defer_window(uint32_t leaf, uint32_t bucket, uint32_t n) {

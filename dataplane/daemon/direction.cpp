@@ -25,9 +25,11 @@ Direction::~Direction() { discard(); }
 void Direction::on_shaper_drop(void* self, const shaper::Packet& p, shaper::DropReason why) {
     auto* d = static_cast<Direction*>(self);
     ++d->shaper_drops_[static_cast<unsigned>(why)];
-    const DropReason mine = why == shaper::DropReason::queue_limit || why == shaper::DropReason::pool_exhausted
-                                ? DropReason::egress_queue_full
-                                : DropReason::shaper;
+    DropReason mine = DropReason::shaper;
+    if (why == shaper::DropReason::queue_limit || why == shaper::DropReason::pool_exhausted)
+        mine = DropReason::egress_queue_full;
+    else if (why == shaper::DropReason::shutdown)
+        mine = DropReason::shutdown;
     d->drop(reinterpret_cast<rte_mbuf*>(p.handle), mine);
 }
 
@@ -180,14 +182,11 @@ bool Direction::flush() {
 void Direction::discard() {
     for (uint32_t i = 0; i < staged_; ++i) drop(staging_[i], DropReason::shutdown);
     staged_ = 0;
-    if (cfg_.scheduler) {
-        // Whatever the scheduler still holds leaves now, counted as shutdown
-        // drops: rates no longer matter once the daemon is stopping.
-        const uint64_t far_future = rte_rdtsc() + rte_get_tsc_hz() * 3600;
-        for (uint32_t n; (n = cfg_.scheduler->dequeue_burst(shaped_, kMaxBurst, far_future)) != 0;) {
-            for (uint32_t i = 0; i < n; ++i) drop(reinterpret_cast<rte_mbuf*>(shaped_[i].handle), DropReason::shutdown);
-        }
-    }
+    // Whatever the scheduler still holds is freed through on_shaper_drop,
+    // booked as `shutdown` in the direction and in each class: not as
+    // departures, and not as the CoDel drops a dequeue far in the future
+    // would make of it.
+    if (cfg_.scheduler) cfg_.scheduler->discard_all(shaper::DropReason::shutdown);
     rte_mbuf* m;
     while (queue_.peek(&m, 1) == 1) {
         queue_.pop(1);

@@ -21,6 +21,8 @@
 
 #include "control/client/control_client.hpp"
 #include "tests/support/daemon_process.hpp"
+#include "tests/support/frame_builder.hpp"
+#include "tests/support/pcap_file.hpp"
 
 using namespace sluice;
 using namespace sluice::test;
@@ -153,6 +155,78 @@ TEST_CASE("sluicectl, Prometheus and DPDK telemetry see a live daemon's counters
         const json p = telemetry("/var/run/dpdk/" + tag + "/dpdk_telemetry.v2", "/sluice/ports");
         CHECK(p["/sluice/ports"].contains("lan_rx_packets"));
     }
+    CHECK(sluiced.stop(SIGTERM) == 0);
+    fs::remove_all(dir);
+    fs::remove_all("/var/run/dpdk/" + tag);
+}
+
+TEST_CASE("an inner class's sent packets and bytes in `stats policy` are the sums over its children") {
+    // A finite stream (a pcap file on the lan side, nothing from the wan's
+    // net_null) so that the counters stop moving and can be compared exactly.
+    const std::string tag = "sluice-sums-" + std::to_string(getpid());
+    const fs::path dir = fs::temp_directory_path() / tag;
+    fs::create_directories(dir);
+    const std::string sock = (dir / "sluiced.sock").string();
+    std::vector<Bytes> frames;
+    for (uint16_t i = 0; i < 3'000; ++i) frames.push_back(udp4_frame(static_cast<uint16_t>(10'000 + i % 300), 443));
+    write_pcap((dir / "lan_in.pcap").string(), frames);
+    // office.toml's upload tree has an inner class (staff) under the root.
+    const std::string policy = std::string(SLUICE_SOURCE_DIR) + "/configs/office.toml";
+    DaemonProcess sluiced(sluiced_path(),
+                          {"--lan", "net_pcap0,rx_pcap=" + (dir / "lan_in.pcap").string() + ",tx_pcap=" + (dir / "lan_out.pcap").string(),
+                           "--wan", "net_null1,no-rx=1", "--hugepages", "off", "--memory", "256", "--socket", sock,
+                           "--policy", policy, "--metrics", "0", "--", "--file-prefix", tag},
+                          (dir / "sluiced.log").string());
+    REQUIRE(sluiced.wait_for_log("bridging", 20s));
+    std::smatch m;
+    const std::string log = sluiced.log();
+    REQUIRE(std::regex_search(log, m, std::regex("metrics at http://127.0.0.1:([0-9]+)/metrics")));
+    const auto port = static_cast<uint16_t>(std::stoi(m[1]));
+    auto c = control::ControlClient::connect(sock, 5s);
+    REQUIRE(c.ok());
+    auto shape = (*c)->call("show classes");
+    REQUIRE(shape.ok());
+    const json classes = (*shape)["result"]["upload"]["classes"];
+
+    // Until the stream has gone through and two reads agree.
+    json stats;
+    for (int i = 0; i < 100; ++i) {
+        std::this_thread::sleep_for(100ms);
+        auto r = (*c)->call("stats policy");
+        REQUIRE(r.ok());
+        const json now = (*r)["result"]["upload"]["classes"];
+        if (now == stats && now[0].value("sent_packets", uint64_t{0}) > 0) break;
+        stats = now;
+    }
+    REQUIRE(stats.size() == classes.size());
+    REQUIRE(classes[0]["parent"].is_null());  // the root
+    CHECK(stats[0]["sent_bytes"].get<uint64_t>() > 0);
+    // Every frame is in the root's sums: sent, or dropped by the shaper or a meter.
+    uint64_t dropped = 0;
+    for (const auto& [reason, n] : stats[0]["drops"].items()) dropped += n.get<uint64_t>();
+    CHECK(stats[0]["sent_packets"].get<uint64_t>() + dropped == frames.size());
+    CHECK(stats[0]["backlog_packets"] == 0);
+    size_t inner = 0;
+    for (size_t p = 0; p < classes.size(); ++p) {
+        uint64_t packets = 0, bytes = 0, children = 0;
+        for (size_t k = 0; k < classes.size(); ++k) {
+            if (classes[k]["parent"].is_null() || classes[k]["parent"].get<size_t>() != classes[p]["id"].get<size_t>()) continue;
+            ++children;
+            packets += stats[k]["sent_packets"].get<uint64_t>();
+            bytes += stats[k]["sent_bytes"].get<uint64_t>();
+        }
+        if (children == 0) continue;
+        ++inner;
+        INFO("class " << stats[p]["name"]);
+        CHECK(stats[p]["sent_packets"].get<uint64_t>() == packets);
+        CHECK(stats[p]["sent_bytes"].get<uint64_t>() == bytes);
+    }
+    CHECK(inner >= 2);  // the root and staff
+    // Prometheus reads the same numbers.
+    const std::string root = stats[0]["name"].get<std::string>();
+    const std::string text = http_get(port, "/metrics");
+    CHECK(metric(text, "sluice_class_sent_bytes_total{direction=\"upload\",class=\"" + root + "\"}") ==
+          stats[0]["sent_bytes"].get<long long>());
     CHECK(sluiced.stop(SIGTERM) == 0);
     fs::remove_all(dir);
     fs::remove_all("/var/run/dpdk/" + tag);

@@ -7,6 +7,7 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 #include <rte_launch.h>
+#include <rte_pause.h>
 #include <rte_ring.h>
 
 #include <atomic>
@@ -115,4 +116,66 @@ TEST_CASE("a class shaped to a few Mbit/s delivers within 2% of its rate over se
     CHECK(upload.shaper_drops(shaper::DropReason::queue_limit) > 0);
     CHECK(upload.counters().drops[static_cast<unsigned>(dataplane::DropReason::egress_queue_full)] ==
           upload.shaper_drops(shaper::DropReason::queue_limit));
+}
+
+TEST_CASE("packets a Direction's scheduler still holds at shutdown are booked as shutdown drops, in the class too") {
+    test::ensure_eal();
+    auto pool = dataplane::make_packet_pool("shutdown_drops", 4095, 0);
+    REQUIRE(pool.ok());
+    const test::RingPort lan = test::make_ring_port("stop_lan", pool->get());
+    const test::RingPort wan = test::make_ring_port("stop_wan", pool->get());
+
+    shaper::SchedulerConfig sc;
+    sc.tick_hz = rte_get_tsc_hz();
+    sc.packet_capacity = 1024;
+    shaper::Scheduler scheduler(sc);
+    REQUIRE(scheduler.apply(shaper::AddClass{klass(0, shaper::kNoParent, 100'000'000, 100'000'000)}, rte_rdtsc()).ok());
+    // A CoDel leaf at 1 Mbit/s: what waits in it stands well past CoDel's
+    // target, so a dequeue at shutdown would have CoDel drop it.
+    shaper::ClassConfig slow = klass(1, 0, 1'000'000, 1'000'000);
+    slow.leaf.kind = shaper::LeafKind::codel;
+    REQUIRE(scheduler.apply(shaper::AddClass{slow}, rte_rdtsc()).ok());
+
+    dataplane::DirectionConfig cfg{"upload", lan.id, wan.id, 32, 4096};
+    cfg.scheduler = &scheduler;
+    cfg.default_class = 1;
+    dataplane::Direction upload(cfg);
+    test::Bytes frame = test::udp4_frame(1, 2);
+    frame.resize(1000, 0);
+    frame[16] = static_cast<uint8_t>((1000 - 14) >> 8);
+    frame[17] = static_cast<uint8_t>((1000 - 14) & 0xff);
+    frame[24] = frame[25] = 0;
+    for (int i = 0; i < 100; ++i) {
+        rte_mbuf* m = rte_pktmbuf_alloc(pool->get());
+        REQUIRE(m != nullptr);
+        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(), frame.size());
+        REQUIRE(rte_ring_enqueue(lan.rx, m) == 0);
+    }
+    // The test's thread is the direction's lcore here.
+    for (int i = 0; i < 10; ++i) upload.poll();
+    const uint64_t wait_until = rte_get_tsc_cycles() + rte_get_tsc_hz() / 5;  // 200 ms: two CoDel intervals
+    while (rte_get_tsc_cycles() < wait_until) rte_pause();
+    rte_mbuf* out[64];
+    for (unsigned n; (n = rte_ring_dequeue_burst(wan.tx, reinterpret_cast<void**>(out), 64, nullptr)) != 0;)
+        for (unsigned i = 0; i < n; ++i) rte_pktmbuf_free(out[i]);
+
+    const uint32_t held = scheduler.backlog_packets();
+    REQUIRE(held > 50);
+    REQUIRE(upload.queued() == held);  // nothing staged: the ring took what left
+    const shaper::ClassSnapshot before = *scheduler.snapshot(1);
+    upload.discard();
+
+    constexpr auto kShutdown = static_cast<size_t>(shaper::DropReason::shutdown);
+    CHECK(scheduler.backlog_packets() == 0);
+    CHECK(upload.counters().drops[static_cast<unsigned>(dataplane::DropReason::shutdown)] == held);
+    CHECK(upload.counters().drops[static_cast<unsigned>(dataplane::DropReason::shaper)] == 0);
+    CHECK(upload.shaper_drops(shaper::DropReason::shutdown) == held);
+    CHECK(upload.shaper_drops(shaper::DropReason::codel) == 0);
+    const shaper::ClassSnapshot after = *scheduler.snapshot(1);
+    CHECK(after.counters.drops[kShutdown] == held);
+    CHECK(after.counters.drop_bytes[kShutdown] == uint64_t{held} * 1000);
+    CHECK(after.counters.drops[static_cast<size_t>(shaper::DropReason::codel)] == 0);
+    CHECK(after.counters.packets == before.counters.packets);  // none of them counted as sent
+    CHECK(scheduler.snapshot(0)->counters.drops[kShutdown] == held);  // the root's sum
+    CHECK(rte_ring_count(wan.tx) == 0);
 }

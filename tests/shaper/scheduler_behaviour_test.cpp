@@ -344,7 +344,9 @@ TEST_CASE("a fq_codel leaf that gets a child hands its packets over and keeps no
     const uint64_t bytes = s.snapshot(10)->backlog_bytes;
     CHECK(s.flow_table().in_use() == 30);
     REQUIRE(s.apply(AddClass{leaf(20, 10, mbit(1), mbit(1), 0, 1, LeafKind::fq_codel)}, 0).ok());
-    CHECK(s.snapshot(10)->backlog_packets == 0);
+    // An inner class's backlog is its subtree's: here all the child's.
+    CHECK(s.backlog_packets() == 30);
+    CHECK(s.snapshot(10)->backlog_packets == 30);
     CHECK(s.snapshot(20)->backlog_packets == 30);
     CHECK(s.snapshot(20)->backlog_bytes == bytes);
     CHECK(s.flow_table().in_use() == 30);  // the child's now
