@@ -44,10 +44,8 @@ Result<std::string> read_regular(const UniqueFd& path_fd, const std::string& nam
     if (!S_ISREG(st.st_mode)) {
         return Error{name + " is " + kind_of(st.st_mode) + "; a policy is read only from a regular file"};
     }
-    if (static_cast<uint64_t>(st.st_size) > max) {
-        return Error{name + " is " + std::to_string(st.st_size) + " bytes; a policy file may be at most " +
-                     std::to_string(max) + " bytes"};
-    }
+    const std::string limit = "; a policy file may be at most " + std::to_string(max) + " bytes";
+    if (static_cast<uint64_t>(st.st_size) > max) return Error{name + " is " + std::to_string(st.st_size) + " bytes" + limit};
     // Reopening through the descriptor reaches the inode already inspected,
     // whatever the name points to by now.
     const std::string self = "/proc/self/fd/" + std::to_string(path_fd.get());
@@ -59,10 +57,7 @@ Result<std::string> read_regular(const UniqueFd& path_fd, const std::string& nam
     for (;;) {
         if (at == text.size()) {
             // The file grew since it was inspected.
-            if (text.size() > max) {
-                return Error{name + " is larger than " + std::to_string(max) + " bytes; a policy file may be at most " +
-                             std::to_string(max) + " bytes"};
-            }
+            if (text.size() > max) return Error{name + " grew past " + std::to_string(max) + " bytes" + limit};
             text.resize(std::min(max + 1, text.size() * 2 + 4096));
         }
         const ssize_t n = ::read(fd.get(), text.data() + at, text.size() - at);
@@ -70,10 +65,6 @@ Result<std::string> read_regular(const UniqueFd& path_fd, const std::string& nam
         if (n < 0) return Error{"cannot read " + name + ": " + errno_text(errno)};
         if (n == 0) break;
         at += static_cast<size_t>(n);
-    }
-    if (at > max) {
-        return Error{name + " is larger than " + std::to_string(max) + " bytes; a policy file may be at most " +
-                     std::to_string(max) + " bytes"};
     }
     text.resize(at);
     return text;
@@ -92,6 +83,12 @@ std::string random_suffix() {
         s += hex[b & 15];
     }
     return s;
+}
+
+// Why a lookup beneath the policy directory failed, in the operator's words.
+Error beneath_error(const std::string& path, const std::string& dir, const char* what, int e) {
+    if (e == EXDEV || e == ELOOP) return Error{path + " leads out of the policy directory " + dir};
+    return Error{std::string(what) + path + ": " + errno_text(e)};
 }
 
 bool valid_component(const std::string& name) {
@@ -232,10 +229,7 @@ Result<std::string> PolicyDirectory::read(const std::string& path, size_t max) c
     auto rel = relative_part(path);
     if (!rel) return Error{rel.error()};
     UniqueFd fd(openat2_beneath(fd_->get(), rel->c_str(), O_PATH | O_CLOEXEC));
-    if (!fd) {
-        if (errno == EXDEV || errno == ELOOP) return Error{path + " leads out of the policy directory " + path_};
-        return Error{"cannot read the policy file " + path + ": " + errno_text(errno)};
-    }
+    if (!fd) return beneath_error(path, path_, "cannot read the policy file ", errno);
     return read_regular(fd, path, max);
 }
 
@@ -249,10 +243,7 @@ Result<FileSpot> PolicyDirectory::spot(const std::string& path) const {
     if (!valid_component(spot.name)) return Error{path + " does not name a file"};
     const std::string parent = r.parent_path().empty() ? "." : r.parent_path().string();
     spot.dir = UniqueFd(openat2_beneath(fd_->get(), parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!spot.dir) {
-        if (errno == EXDEV || errno == ELOOP) return Error{path + " leads out of the policy directory " + path_};
-        return Error{"cannot open the directory of " + path + ": " + errno_text(errno)};
-    }
+    if (!spot.dir) return beneath_error(path, path_, "cannot open the directory of ", errno);
     return spot;
 }
 

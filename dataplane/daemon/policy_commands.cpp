@@ -29,6 +29,15 @@ Result<bool> only_keys(const json& args, std::initializer_list<const char*> keys
     return true;
 }
 
+// The "file" argument: an absolute path (the daemon's working directory is
+// not the caller's).
+Result<std::string> file_arg(const json& args) {
+    auto f = control::string_arg(args, "file");
+    if (!f) return Error{f.error()};
+    if (f->empty() || f->front() != '/') return Error{fmt::format("name the file by its absolute path, not '{}'", *f)};
+    return f;
+}
+
 std::string members_may(const policy::PolicyDirectory& dir) {
     return fmt::format("members of the socket's group name files only in the policy directory {}; send the file's "
                        "contents instead (sluicectl does this for files elsewhere)",
@@ -63,9 +72,8 @@ Result<PolicySource> source_of(const json& args, const control::Peer& peer, cons
     if (control::has_arg(args, "name")) return Error{"'name' goes with 'text'"};
     std::string file;
     if (has_file) {
-        auto f = control::string_arg(args, "file");
+        auto f = file_arg(args);
         if (!f) return Error{f.error()};
-        if (f->empty() || f->front() != '/') return Error{fmt::format("name the file by its absolute path, not '{}'", *f)};
         file = *f;
     } else if (running_by_default) {
         file = runtime.path();
@@ -97,9 +105,8 @@ Result<policy::FileSpot> save_spot(const json& args, const control::Peer& peer, 
         running_file = true;
         return policy::spot_of(running);
     }
-    auto file = control::string_arg(args, "file");
+    auto file = file_arg(args);
     if (!file) return Error{file.error()};
-    if (file->empty() || file->front() != '/') return Error{fmt::format("name the file by its absolute path, not '{}'", *file)};
     running_file = *file == running;
     if (running_file || peer.role == control::Role::root) return policy::spot_of(*file);
     if (!dir.below(*file)) {

@@ -7,13 +7,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <iterator>
