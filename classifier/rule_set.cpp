@@ -187,12 +187,13 @@ Result<bool> expand(const RuleSpec& r, uint32_t index, uint8_t version, std::vec
     return true;
 }
 
+// `in_acl[i]`: rule i is searched by the ACL (not by the host tables).
 template <typename AclRule, unsigned AddrWords>
-Result<AclContext> build(const std::vector<RuleSpec>& rules, Side side, uint8_t version,
-                         const rte_acl_config& cfg, size_t& entries) {
+Result<AclContext> build(const std::vector<RuleSpec>& rules, const std::vector<bool>& in_acl, Side side,
+                         uint8_t version, const rte_acl_config& cfg, size_t& entries) {
     std::vector<AclRule> expanded;
     for (uint32_t i = 0; i < rules.size(); ++i) {
-        if (!applies(rules[i], side)) continue;
+        if (!in_acl[i] || !applies(rules[i], side)) continue;
         auto r = expand<AclRule, AddrWords>(rules[i], i, version, expanded);
         if (!r) return Error{r.error()};
     }
@@ -248,11 +249,34 @@ Result<std::shared_ptr<const RuleSet>> RuleSet::compile(const std::vector<RuleSp
             }
             continue;
         }
+        // Rules on whole addresses alone go to the host tables, the rest to the ACL.
+        std::vector<bool> in_acl(rules.size(), true);
+        if (allow_tables) {
+            for (uint32_t i = 0; i < rules.size(); ++i) {
+                const RuleSpec& r = rules[i];
+                if (!host_only(r)) continue;
+                in_acl[i] = false;
+                if (!applies(r, side)) continue;
+                const bool on_src = !r.src.empty();
+                for (const Prefix& p : on_src ? r.src : r.dst) {
+                    if (r.ip_version != 0 && r.ip_version != p.version) continue;
+                    if (p.version == 4)
+                        (on_src ? ps.src4 : ps.dst4).add(p.addr, i);
+                    else
+                        (on_src ? ps.src6 : ps.dst6).add(p.addr, i);
+                }
+            }
+            for (auto* t : {&ps.src4, &ps.dst4}) t->build();
+            for (auto* t : {&ps.src6, &ps.dst6}) t->build();
+            ps.any_hosts4 = !ps.src4.empty() || !ps.dst4.empty();
+            ps.any_hosts6 = !ps.src6.empty() || !ps.dst6.empty();
+            set->host_entries_ += ps.src4.size() + ps.dst4.size() + ps.src6.size() + ps.dst6.size();
+        }
         static const rte_acl_config cfg4 = config4();
         static const rte_acl_config cfg6 = config6();
-        auto v4 = build<AclRule4, 1>(rules, side, 4, cfg4, set->acl_entries_);
+        auto v4 = build<AclRule4, 1>(rules, in_acl, side, 4, cfg4, set->acl_entries_);
         if (!v4) return Error{v4.error()};
-        auto v6 = build<AclRule6, 4>(rules, side, 6, cfg6, set->acl_entries_);
+        auto v6 = build<AclRule6, 4>(rules, in_acl, side, 6, cfg6, set->acl_entries_);
         if (!v6) return Error{v6.error()};
         ps.v4 = std::move(*v4);
         ps.v6 = std::move(*v6);
@@ -273,28 +297,57 @@ void RuleSet::classify(Side side, const dataplane::PacketMeta* meta, uint32_t n,
         for (uint32_t i = 0; i < n; ++i) out[i] = ps.ports->lookup(meta[i]);
         return;
     }
+    // Packets by family: those a family's ACL or host tables will see.
+    const bool want4 = ps.v4 || ps.any_hosts4, want6 = ps.v6 || ps.any_hosts6;
     uint32_t n4 = 0, n6 = 0;
     for (uint32_t i = 0; i < n; ++i) {
         out[i] = kNoRule;
         const auto& m = meta[i];
         if (m.malformed()) continue;
-        if (m.l3 == dataplane::L3Kind::ipv4 && ps.v4) {
-            fill_key<AclKey4, 4>(s.key4[n4], m);
-            s.ptr4[n4] = reinterpret_cast<const uint8_t*>(&s.key4[n4]);
+        if (m.l3 == dataplane::L3Kind::ipv4 && want4)
             s.pos4[n4++] = static_cast<uint16_t>(i);
-        } else if (m.l3 == dataplane::L3Kind::ipv6 && ps.v6) {
-            fill_key<AclKey6, 16>(s.key6[n6], m);
-            s.ptr6[n6] = reinterpret_cast<const uint8_t*>(&s.key6[n6]);
+        else if (m.l3 == dataplane::L3Kind::ipv6 && want6)
             s.pos6[n6++] = static_cast<uint16_t>(i);
-        }
     }
-    if (n4) {
+    if (n4 && ps.v4) {
+        for (uint32_t k = 0; k < n4; ++k) {
+            fill_key<AclKey4, 4>(s.key4[k], meta[s.pos4[k]]);
+            s.ptr4[k] = reinterpret_cast<const uint8_t*>(&s.key4[k]);
+        }
         rte_acl_classify(ps.v4.get(), s.ptr4, s.res4, n4, 1);
         for (uint32_t k = 0; k < n4; ++k) out[s.pos4[k]] = s.res4[k] - 1;  // 0 - 1 == kNoRule
     }
-    if (n6) {
+    if (n6 && ps.v6) {
+        for (uint32_t k = 0; k < n6; ++k) {
+            fill_key<AclKey6, 16>(s.key6[k], meta[s.pos6[k]]);
+            s.ptr6[k] = reinterpret_cast<const uint8_t*>(&s.key6[k]);
+        }
         rte_acl_classify(ps.v6.get(), s.ptr6, s.res6, n6, 1);
         for (uint32_t k = 0; k < n6; ++k) out[s.pos6[k]] = s.res6[k] - 1;
+    }
+    if (n4 && ps.any_hosts4) find_hosts(ps.src4, ps.dst4, meta, s.pos4, n4, out, s);
+    if (n6 && ps.any_hosts6) find_hosts(ps.src6, ps.dst6, meta, s.pos6, n6, out, s);
+}
+
+// The host tables for one family's packets, lowering out[] where a host
+// rule comes first. All probe lines of the burst are requested before the
+// first is read, so their cache misses overlap.
+template <unsigned AddrLen>
+void RuleSet::find_hosts(const HostTable<AddrLen>& src, const HostTable<AddrLen>& dst,
+                         const dataplane::PacketMeta* meta, const uint16_t* pos, uint32_t n, uint32_t* out,
+                         ClassifyScratch& s) {
+    const bool by_src = !src.empty(), by_dst = !dst.empty();
+    for (uint32_t k = 0; k < n; ++k) {
+        const dataplane::PacketMeta& m = meta[pos[k]];
+        if (by_src) src.prefetch(s.home_src[k] = src.home(m.src_addr));
+        if (by_dst) dst.prefetch(s.home_dst[k] = dst.home(m.dst_addr));
+    }
+    for (uint32_t k = 0; k < n; ++k) {
+        const dataplane::PacketMeta& m = meta[pos[k]];
+        uint32_t r = out[pos[k]];
+        if (by_src) r = std::min(r, src.find(m.src_addr, s.home_src[k]));
+        if (by_dst) r = std::min(r, dst.find(m.dst_addr, s.home_dst[k]));
+        out[pos[k]] = r;
     }
 }
 

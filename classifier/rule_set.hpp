@@ -8,7 +8,10 @@
 //   - a port/DSCP table (PortDscpTable), when rules add a protocol and one
 //     port field and there are few enough of them;
 //   - otherwise a pair of rte_acl tries, one per IP family, searched a whole
-//     burst at a time. First match wins: rule i gets ACL priority (max - i).
+//     burst at a time, beside exact-match tables (HostTable) for the rules
+//     that name only whole addresses. First match wins: rule i gets ACL
+//     priority (max - i), and a packet's answer is the lower rule index of
+//     the ACL's and the host tables'.
 #pragma once
 
 #include <rte_acl.h>
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "classifier/acl_key.hpp"
+#include "classifier/host_table.hpp"
 #include "classifier/port_dscp_table.hpp"
 #include "classifier/rule_spec.hpp"
 #include "dataplane/packet_meta.hpp"
@@ -41,6 +45,8 @@ struct ClassifyScratch {
     uint32_t res6[kMaxClassifyBurst];
     uint16_t pos4[kMaxClassifyBurst];
     uint16_t pos6[kMaxClassifyBurst];
+    uint32_t home_src[kMaxClassifyBurst];
+    uint32_t home_dst[kMaxClassifyBurst];
 };
 
 struct AclContextDeleter {
@@ -68,17 +74,28 @@ public:
     Lookup lookup() const { return lookup_; }
     // ACL entries after expanding lists, over both sides and families.
     size_t acl_entries() const { return acl_entries_; }
+    // Addresses in the exact-match host tables, over both sides.
+    size_t host_entries() const { return host_entries_; }
 
 private:
     struct PerSide {
         std::array<uint32_t, 64> by_dscp;      // DSCP-only rule sets
         std::unique_ptr<PortDscpTable> ports;  // DSCP + protocol + one port field
         AclContext v4, v6;                     // null when no rule applies to that family
+        // Rules on whole addresses only, by family and field.
+        HostTable<4> src4, dst4;
+        HostTable<16> src6, dst6;
+        bool any_hosts4 = false, any_hosts6 = false;
     };
+    template <unsigned AddrLen>
+    static void find_hosts(const HostTable<AddrLen>& src, const HostTable<AddrLen>& dst,
+                           const dataplane::PacketMeta* meta, const uint16_t* pos, uint32_t n, uint32_t* out,
+                           ClassifyScratch& s);
 
     Lookup lookup_ = Lookup::acl;
     size_t rule_count_ = 0;
     size_t acl_entries_ = 0;
+    size_t host_entries_ = 0;
     PerSide sides_[2];
 };
 

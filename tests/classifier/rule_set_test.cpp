@@ -8,6 +8,7 @@
 #include <memory>
 #include <random>
 #include <set>
+#include <string>
 
 #include "classifier/rule_set.hpp"
 #include "dataplane/parser.hpp"
@@ -124,7 +125,8 @@ struct Case {
 void run_table(const std::vector<RuleSpec>& rules, const std::vector<Case>& cases, Side side = Side::lan) {
     for (bool tables : {false, true}) {
         const auto set = compile(rules, tables);
-        if (tables && set->lookup() == RuleSet::Lookup::acl) continue;
+        // The ACL path is the table path too when it holds host tables.
+        if (tables && set->lookup() == RuleSet::Lookup::acl && set->host_entries() == 0) continue;
         for (const auto& c : cases) {
             INFO(c.what << (tables ? " (table lookup)" : " (rte_acl)"));
             CHECK(classify_one(*set, meta_of(frame_of(c.packet)), side) == c.expected);
@@ -464,6 +466,77 @@ TEST_CASE("random DSCP, protocol and port rules: the port/DSCP table agrees with
         p.dport = static_cast<uint16_t>(rng() % 2100);
         p.dscp = static_cast<uint8_t>(rng() % 64);
         if (rng() % 10 == 0) p.later_fragment = true;
+        metas.push_back(meta_of(frame_of(p)));
+    }
+    check_against_linear_reading(*set, rules, metas);
+}
+
+TEST_CASE("rules on whole addresses go to the host tables and keep first-match order with the ACL") {
+    ensure_eal();
+    RuleSpec broad;  // an ACL rule ahead of some host rules, behind others
+    broad.src = {v4("10.0.0.0", 24)};
+    RuleSpec host_first, host_after, host_dst, host6, host_wan, host_dup;
+    host_first.src = {v4("10.0.0.1", 32)};
+    host_after.src = {v4("10.0.0.2", 32), v4("10.9.0.2", 32)};
+    host_dst.dst = {v4("203.0.113.7", 32)};
+    host6.src = {v6("2001:db8::5", 128)};
+    host_wan.side = SideMatch::wan;
+    host_wan.src = {v4("10.7.0.7", 32)};
+    host_dup.src = {v4("10.9.0.2", 32)};  // the same address as host_after: the earlier wins
+    const std::vector<RuleSpec> rules{host_first, broad, host_after, host_dst, host6, host_wan, host_dup};
+    const auto set = compile(rules);
+    CHECK(set->lookup() == RuleSet::Lookup::acl);
+    CHECK(set->host_entries() == 2 * 5 + 1);  // five addresses on each side, the wan rule on its own
+    run_table(rules, {
+        {"a host rule before the broad rule wins", {.src = "10.0.0.1"}, 0},
+        {"the broad rule shadows a later host rule", {.src = "10.0.0.2"}, 1},
+        {"a host rule's second address", {.src = "10.9.0.2"}, 2},
+        {"a destination host", {.src = "192.0.2.9", .dst = "203.0.113.7"}, 3},
+        {"an IPv6 host", {.src = "2001:db8::5", .dst = "2001:db8::9"}, 4},
+        {"an IPv6 neighbour misses", {.src = "2001:db8::6", .dst = "2001:db8::9"}, kNoRule},
+        {"a wan-only host from the lan misses", {.src = "10.7.0.7"}, kNoRule},
+        {"no rule at all", {.src = "192.0.2.9"}, kNoRule},
+    });
+    run_table(rules, {{"a wan-only host from the wan", {.src = "10.7.0.7"}, 5}}, Side::wan);
+}
+
+TEST_CASE("random host and prefix rules: host tables and rte_acl together agree with a linear first-match reading") {
+    ensure_eal();
+    std::mt19937 rng(32);
+    std::vector<std::string> hosts4, hosts6;
+    for (int i = 0; i < 64; ++i) hosts4.push_back("10.0." + std::to_string(i / 8) + "." + std::to_string(i % 8 + 1));
+    for (int i = 0; i < 32; ++i) hosts6.push_back("2001:db8::" + std::to_string(i + 1));
+    const Prefix broad[] = {v4("10.0.0.0", 22), v4("10.0.1.0", 24), v6("2001:db8::", 120)};
+    std::vector<RuleSpec> rules;
+    for (int i = 0; i < 400; ++i) {
+        RuleSpec r;
+        if (rng() % 4 == 0) r.side = rng() % 2 ? SideMatch::lan : SideMatch::wan;
+        auto& field = rng() % 2 ? r.src : r.dst;
+        if (rng() % 10 == 0) {
+            field.push_back(broad[rng() % 3]);  // an ACL rule among the host rules
+            if (rng() % 2) r.protocol = 17;
+        } else {
+            for (unsigned k = 1 + rng() % 2; k > 0; --k)
+                field.push_back(rng() % 3 ? v4(hosts4[rng() % 64].c_str(), 32) : v6(hosts6[rng() % 32].c_str(), 128));
+        }
+        if (rng() % 12 == 0) r.ip_version = rng() % 2 ? 4 : 6;
+        rules.push_back(r);
+    }
+    const auto set = compile(rules);
+    REQUIRE(set->host_entries() > 0);
+    REQUIRE(set->acl_entries() > 0);
+    std::vector<PacketMeta> metas;
+    for (int i = 0; i < 4096; ++i) {
+        const bool six = rng() % 3 == 0;
+        Packet p;
+        const std::string a = six ? hosts6[rng() % 32] : hosts4[rng() % 64];
+        const std::string b = six ? hosts6[rng() % 32] : (rng() % 4 ? "10.0.9." + std::to_string(rng() % 200 + 1) : hosts4[rng() % 64]);
+        // Some addresses that no rule names, so that misses are seen too.
+        const std::string miss = six ? "2001:db8:1::" + std::to_string(rng() % 50 + 1) : "192.0.2." + std::to_string(rng() % 50 + 1);
+        const std::string src = rng() % 5 ? a : miss;
+        const std::string dst = rng() % 5 ? b : miss;
+        p.src = src.c_str();
+        p.dst = dst.c_str();
         metas.push_back(meta_of(frame_of(p)));
     }
     check_against_linear_reading(*set, rules, metas);
