@@ -56,8 +56,11 @@ StageResult ClassifyStage::process(const ClassifierTables& t, rte_mbuf** pkts, d
         }
         ++rt.class_packets[cls];
         rt.class_bytes[cls] += pm.frame_len;
-        pkts[res.kept] = m;
-        meta[res.kept] = pm;
+        // Compacted over the packets a meter dropped; until the first, in place.
+        if (res.kept != i) {
+            pkts[res.kept] = m;
+            meta[res.kept] = pm;
+        }
         class_out[res.kept] = t.egress_class(dir_, cls);
         ++res.kept;
     }

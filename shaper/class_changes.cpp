@@ -170,6 +170,7 @@ Status Scheduler::add_class(const ClassConfig& cfg, uint64_t now) {
     c.leaf = true;
     configs_[x] = cfg;
     if (cfg.leaf.kind != LeafKind::fifo) ++aqm_classes_;
+    if (cfg.leaf.kind == LeafKind::fq_codel) ++fq_classes_;
     set_profile(x, cfg);
     c.tokens = profile_of(c).rate.size;
     c.ctokens = profile_of(c).ceil.size;
@@ -245,6 +246,7 @@ Status Scheduler::remove_class(const RemoveClass& rc) {
         const uint32_t parent = c.parent;
         ids_.erase(configs_[x].id);
         if (configs_[x].leaf.kind != LeafKind::fifo) --aqm_classes_;
+        if (configs_[x].leaf.kind == LeafKind::fq_codel) --fq_classes_;
         release_slot(x);
         if (parent != kNone && x == top && tree_[parent].first_child == kNone) {
             // The parent is a leaf again, with the queue its config names.

@@ -182,12 +182,91 @@ SLUICE_HOT_INLINE bool Scheduler::enqueue_one(uint32_t cls, const Packet& packet
 }
 
 uint32_t Scheduler::enqueue_burst(const uint32_t* class_ids, const Packet* packets, uint32_t n, uint64_t now) {
+    return admit_burst(class_ids, packets, n, now, nullptr);
+}
+
+uint32_t Scheduler::enqueue_or_pass_burst(const uint32_t* class_ids, const Packet* packets, uint32_t n, uint64_t now,
+                                          Packet* leave) {
+    // The pass is judged at the scheduler's time: timers due by `now` fire first.
+    advance_clock(now);
+    const uint32_t passed = admit_burst(class_ids, packets, n, now, leave);
+    if (spill_count_ | window_spill_count_) flush_delays();
+    return passed;
+}
+
+// Could dequeue_burst send this packet at once? Only if nothing else may
+// be sent (the caller checked that every row is empty), its class is an
+// empty fifo leaf (CoDel and fq_codel judge packets at dequeue, which a
+// pass would skip), and the leaf is on its own rate or borrows from an
+// ancestor that is: the path dequeue_tree would take, found without
+// joining any list. An active ancestor keeps the mode its timers gave it;
+// an idle one is judged now, as activation would judge it.
+SLUICE_HOT_INLINE bool Scheduler::pass_one(uint32_t cls, const Packet& packet) {
+    ClassState& c = cls_[cls];
+    if (!c.leaf || c.kind != LeafKind::fifo || c.prio_activity) return false;
+    int64_t wait = 0;
+    const Mode own = mode_for(c, credit(now_ - c.t_c), wait);
+    if (own == Mode::cant_send) return false;
+    uint32_t lender = cls;
+    if (own == Mode::may_borrow) {
+        for (uint32_t x = c.parent;; x = cls_[x].parent) {
+            if (x == kNone) return false;
+            const ClassState& a = cls_[x];
+            const Mode m = a.prio_activity ? a.mode : mode_for(a, credit(now_ - a.t_c), wait);
+            if (m == Mode::cant_send) return false;
+            if (m == Mode::can_send) {
+                lender = x;
+                break;
+            }
+        }
+    }
+    const uint32_t cost = config_.overhead.wire_cost(packet.length);
+    // The deficits of the path, as dequeue_tree counts them: the lender's
+    // in its row, the others' in their parents' feeds. (Each list would
+    // hold only the class itself: the turn stays with it.)
+    for (uint32_t x = cls;; x = cls_[x].parent) {
+        ClassState& p = cls_[x];
+        int32_t& d = p.deficit[x == lender ? 0 : 1];
+        d -= static_cast<int32_t>(cost);
+        if (d < 0) d = std::max(d + static_cast<int32_t>(profile_of(p).quantum), 0);
+        if (x == lender) break;
+    }
+    uint64_t* direct_counter = nullptr;
+    if (direct_delays_) direct_counter = histogram_of(cls).counter(0);
+    charge(cls, cls_[lender].level, cost);
+    count_departure(cls, packet, cost, 0, direct_counter);
+    return true;
+}
+
+void Scheduler::advance_clock(uint64_t now) {
+    if (now > now_) now_ = now;
+    wheel_.advance(now_, [this](std::span<const uint32_t> due) { prefetch_timers(due); },
+                   [this](uint32_t x) { on_timer(x); });
+}
+
+// A departure in the leaf's counters and delay histogram (`bucket` of the
+// delay; `direct_counter` that bucket's histogram counter when delays go
+// straight to the histogram).
+SLUICE_HOT_INLINE void Scheduler::count_departure(uint32_t leaf, const Packet& packet, uint32_t cost,
+                                                  uint32_t bucket, uint64_t* direct_counter) {
+    ClassState& lc = cls_[leaf];
+    ++lc.packets;
+    lc.bytes += packet.length;
+    lc.wire_bytes += cost;
+    if (direct_counter)
+        ++*direct_counter;
+    else if (!lc.delays.add(bucket))
+        spill_delays(leaf, bucket);
+}
+
+uint32_t Scheduler::admit_burst(const uint32_t* class_ids, const Packet* packets, uint32_t n, uint64_t now,
+                                Packet* leave) {
     // Look the whole burst up first and prefetch each class's state, so
     // the cache misses of many classes overlap instead of queueing up.
     constexpr uint32_t kChunk = 32;
     uint32_t slots[kChunk];
     uint32_t buckets[kChunk];
-    uint32_t queued = 0;
+    uint32_t queued = 0, passed = 0;
     for (uint32_t base = 0; base < n; base += kChunk) {
         const uint32_t m = std::min(kChunk, n - base);
         for (uint32_t i = 0; i < m; ++i) ids_.prefetch(class_ids[base + i]);
@@ -228,10 +307,14 @@ uint32_t Scheduler::enqueue_burst(const uint32_t* class_ids, const Packet* packe
                 report_drop(kNone, packets[base + i], DropReason::unknown_class);
                 continue;
             }
+            if (leave && level_mask_ == 0 && pass_one(slots[i], packets[base + i])) {
+                leave[passed++] = packets[base + i];
+                continue;
+            }
             queued += enqueue_one(slots[i], packets[base + i], now) ? 1 : 0;
         }
     }
-    return queued;
+    return leave ? passed : queued;
 }
 
 void Scheduler::count_drop(uint32_t class_id, DropReason reason, uint32_t length) {
@@ -298,14 +381,7 @@ SLUICE_HOT_INLINE bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Pa
         charge(leaf, level, cost);
         prefetch_ring(n == 1 ? row_[level][prio] : feed_[path[n - 2]][prio], prio);
 
-        ClassState& lc = cls_[leaf];
-        ++lc.packets;
-        lc.bytes += slot.packet.length;
-        lc.wire_bytes += cost;
-        if (direct_counter)
-            ++*direct_counter;
-        else if (!lc.delays.add(bucket))
-            spill_delays(leaf, bucket);
+        count_departure(leaf, slot.packet, cost, bucket, direct_counter);
         out = slot.packet;
         pool_.give_back(s);
         return true;
@@ -380,9 +456,7 @@ void Scheduler::prefetch_timers(std::span<const uint32_t> due) {
 }
 
 uint32_t Scheduler::dequeue_burst(Packet* out, uint32_t n, uint64_t now) {
-    if (now > now_) now_ = now;
-    wheel_.advance(now_, [this](std::span<const uint32_t> due) { prefetch_timers(due); },
-                   [this](uint32_t x) { on_timer(x); });
+    advance_clock(now);
     uint32_t got = 0;
     while (got < n) {
         bool sent = false;

@@ -74,6 +74,10 @@ public:
 
     // ---- packet path ----
 
+    // Whether any class reads Packet::flow_hash (a fq_codel leaf): the
+    // caller may leave it 0 otherwise. Changes only through apply().
+    bool needs_flow_hash() const { return fq_classes_ != 0; }
+
     // The dense slot of a class id, or kNoClass; stable while the class lives.
     uint32_t slot_of(uint32_t class_id) const { return ids_.find(class_id); }
 
@@ -84,6 +88,17 @@ public:
     bool enqueue_slot(uint32_t slot, const Packet& packet, uint64_t now);
     // Returns how many were queued.
     uint32_t enqueue_burst(const uint32_t* class_ids, const Packet* packets, uint32_t n, uint64_t now);
+    // enqueue_burst, except that a packet the scheduler would send at once
+    // leaves at once: when no class is waiting to send (every row is
+    // empty), its class is an empty fifo leaf, and the leaf has tokens or
+    // an ancestor it may borrow from has, it is charged and counted as
+    // dequeue_burst would, and copied to `leave` instead of being queued.
+    // Packets of one class keep their order (a class with a queue always
+    // queues). A saturated link is not affected: there something is always
+    // waiting. Returns how many packets were put in `leave`, in arrival
+    // order; the caller sends them before asking dequeue_burst for more.
+    uint32_t enqueue_or_pass_burst(const uint32_t* class_ids, const Packet* packets, uint32_t n, uint64_t now,
+                                   Packet* leave);
 
     // Takes up to n packets that may leave at `now`; returns how many.
     uint32_t dequeue_burst(Packet* out, uint32_t n, uint64_t now);
@@ -190,6 +205,12 @@ private:
     void charge(uint32_t leaf, uint32_t level, uint32_t cost);
     // enqueue_slot's body, inlined into enqueue_burst.
     bool enqueue_one(uint32_t cls, const Packet& packet, uint64_t now);
+    // The two enqueue bursts; `leave` null: every packet is queued.
+    uint32_t admit_burst(const uint32_t* class_ids, const Packet* packets, uint32_t n, uint64_t now, Packet* leave);
+    // Sends `packet` of leaf `cls` at once if dequeue would send it now.
+    bool pass_one(uint32_t cls, const Packet& packet);
+    void advance_clock(uint64_t now);
+    void count_departure(uint32_t leaf, const Packet& packet, uint32_t cost, uint32_t bucket, uint64_t* direct_counter);
     bool dequeue_tree(uint32_t level, uint32_t prio, Packet& out);
     void prefetch_ring(const Ring& ring, uint32_t prio);
     void prefetch_timers(std::span<const uint32_t> due);
@@ -273,6 +294,7 @@ private:
     // any is it worth prefetching those, and only in a tree too big for the
     // cache (the bound of direct delays): a small one stays in cache.
     uint32_t aqm_classes_ = 0;
+    uint32_t fq_classes_ = 0;  // of which fq_codel
     bool fetch_aqm_ahead() const { return aqm_classes_ && !direct_delays_; }
     HugeVector<ClassProfile> profiles_;
     std::vector<uint32_t> profile_users_;

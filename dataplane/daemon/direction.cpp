@@ -68,10 +68,18 @@ uint32_t Direction::transmit_shaped(uint64_t now) {
     for (uint32_t i = 0; i < n; ++i) tx_[i] = staging_[i];
     if (n < cfg_.burst) {
         const uint32_t got = cfg_.scheduler->dequeue_burst(shaped_, cfg_.burst - n, now);
+        clock_.stop(Stage::dequeue);
         for (uint32_t i = 0; i < got; ++i) tx_[n + i] = reinterpret_cast<rte_mbuf*>(shaped_[i].handle);
         n += got;
     }
     if (n == 0) return 0;
+    const uint32_t sent = send_shaped(n);
+    clock_.stop(Stage::tx);
+    return sent;
+}
+
+uint32_t Direction::send_shaped(uint32_t n) {
+    // The driver may free an mbuf as soon as it takes it: read lengths first.
     for (uint32_t i = 0; i < n; ++i) tx_len_[i] = rte_pktmbuf_pkt_len(tx_[i]);
     const uint16_t sent = rte_eth_tx_burst(cfg_.egress_port, 0, tx_, static_cast<uint16_t>(n));
     uint64_t bytes = 0;
@@ -87,6 +95,7 @@ uint32_t Direction::transmit_shaped(uint64_t now) {
 uint32_t Direction::transmit(uint64_t now) {
     if (cfg_.scheduler) return transmit_shaped(now);
     const uint32_t n = queue_.peek(tx_, cfg_.burst);
+    clock_.stop(Stage::dequeue);
     if (n == 0) return 0;
     // The driver may free an mbuf as soon as it takes it: read lengths first.
     for (uint32_t i = 0; i < n; ++i) tx_len_[i] = rte_pktmbuf_pkt_len(tx_[i]);
@@ -98,6 +107,7 @@ uint32_t Direction::transmit(uint64_t now) {
     counters_.tx_bytes += bytes;
     // What the port did not take stays at the head of the queue, in order.
     if (sent < n) ++counters_.tx_retries;
+    clock_.stop(Stage::tx);
     return sent;
 }
 
@@ -108,6 +118,7 @@ uint32_t Direction::receive(uint64_t now) {
     // and thrown away. With one, the class queues decide what to keep.
     if (!cfg_.scheduler && queue_.free_space() < cfg_.burst) return 0;
     const uint16_t n = rte_eth_rx_burst(cfg_.ingress_port, 0, rx_, static_cast<uint16_t>(cfg_.burst));
+    clock_.stop(Stage::rx);
     if (n == 0) return 0;
 
     for (uint32_t i = 0; i < n && i < kPrefetchAhead; ++i) rte_prefetch0(rte_pktmbuf_mtod(rx_[i], void*));
@@ -130,6 +141,7 @@ uint32_t Direction::receive(uint64_t now) {
     }
     counters_.rx_packets += n;
     counters_.rx_bytes += bytes;
+    clock_.stop(Stage::parse);
 
     // The tables pointer is read once per burst; the worker reports a
     // quiescent state only after the burst is done with it.
@@ -150,18 +162,39 @@ uint32_t Direction::receive(uint64_t now) {
     } else {
         for (uint32_t i = 0; i < kept; ++i) class_[i] = cfg_.default_class;
     }
+    clock_.stop(Stage::classify);
 
     if (cfg_.scheduler) {
-        for (uint32_t i = 0; i < kept; ++i) {
-            shaped_[i] = shaper::Packet{reinterpret_cast<uint64_t>(rx_[i]), meta_[i].frame_len, flow_hash(meta_[i])};
+        // Only fq_codel leaves read the flow hash: spare it otherwise.
+        if (cfg_.scheduler->needs_flow_hash()) {
+            for (uint32_t i = 0; i < kept; ++i)
+                shaped_[i] = shaper::Packet{reinterpret_cast<uint64_t>(rx_[i]), meta_[i].frame_len, flow_hash(meta_[i])};
+        } else {
+            for (uint32_t i = 0; i < kept; ++i)
+                shaped_[i] = shaper::Packet{reinterpret_cast<uint64_t>(rx_[i]), meta_[i].frame_len, 0};
         }
         // Drops (queue limits, CoDel) come back through on_shaper_drop.
-        cfg_.scheduler->enqueue_burst(class_, shaped_, kept, now);
+        if (staged_ != 0) {
+            // Packets the port refused are ahead of these: all of them queue.
+            cfg_.scheduler->enqueue_burst(class_, shaped_, kept, now);
+            clock_.stop(Stage::enqueue);
+            return n;
+        }
+        // What the scheduler would release at once leaves in this turn,
+        // without a trip through the class queues.
+        const uint32_t pass = cfg_.scheduler->enqueue_or_pass_burst(class_, shaped_, kept, now, passed_);
+        clock_.stop(Stage::enqueue);
+        if (pass != 0) {
+            for (uint32_t i = 0; i < pass; ++i) tx_[i] = reinterpret_cast<rte_mbuf*>(passed_[i].handle);
+            send_shaped(pass);
+            clock_.stop(Stage::tx);
+        }
         return n;
     }
 
     const uint32_t queued = queue_.push(rx_, kept);
     for (uint32_t i = queued; i < kept; ++i) drop(rx_[i], DropReason::egress_queue_full);
+    clock_.stop(Stage::enqueue);
     return n;
 }
 
@@ -170,6 +203,7 @@ uint32_t Direction::poll() {
     const uint64_t now = rte_rdtsc();
     // Changes are applied between bursts, by this lcore: the scheduler's only writer.
     if (cfg_.changes != nullptr) cfg_.changes->serve(*cfg_.scheduler, now);
+    clock_.start();
     const uint32_t sent = transmit(now);
     return sent + receive(now);
 }

@@ -30,6 +30,7 @@
 #include "dataplane/counters.hpp"
 #include "dataplane/egress_queue.hpp"
 #include "dataplane/packet_meta.hpp"
+#include "dataplane/stage_clock.hpp"
 
 namespace sluice::dataplane {
 
@@ -76,11 +77,15 @@ public:
     }
     // Packets the scheduler dropped, by the shaper's reason.
     uint64_t shaper_drops(shaper::DropReason r) const { return shaper_drops_[static_cast<unsigned>(r)]; }
+    // Cycles by stage; all zero unless built with -Dstage_cycles=true.
+    const StageClock& stage_clock() const { return clock_; }
 
 private:
     // `now` is the TSC, read once per turn of the loop.
     uint32_t transmit(uint64_t now);
     uint32_t transmit_shaped(uint64_t now);
+    // Sends tx_[0, n) the scheduler released; what the port refuses is staged.
+    uint32_t send_shaped(uint32_t n);
     uint32_t receive(uint64_t now);
     static void on_shaper_drop(void* self, const shaper::Packet& p, shaper::DropReason why);
     void drop(rte_mbuf* m, DropReason why);
@@ -96,12 +101,14 @@ private:
     uint32_t class_[kMaxBurst];
     rte_mbuf* dropped_[kMaxBurst];
     shaper::Packet shaped_[kMaxBurst];
+    shaper::Packet passed_[kMaxBurst];  // released by the scheduler as they came
     // Packets the scheduler released but the port has not taken yet: they
     // leave first, in order, before the scheduler is asked for more.
     rte_mbuf* staging_[kMaxBurst];
     uint32_t staged_ = 0;
     std::array<uint64_t, shaper::kDropReasonCount> shaper_drops_{};
     classifier::ClassifyStage classify_;
+    StageClock clock_;
 };
 
 }  // namespace sluice::dataplane
