@@ -23,6 +23,18 @@ std::string format_counters(const std::string& direction, const DirectionCounter
     return s;
 }
 
+std::string format_stage_cycles(const std::string& direction, const StageClock& clock, uint64_t packets) {
+    std::string s = fmt::format("stage cycles per packet direction={} packets={}", direction, packets);
+    double total = 0;
+    for (unsigned i = 0; i < kStageCount; ++i) {
+        const double c = packets ? static_cast<double>(clock.cycles(static_cast<Stage>(i))) / static_cast<double>(packets) : 0;
+        total += c;
+        s += fmt::format(" {}={:.1f}", stage_name(static_cast<Stage>(i)), c);
+    }
+    s += fmt::format(" total={:.1f}", total);
+    return s;
+}
+
 std::string format_port_stats(const Port& port) {
     const PortStats st = port.stats();
     return fmt::format(

@@ -301,6 +301,10 @@ int run(const dp::DaemonOptions& o) {
     spdlog::info("{}", dp::format_counters(download.name(), download.counters()));
     spdlog::info("{}", dp::format_port_stats(**lan));
     spdlog::info("{}", dp::format_port_stats(**wan));
+    if constexpr (dp::kStageCycles) {
+        for (const dp::Direction* d : {&upload, &download})
+            spdlog::info("{}", dp::format_stage_cycles(d->name(), d->stage_clock(), d->counters().rx_packets));
+    }
     return 0;
 }
 
