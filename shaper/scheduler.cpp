@@ -42,6 +42,7 @@ Scheduler::Scheduler(const SchedulerConfig& config)
       wheel_(std::max(0, floor_log2(config.tick_hz / 1'000'000))),
       delay_floor_shift_(std::max(0, floor_log2(config.tick_hz / 1'000'000) - 2)) {
     if (config_.tick_hz == 0) config_.tick_hz = 1;
+    catch_up_ = CatchUp(ticks_from_us(config_.catch_up_us), ticks_from_us(kStallUs));
     if (config_.quantum_per_weight < mtu_cost_) config_.quantum_per_weight = mtu_cost_;
 }
 
@@ -107,8 +108,9 @@ SLUICE_HOT_INLINE void Scheduler::charge(uint32_t leaf, uint32_t level, uint32_t
         ClassState& c = cls_[x];
         const ClassProfile& p = profile_of(c);
         const int64_t cr = credit(now_ - c.t_c);
-        c.tokens = account(c.tokens, cr, c.level >= level ? p.rate.cost(cost) : 0, p.rate.size);
-        c.ctokens = account(c.ctokens, cr, p.ceil.cost(cost), p.ceil.size);
+        c.tokens = account(c.tokens, cr, c.level >= level ? p.rate.cost(cost) : 0,
+                           catch_up_.limit(p.rate.size, c.tokens, cr));
+        c.ctokens = account(c.ctokens, cr, p.ceil.cost(cost), catch_up_.limit(p.ceil.size, c.ctokens, cr));
         c.t_c = now_;
         const Mode old = c.mode;
         int64_t wait = 0;
@@ -380,7 +382,7 @@ void Scheduler::prefetch_timers(std::span<const uint32_t> due) {
 }
 
 uint32_t Scheduler::dequeue_burst(Packet* out, uint32_t n, uint64_t now) {
-    if (now > now_) now_ = now;
+    advance_clock(now);
     wheel_.advance(now_, [this](std::span<const uint32_t> due) { prefetch_timers(due); },
                    [this](uint32_t x) { on_timer(x); });
     uint32_t got = 0;

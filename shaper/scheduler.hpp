@@ -48,6 +48,11 @@ public:
     static constexpr uint32_t kNoClass = 0xffffffffu;
     // Lowest rate accepted (bytes/s): 1 kbit/s keeps fixed point in range.
     static constexpr uint64_t kMinRate = 125;
+    // A jump of the clock between two calls longer than this is the
+    // caller's thread having lost its CPU, and is caught up for (up to
+    // SchedulerConfig::catch_up_us; see CatchUp). Turns are microseconds
+    // apart, and a gap this short fits in any default burst (1 ms).
+    static constexpr uint32_t kStallUs = 100;
 
     explicit Scheduler(const SchedulerConfig& config);
 
@@ -240,12 +245,21 @@ private:
         __builtin_prefetch(c + 64);
     }
 
+    // Moves the clock on (never back); a jump starts a catch-up (see
+    // CatchUp). The first reading is no jump: the clock starts at 0.
+    void advance_clock(uint64_t now) {
+        if (now <= now_) return;
+        if (now_ != 0) catch_up_.observe(now_, now);
+        now_ = now;
+    }
+
     SchedulerConfig config_;
     uint32_t mtu_cost_;
     PacketPool pool_;
     TimerWheel wheel_;
     IdIndex ids_;
     uint64_t now_ = 0;
+    CatchUp catch_up_;
 
     HugeVector<ClassState> cls_;
     std::vector<TreeLinks> tree_;
