@@ -88,7 +88,7 @@ public:
     void observe(uint64_t before, uint64_t now) {
         if (now >= until_) allowance_ = 0;
         if (now - before > stall_ && horizon_ != 0) {
-            allowance_ = std::min(allowance_ + (now - before), horizon_);
+            allowance_ = std::min(allowance_ + std::min(now - before, horizon_), horizon_);
             until_ = now + horizon_;
             allowance_fp_ = static_cast<int64_t>(allowance_ << kTokenShift);
         }
