@@ -63,8 +63,8 @@ inline int64_t account(int64_t tokens, int64_t credit_fp, int64_t cost_fp, int64
 // may lose the CPU for milliseconds (a busy neighbour on the core, a VM's
 // steal time). A class that was sending at its rate then finds its bucket
 // full at its size, one burst (1 ms by default), and the rest of the gap's
-// credit gone: with the CPU shared half and half, classes lost a quarter of
-// their rate. So when the clock jumps by more than a stall (`stall_ticks`),
+// credit gone: it would lose nearly the share of time its worker does not
+// run. So when the clock jumps by more than a stall (`stall_ticks`),
 // the scheduler catches up: for one horizon after the jump, a refill may
 // fill a bucket beyond its size with the ticks elapsed since the bucket's
 // last refill, up to the gaps of that period (never more than one horizon),
@@ -102,8 +102,6 @@ public:
             return size;
         return std::max({size, tokens, std::min(credit_fp, allowance_fp_)});
     }
-
-    bool active() const { return active_; }
 
 private:
     uint64_t horizon_ = 0;
