@@ -13,7 +13,7 @@ uint64_t Scheduler::ticks_from_us(uint64_t us) const {
     return static_cast<uint64_t>(uint128{us} * config_.tick_hz / 1'000'000);
 }
 Status Scheduler::apply(const ClassChange& change, uint64_t now) {
-    if (now > now_) now_ = now;
+    advance_clock(now);
     wheel_.advance(now_, [this](uint32_t x) { on_timer(x); });
     if (const auto* a = std::get_if<AddClass>(&change)) return add_class(a->config, now_);
     if (const auto* r = std::get_if<RemoveClass>(&change)) return remove_class(*r);

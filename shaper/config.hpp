@@ -65,6 +65,9 @@ struct SchedulerConfig {
     // rate), never below one MTU on the wire. A fixed small burst is what
     // holds fast shaped links well below their rate.
     uint32_t default_burst_us = 1'000;
+    // The longest gap between the caller's clock readings that is made up
+    // for: see "When the clock jumps" in docs/shaper.md. 0: none.
+    uint32_t catch_up_us = 10'000;
     // Bytes of DRR credit per unit of weight; at least one MTU on the wire.
     uint32_t quantum_per_weight = 1'600;
     // Packet slots shared by all classes, allocated once at construction.

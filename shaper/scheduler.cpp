@@ -42,6 +42,7 @@ Scheduler::Scheduler(const SchedulerConfig& config)
       wheel_(std::max(0, floor_log2(config.tick_hz / 1'000'000))),
       delay_floor_shift_(std::max(0, floor_log2(config.tick_hz / 1'000'000) - 2)) {
     if (config_.tick_hz == 0) config_.tick_hz = 1;
+    catch_up_ = CatchUp(ticks_from_us(config_.catch_up_us), ticks_from_us(kStallUs));
     if (config_.quantum_per_weight < mtu_cost_) config_.quantum_per_weight = mtu_cost_;
 }
 
@@ -107,8 +108,9 @@ SLUICE_HOT_INLINE void Scheduler::charge(uint32_t leaf, uint32_t level, uint32_t
         ClassState& c = cls_[x];
         const ClassProfile& p = profile_of(c);
         const int64_t cr = credit(now_ - c.t_c);
-        c.tokens = account(c.tokens, cr, c.level >= level ? p.rate.cost(cost) : 0, p.rate.size);
-        c.ctokens = account(c.ctokens, cr, p.ceil.cost(cost), p.ceil.size);
+        c.tokens = account(c.tokens, cr, c.level >= level ? p.rate.cost(cost) : 0,
+                           catch_up_.limit(p.rate.size, c.tokens, cr));
+        c.ctokens = account(c.ctokens, cr, p.ceil.cost(cost), catch_up_.limit(p.ceil.size, c.ctokens, cr));
         c.t_c = now_;
         const Mode old = c.mode;
         int64_t wait = 0;
@@ -188,7 +190,7 @@ uint32_t Scheduler::enqueue_burst(const uint32_t* class_ids, const Packet* packe
 uint32_t Scheduler::enqueue_or_pass_burst(const uint32_t* class_ids, const Packet* packets, uint32_t n, uint64_t now,
                                           Packet* leave) {
     // The pass is judged at the scheduler's time: timers due by `now` fire first.
-    advance_clock(now);
+    advance_to(now);
     const uint32_t passed = admit_burst(class_ids, packets, n, now, leave);
     if (spill_count_ | window_spill_count_) flush_delays();
     return passed;
@@ -238,8 +240,8 @@ SLUICE_HOT_INLINE bool Scheduler::pass_one(uint32_t cls, const Packet& packet) {
     return true;
 }
 
-void Scheduler::advance_clock(uint64_t now) {
-    if (now > now_) now_ = now;
+void Scheduler::advance_to(uint64_t now) {
+    advance_clock(now);
     wheel_.advance(now_, [this](std::span<const uint32_t> due) { prefetch_timers(due); },
                    [this](uint32_t x) { on_timer(x); });
 }
@@ -456,7 +458,7 @@ void Scheduler::prefetch_timers(std::span<const uint32_t> due) {
 }
 
 uint32_t Scheduler::dequeue_burst(Packet* out, uint32_t n, uint64_t now) {
-    advance_clock(now);
+    advance_to(now);
     uint32_t got = 0;
     while (got < n) {
         bool sent = false;

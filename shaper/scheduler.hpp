@@ -48,6 +48,11 @@ public:
     static constexpr uint32_t kNoClass = 0xffffffffu;
     // Lowest rate accepted (bytes/s): 1 kbit/s keeps fixed point in range.
     static constexpr uint64_t kMinRate = 125;
+    // A jump of the clock between two calls longer than this is the
+    // caller's thread having lost its CPU, and is caught up for (up to
+    // SchedulerConfig::catch_up_us; see CatchUp). Turns are microseconds
+    // apart, and a gap this short fits in any default burst (1 ms).
+    static constexpr uint32_t kStallUs = 100;
 
     explicit Scheduler(const SchedulerConfig& config);
 
@@ -209,7 +214,8 @@ private:
     uint32_t admit_burst(const uint32_t* class_ids, const Packet* packets, uint32_t n, uint64_t now, Packet* leave);
     // Sends `packet` of leaf `cls` at once if dequeue would send it now.
     bool pass_one(uint32_t cls, const Packet& packet);
-    void advance_clock(uint64_t now);
+    // advance_clock, then the timers due by then fire.
+    void advance_to(uint64_t now);
     void count_departure(uint32_t leaf, const Packet& packet, uint32_t cost, uint32_t bucket, uint64_t* direct_counter);
     bool dequeue_tree(uint32_t level, uint32_t prio, Packet& out);
     void prefetch_ring(const Ring& ring, uint32_t prio);
@@ -261,12 +267,23 @@ private:
         __builtin_prefetch(c + 64);
     }
 
+    // Moves the clock on (never back); a jump starts a catch-up (see
+    // CatchUp). The first reading is no jump: the clock starts at 0. Nor
+    // is a jump while no packet waited (an idle worker that slept): no
+    // class lost any service in it, so there is nothing to make up.
+    void advance_clock(uint64_t now) {
+        if (now <= now_) return;
+        if (now_ != 0) catch_up_.observe(now_, now, pool_.in_use() != 0);
+        now_ = now;
+    }
+
     SchedulerConfig config_;
     uint32_t mtu_cost_;
     PacketPool pool_;
     TimerWheel wheel_;
     IdIndex ids_;
     uint64_t now_ = 0;
+    CatchUp catch_up_;
 
     HugeVector<ClassState> cls_;
     std::vector<TreeLinks> tree_;

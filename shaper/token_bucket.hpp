@@ -57,6 +57,62 @@ inline int64_t account(int64_t tokens, int64_t credit_fp, int64_t cost_fp, int64
     return std::max(t, kFloor);
 }
 
+// ---------------------------------------------------------------- catching up
+//
+// The caller reads its clock once per turn, and between two turns its thread
+// may lose the CPU for milliseconds (a busy neighbour on the core, a VM's
+// steal time). A class that was sending at its rate then finds its bucket
+// full at its size, one burst (1 ms by default), and the rest of the gap's
+// credit gone: it would lose nearly the share of time its worker does not
+// run. So when the clock jumps by more than a stall (`stall_ticks`),
+// the scheduler catches up: for one horizon after the jump, a refill may
+// fill a bucket beyond its size with the ticks elapsed since the bucket's
+// last refill, up to the gaps of that period (never more than one horizon),
+// and credit a bucket already holds beyond its size is kept until the
+// period ends. A bucket therefore never holds more than the larger of its
+// size and one horizon: over any window T a class sends at most rate x T
+// plus that (and one packet), and what a gap longer than the horizon owes
+// beyond it is lost, as HTB loses all of it. Tokens are time, so the
+// horizon is the same number of fixed-point ticks for every class.
+//
+// A bucket's refill asks limit() for its cap: outside the period after a
+// jump (the normal case, one predictable branch) that is its size.
+class CatchUp {
+public:
+    CatchUp() = default;
+    // horizon_ticks 0: never catch up.
+    CatchUp(uint64_t horizon_ticks, uint64_t stall_ticks)
+        : horizon_(std::min(horizon_ticks, kMaxCreditTicks)), stall_(stall_ticks) {}
+
+    // The clock moved on from `before` to `now` (> before); `owed`: packets
+    // waited meanwhile, so a stall is service lost.
+    void observe(uint64_t before, uint64_t now, bool owed = true) {
+        if (now >= until_) allowance_ = 0;
+        if (owed && now - before > stall_ && horizon_ != 0) {
+            allowance_ = std::min(allowance_ + std::min(now - before, horizon_), horizon_);
+            until_ = now + horizon_;
+            allowance_fp_ = static_cast<int64_t>(allowance_ << kTokenShift);
+        }
+        active_ = now < until_;
+    }
+
+    // The most a bucket of `size` that holds `tokens` may hold after a
+    // refill of `credit_fp` (the ticks since its last refill, shifted).
+    int64_t limit(int64_t size, int64_t tokens, int64_t credit_fp) const {
+        if (!active_) [[likely]]
+            return size;
+        return std::max({size, tokens, std::min(credit_fp, allowance_fp_)});
+    }
+
+private:
+    uint64_t horizon_ = 0;
+    uint64_t stall_ = 0;
+    uint64_t until_ = 0;      // the period after the last jump ends here
+    uint64_t allowance_ = 0;  // the gaps of the period, at most a horizon
+    int64_t allowance_fp_ = 0;
+    bool active_ = false;
+};
+
 // Rescales tokens from one ticks-per-byte to another, so a live rate change
 // keeps the bytes a class has saved up or owes.
 inline int64_t rescale(int64_t tokens, uint64_t old_cost, uint64_t new_cost) {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "shaper/scheduler.hpp"
@@ -41,6 +42,8 @@ struct Source {
     uint64_t dropped_packets = 0;
     uint64_t window_bytes = 0;  // departed frame bytes inside the window
     std::vector<uint64_t> delays;  // departed inside the window, ticks
+    bool record_departures = false;
+    std::vector<std::pair<uint64_t, uint32_t>> departures;  // (tick, frame bytes), if recorded
 
     // State
     uint64_t next_send = 0;
@@ -90,6 +93,22 @@ public:
         }
     }
 
+    // Runs as the daemon's worker does: one turn per clock reading, with
+    // one dequeue of at most `per_turn` packets (its tx burst) in each; the
+    // clock then moves on by `next_step(now)`, which may leave gaps (the
+    // worker lost its CPU). Departures count in [window_start, window_end).
+    template <class NextStep>
+    void run_turns(uint64_t end, uint32_t per_turn, NextStep next_step, uint64_t window_start = 0,
+                   uint64_t window_end = UINT64_MAX) {
+        std::vector<Packet> out(per_turn);
+        while (now_ < end) {
+            now_ += next_step(now_);
+            for (size_t i = 0; i < sources_.size(); ++i) produce(i);
+            const uint32_t n = s_.dequeue_burst(out.data(), per_turn, now_);
+            for (uint32_t k = 0; k < n; ++k) depart(out[k], window_start, window_end);
+        }
+    }
+
 private:
     static uint64_t handle_of(size_t src, uint64_t t) { return (uint64_t{src} << 48) | t; }
 
@@ -120,6 +139,7 @@ private:
         Source& src = sources_[p.handle >> 48];
         ++src.departed_packets;
         ++departed_;
+        if (src.record_departures) src.departures.emplace_back(now_, p.length);
         if (now_ > w0 && now_ <= w1) {
             src.window_bytes += p.length;
             src.delays.push_back(now_ - (p.handle & ((uint64_t{1} << 48) - 1)));
