@@ -29,7 +29,7 @@ namespace sluice::dataplane {
 class IdleGovernor {
 public:
     struct Settings {
-        bool enabled = true;
+        bool enabled = false;         // off: on_empty_turn() never asks for a sleep
         uint64_t spin_cycles = 0;     // empty turns for this long before the first sleep
         uint64_t first_sleep_ns = 0;  // the first sleep; each next one is twice as long
         uint64_t max_sleep_ns = 0;    // the longest sleep

@@ -15,6 +15,7 @@ namespace {
 // One cycle per nanosecond keeps the arithmetic readable.
 IdleGovernor::Settings settings() {
     IdleGovernor::Settings s;
+    s.enabled = true;
     s.spin_cycles = 1000;
     s.first_sleep_ns = 10;
     s.max_sleep_ns = 100;
