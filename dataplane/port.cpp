@@ -3,6 +3,7 @@
 #include <rte_bus.h>
 #include <rte_dev.h>
 #include <rte_errno.h>
+#include <rte_log.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -27,6 +28,22 @@ Result<uint16_t> find_port(const std::string& devargs) {
                              "the interface, and that the driver for it is installed)",
                              devargs)};
 }
+
+namespace {
+
+// Whether the port's rx queue 0 has an interrupt fd. ethdev logs an error
+// for every port without one; for a question that is noise, so its log
+// is kept quiet for the call.
+bool has_rx_interrupt_fd(uint16_t id) {
+    const int type = rte_log_register("lib.ethdev");
+    const int level = type >= 0 ? rte_log_get_level(type) : -1;
+    if (level >= 0) rte_log_set_level(type, RTE_LOG_CRIT);
+    const bool has = rte_eth_dev_rx_intr_ctl_q_get_fd(id, 0) >= 0;
+    if (level >= 0) rte_log_set_level(type, static_cast<uint32_t>(level));
+    return has;
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* pool) {
     auto found = find_port(s.devargs);
@@ -77,7 +94,7 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
         if (!started) return Error{started.error()};
     }
     // Drivers without rx interrupts accept the request and give no queue fd.
-    port->rx_interrupts_ = s.rx_interrupts && *started && rte_eth_dev_rx_intr_ctl_q_get_fd(id, 0) >= 0;
+    port->rx_interrupts_ = s.rx_interrupts && *started && has_rx_interrupt_fd(id);
 
     // A bridge forwards frames for every address, not only the port's own.
     rc = rte_eth_promiscuous_enable(id);

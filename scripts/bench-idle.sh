@@ -41,7 +41,7 @@ hz = os.sysconf("SC_CLK_TCK")
 def sample():
     total = 0
     for tid in os.listdir(f"/proc/{pid}/task"):
-        if not open(f"/proc/{pid}/task/{tid}/comm").read().startswith("lcore-worker"):
+        if not open(f"/proc/{pid}/task/{tid}/comm").read().startswith(("rte-worker", "lcore-worker")):
             continue
         f = open(f"/proc/{pid}/task/{tid}/stat").read().rsplit(")", 1)[1].split()
         total += int(f[11]) + int(f[12])
