@@ -3,11 +3,13 @@
 # quiet spell: sluiced bridges two network namespaces over af_packet veths
 # (one worker for both directions); for each setting it measures
 #   - the worker thread's CPU time with no traffic, in % of one core;
-#   - ping RTTs through sluiced while pinging steadily every 10 ms (the
-#     worker never gets to sleep), and for pings sent after 1.2 s of silence
-#     each (the worker sleeps its longest sleep when the request arrives).
-# The RTT difference with --idle-sleep off is what the hosts' own kernels
-# add after a silence; what sleeping adds is the difference beyond that.
+#   - ping RTTs through sluiced while pinging every 10 ms, and for pings
+#     sent after 1.2 s of silence each. Both find the worker asleep (it
+#     polls for 200 µs after a packet, then sleeps in steps growing to the
+#     longest within about two sleeps); the row with --idle-sleep off is
+#     the same path with a polling worker.
+# The worker-level figures, without the kernel's network path, come from
+# build/tests/integration/idle_worker_test (docs/benchmarks.md).
 #
 # Usage: scripts/bench-idle.sh [BUILD_DIR] [IDLE_PINGS] [MAX_SLEEP_US ...]
 # Needs root. Prints a Markdown table.
