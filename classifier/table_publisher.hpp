@@ -34,6 +34,10 @@ public:
     void reader_offline(unsigned id);
     const ClassifierTables* current() const { return current_.load(std::memory_order_acquire); }
     void quiescent(unsigned id) { rte_rcu_qsbr_quiescent(qsbr_, id); }
+    // Around a sleep: a paused reader holds no reference, so grace periods
+    // do not wait for it; it stays registered and resumes where it was.
+    void reader_pause(unsigned id) { rte_rcu_qsbr_thread_offline(qsbr_, id); }
+    void reader_resume(unsigned id) { rte_rcu_qsbr_thread_online(qsbr_, id); }
 
 private:
     TablePublisher() = default;

@@ -18,7 +18,7 @@ constexpr std::array kLogLevels = {"trace", "debug", "info", "warn", "error", "c
 bool is_power_of_two(uint32_t v) { return v != 0 && (v & (v - 1)) == 0; }
 
 // Options that both the command line and the settings file may set.
-po::options_description settings_options(DaemonOptions& o, std::string& hugepages) {
+po::options_description settings_options(DaemonOptions& o, std::string& hugepages, std::string& idle_sleep) {
     po::options_description d("Ports and lcores");
     d.add_options()
         ("policy", po::value(&o.policy_file)->value_name("FILE"),
@@ -45,6 +45,12 @@ po::options_description settings_options(DaemonOptions& o, std::string& hugepage
          "packets each direction may hold (all its class queues together), a power of two (default 16384)")
         ("stats-interval", po::value(&o.stats_interval_s)->value_name("SECONDS"),
          "log counters every SECONDS; 0 logs them only at exit (default 0)")
+        ("idle-sleep", po::value(&idle_sleep)->value_name("on|off"),
+         "on: a worker with no traffic sleeps between polls instead of spinning; off: it always "
+         "spins, a full CPU each (default on)")
+        ("idle-sleep-max-us", po::value(&o.idle_sleep_max_us)->value_name("MICROSECONDS"),
+         "the longest such sleep, 1-100000: what the first packet after a quiet spell may wait "
+         "for, against the CPU an idle worker uses (default 250)")
         ("socket", po::value(&o.socket)->value_name("PATH"),
          "control socket for sluicectl (default /run/sluice/sluiced.sock)")
         ("socket-group", po::value(&o.socket_group)->value_name("GROUP"),
@@ -59,7 +65,7 @@ po::options_description settings_options(DaemonOptions& o, std::string& hugepage
     return d;
 }
 
-Result<ParsedOptions> validate(ParsedOptions p, const std::string& hugepages) {
+Result<ParsedOptions> validate(ParsedOptions p, const std::string& hugepages, const std::string& idle_sleep) {
     DaemonOptions& o = p.options;
     if (hugepages == "auto" || hugepages.empty()) {
         o.hugepages = HugepageMode::automatic;
@@ -101,6 +107,16 @@ Result<ParsedOptions> validate(ParsedOptions p, const std::string& hugepages) {
     if (o.policy_dir.empty() || o.policy_dir.front() != '/') {
         return Error{fmt::format("--policy-dir must be an absolute path, e.g. /etc/sluice, not '{}'", o.policy_dir)};
     }
+    if (idle_sleep == "on" || idle_sleep.empty()) {
+        o.idle_sleep = true;
+    } else if (idle_sleep == "off") {
+        o.idle_sleep = false;
+    } else {
+        return Error{fmt::format("--idle-sleep must be on or off, not '{}'", idle_sleep)};
+    }
+    if (o.idle_sleep_max_us < 1 || o.idle_sleep_max_us > 100000) {
+        return Error{fmt::format("--idle-sleep-max-us must be 1-100000 (microseconds), not {}", o.idle_sleep_max_us)};
+    }
     if (o.no_huge_memory_mb < 64) return Error{fmt::format("--memory must be at least 64 (MB), not {}", o.no_huge_memory_mb)};
     return p;
 }
@@ -112,6 +128,7 @@ Result<ParsedOptions> parse_options(int argc, const char* const* argv,
     ParsedOptions p;
     DaemonOptions& o = p.options;
     std::string hugepages;
+    std::string idle_sleep;
     std::string config;
 
     // Arguments after a lone "--" belong to the EAL.
@@ -134,7 +151,7 @@ Result<ParsedOptions> parse_options(int argc, const char* const* argv,
          "(default /etc/sluice/sluiced.conf when it exists)")
         ("show-config", "print the effective settings and exit")
         ("check", "validate the --policy file and exit: 0 valid, 1 invalid (problems on stderr)");
-    po::options_description settings = settings_options(o, hugepages);
+    po::options_description settings = settings_options(o, hugepages, idle_sleep);
     po::options_description all;
     all.add(general).add(settings);
 
@@ -178,7 +195,7 @@ Result<ParsedOptions> parse_options(int argc, const char* const* argv,
     for (auto& a : eal_tail) o.eal_args.push_back(std::move(a));
     if (vm.count("show-config")) p.action = ParsedOptions::Action::show_config;
     if (vm.count("check")) p.action = ParsedOptions::Action::check;
-    auto r = validate(std::move(p), hugepages);
+    auto r = validate(std::move(p), hugepages, idle_sleep);
     if (r && r->action == ParsedOptions::Action::show_config) r->text = describe(r->options);
     return r;
 }
@@ -192,10 +209,10 @@ std::string describe(const DaemonOptions& o) {
     return fmt::format(
         "config = {}\nlan = {}\nwan = {}\nlcores = {}\nlog-level = {}\nhugepages = {}\n"
         "memory = {}\nburst = {}\nrx-descriptors = {}\ntx-descriptors = {}\negress-queue = {}\n"
-        "stats-interval = {}\nsocket = {}\nsocket-group = {}\npolicy-dir = {}\nmetrics = {}\npolicy = {}\neal = {}\n",
+        "stats-interval = {}\nidle-sleep = {}\nidle-sleep-max-us = {}\nsocket = {}\nsocket-group = {}\npolicy-dir = {}\nmetrics = {}\npolicy = {}\neal = {}\n",
         o.config_file.empty() ? "(none)" : o.config_file, o.lan, o.wan,
         o.lcores.empty() ? "(automatic)" : o.lcores, o.log_level, huge, o.no_huge_memory_mb, o.burst,
-        o.rx_descriptors, o.tx_descriptors, o.egress_queue_packets, o.stats_interval_s, o.socket,
+        o.rx_descriptors, o.tx_descriptors, o.egress_queue_packets, o.stats_interval_s, o.idle_sleep ? "on" : "off", o.idle_sleep_max_us, o.socket,
         o.socket_group, o.policy_dir, o.metrics.empty() ? "(off)" : o.metrics, o.policy_file.empty() ? "(none)" : o.policy_file, eal);
 }
 

@@ -27,6 +27,8 @@ struct DaemonOptions {
     uint32_t tx_descriptors = 1024;
     uint32_t egress_queue_packets = 16384;
     uint32_t stats_interval_s = 0;     // 0 = only at exit
+    bool idle_sleep = true;            // workers sleep when they have no traffic
+    uint32_t idle_sleep_max_us = 250;  // their longest sleep
     std::string socket = "/run/sluice/sluiced.sock";  // control socket
     std::string socket_group = "sluice";  // members may look and shape
     std::string policy_dir = "/etc/sluice";  // where members may name policy files

@@ -3,6 +3,7 @@
 #include <rte_bus.h>
 #include <rte_dev.h>
 #include <rte_errno.h>
+#include <rte_log.h>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -28,6 +29,22 @@ Result<uint16_t> find_port(const std::string& devargs) {
                              devargs)};
 }
 
+namespace {
+
+// Whether the port's rx queue 0 has an interrupt fd. ethdev logs an error
+// for every port without one; for a question that is noise, so its log
+// is kept quiet for the call.
+bool has_rx_interrupt_fd(uint16_t id) {
+    const int type = rte_log_register("lib.ethdev");
+    const int level = type >= 0 ? rte_log_get_level(type) : -1;
+    if (level >= 0) rte_log_set_level(type, RTE_LOG_CRIT);
+    const bool has = rte_eth_dev_rx_intr_ctl_q_get_fd(id, 0) >= 0;
+    if (level >= 0) rte_log_set_level(type, static_cast<uint32_t>(level));
+    return has;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* pool) {
     auto found = find_port(s.devargs);
     if (!found) return Error{fmt::format("--{}: {}", s.role, found.error())};
@@ -41,23 +58,43 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
     port->interface_ = kernel_interface(s.devargs);
 
     // A transparent bridge must not let the NIC alter frames: no offloads.
-    rte_eth_conf conf{};
-    rc = rte_eth_dev_configure(id, 1, 1, &conf);
-    if (rc != 0) return Error{fmt::format("--{}: configure failed: {}", s.role, rte_strerror(-rc))};
+    // With rx interrupts asked for, the port is set up with them first; a
+    // driver that has none ignores the request or refuses to start, and then
+    // the port is set up again without.
+    const auto setup = [&](bool interrupts) -> Result<bool> {
+        rte_eth_conf conf{};
+        conf.intr_conf.rxq = interrupts ? 1 : 0;
+        int r = rte_eth_dev_configure(id, 1, 1, &conf);
+        if (r != 0) return Error{fmt::format("--{}: configure failed: {}", s.role, rte_strerror(-r))};
 
-    uint16_t rxd = s.rx_descriptors, txd = s.tx_descriptors;
-    rc = rte_eth_dev_adjust_nb_rx_tx_desc(id, &rxd, &txd);
-    if (rc != 0) return Error{fmt::format("--{}: ring sizes refused: {}", s.role, rte_strerror(-rc))};
+        uint16_t rxd = s.rx_descriptors, txd = s.tx_descriptors;
+        r = rte_eth_dev_adjust_nb_rx_tx_desc(id, &rxd, &txd);
+        if (r != 0) return Error{fmt::format("--{}: ring sizes refused: {}", s.role, rte_strerror(-r))};
 
-    const int socket = port->socket_id();
-    rc = rte_eth_rx_queue_setup(id, 0, rxd, static_cast<unsigned>(socket), nullptr, pool);
-    if (rc != 0) return Error{fmt::format("--{}: rx queue setup failed: {}", s.role, rte_strerror(-rc))};
-    rc = rte_eth_tx_queue_setup(id, 0, txd, static_cast<unsigned>(socket), nullptr);
-    if (rc != 0) return Error{fmt::format("--{}: tx queue setup failed: {}", s.role, rte_strerror(-rc))};
+        const int socket = port->socket_id();
+        r = rte_eth_rx_queue_setup(id, 0, rxd, static_cast<unsigned>(socket), nullptr, pool);
+        if (r != 0) return Error{fmt::format("--{}: rx queue setup failed: {}", s.role, rte_strerror(-r))};
+        r = rte_eth_tx_queue_setup(id, 0, txd, static_cast<unsigned>(socket), nullptr);
+        if (r != 0) return Error{fmt::format("--{}: tx queue setup failed: {}", s.role, rte_strerror(-r))};
 
-    rc = rte_eth_dev_start(id);
-    if (rc != 0) return Error{fmt::format("--{}: start failed: {}", s.role, rte_strerror(-rc))};
-    port->started_ = true;
+        r = rte_eth_dev_start(id);
+        if (r != 0 && interrupts) return false;
+        if (r != 0) return Error{fmt::format("--{}: start failed: {}", s.role, rte_strerror(-r))};
+        port->started_ = true;
+        port->rx_descriptors_ = rxd;
+        port->tx_descriptors_ = txd;
+        return true;
+    };
+    auto started = setup(s.rx_interrupts);
+    if (!started) return Error{started.error()};
+    if (!*started) {
+        spdlog::info("{} port {}: does not start with rx interrupts; idle workers will sleep by time",
+                     s.role, port->name_);
+        started = setup(false);
+        if (!started) return Error{started.error()};
+    }
+    // Drivers without rx interrupts accept the request and give no queue fd.
+    port->rx_interrupts_ = s.rx_interrupts && *started && has_rx_interrupt_fd(id);
 
     // A bridge forwards frames for every address, not only the port's own.
     rc = rte_eth_promiscuous_enable(id);
@@ -65,8 +102,9 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
         spdlog::warn("{} port {}: cannot enable promiscuous mode: {}", s.role, port->name_,
                      rte_strerror(-rc));
     }
-    spdlog::info("{} port {} (id {}, driver {}): {} rx / {} tx descriptors, {}", s.role,
-                 port->name_, id, port->driver_, rxd, txd, port->link_status());
+    spdlog::info("{} port {} (id {}, driver {}): {} rx / {} tx descriptors, {}{}", s.role,
+                 port->name_, id, port->driver_, port->rx_descriptors_, port->tx_descriptors_,
+                 port->link_status(), port->rx_interrupts_ ? ", rx interrupts" : "");
     return port;
 }
 

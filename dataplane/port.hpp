@@ -17,6 +17,9 @@ struct PortSettings {
     std::string devargs;
     uint16_t rx_descriptors = 1024;
     uint16_t tx_descriptors = 1024;
+    // Ask for a receive interrupt, so an idle worker can wait for packets
+    // instead of polling; kept only where the driver provides one.
+    bool rx_interrupts = false;
 };
 
 struct PortStats {
@@ -45,6 +48,10 @@ public:
     std::string link_status() const;
     bool link_up() const;
     PortStats stats() const;
+    // Whether the receive queue raises an interrupt a worker can wait for
+    // (rte_eth_dev_rx_intr_ctl_q): PCI NICs and net_tap can, af_packet,
+    // af_xdp, pcap, ring and null cannot.
+    bool rx_interrupts() const { return rx_interrupts_; }
 
 private:
     Port(uint16_t id, std::string role, std::string name, std::string driver)
@@ -56,6 +63,9 @@ private:
     std::string driver_;
     std::string interface_;
     bool started_ = false;
+    bool rx_interrupts_ = false;
+    uint16_t rx_descriptors_ = 0;
+    uint16_t tx_descriptors_ = 0;
 };
 
 // Finds the ethdev id for a device the EAL probed from `devargs`.

@@ -112,12 +112,12 @@ int run(const dp::DaemonOptions& o) {
     }
     const auto rxd = static_cast<uint16_t>(o.rx_descriptors);
     const auto txd = static_cast<uint16_t>(o.tx_descriptors);
-    auto lan = dp::Port::open({"lan", o.lan, rxd, txd}, pool->get());
+    auto lan = dp::Port::open({"lan", o.lan, rxd, txd, o.idle_sleep}, pool->get());
     if (!lan) {
         spdlog::error("{}", lan.error());
         return 1;
     }
-    auto wan = dp::Port::open({"wan", o.wan, rxd, txd}, pool->get());
+    auto wan = dp::Port::open({"wan", o.wan, rxd, txd, o.idle_sleep}, pool->get());
     if (!wan) {
         spdlog::error("{}", wan.error());
         return 1;
@@ -237,9 +237,19 @@ int run(const dp::DaemonOptions& o) {
         // 'policy load' may publish some later.
         workers[i].tables = publisher->get();
         workers[i].reader_id = static_cast<unsigned>(i);
+        workers[i].idle = dp::idle_settings(o.idle_sleep ? o.idle_sleep_max_us : 0);
     }
     workers[0].directions.push_back(&upload);
     workers[workers.size() - 1].directions.push_back(&download);
+    // Upload reads the LAN port, download the WAN port.
+    const auto wake_on = [](dp::Worker& w, const dp::Port& p) {
+        if (p.rx_interrupts()) w.wake_ports.push_back(p.id());
+    };
+    wake_on(workers[0], **lan);
+    wake_on(workers[workers.size() - 1], **wan);
+    for (auto& w : workers) {
+        if (w.wake_ports.size() != w.directions.size()) w.wake_ports.clear();
+    }
     if (lcores.size() > 2) {
         spdlog::warn("{} worker lcores given; two are used (one per direction), the rest stay idle",
                      lcores.size());
@@ -254,7 +264,11 @@ int run(const dp::DaemonOptions& o) {
         }
         std::string names;
         for (auto* d : workers[i].directions) names += (names.empty() ? "" : ", ") + d->name();
-        spdlog::info("lcore {}: forwarding {}", lcores[i], names);
+        spdlog::info("lcore {}: forwarding {}; {}", lcores[i], names,
+                     !o.idle_sleep ? std::string("polls without sleeping")
+                     : workers[i].wake_ports.empty()
+                         ? fmt::format("sleeps up to {} us when idle", o.idle_sleep_max_us)
+                         : std::string("waits for rx interrupts when idle"));
     }
     (*server)->start();
     spdlog::info("control socket {}", o.socket);
@@ -297,6 +311,10 @@ int run(const dp::DaemonOptions& o) {
     stop.store(true, std::memory_order_relaxed);
     rte_eal_mp_wait_lcore();
 
+    for (size_t i = 0; i < workers.size(); ++i) {
+        spdlog::info("worker lcore={} sleeps={} slept_ms={} rx_interrupts={}", lcores[i], workers[i].sleeps,
+                     workers[i].slept_ns / 1'000'000, workers[i].waits_for_rx ? "yes" : "no");
+    }
     spdlog::info("{}", dp::format_counters(upload.name(), upload.counters()));
     spdlog::info("{}", dp::format_counters(download.name(), download.counters()));
     spdlog::info("{}", dp::format_port_stats(**lan));

@@ -31,6 +31,22 @@ TEST_CASE("two ports and defaults for the rest") {
     CHECK(r->options.lan == "net_ring0");
     CHECK(r->options.burst == 32);
     CHECK(r->options.hugepages == HugepageMode::automatic);
+    CHECK(r->options.idle_sleep);
+    CHECK(r->options.idle_sleep_max_us == 250);
+}
+
+TEST_CASE("idle sleeping can be turned off or bounded, on the command line or in the file") {
+    auto off = parse({"--lan", "a", "--wan", "b", "--idle-sleep", "off"});
+    REQUIRE(off.ok());
+    CHECK_FALSE(off->options.idle_sleep);
+    const std::string path = "options_test_idle.conf";
+    std::ofstream(path) << "lan = a\nwan = b\nidle-sleep = on\nidle-sleep-max-us = 1000\n";
+    auto file = parse({"--config", path, "--show-config"});
+    std::remove(path.c_str());
+    REQUIRE(file.ok());
+    CHECK(file->options.idle_sleep);
+    CHECK(file->options.idle_sleep_max_us == 1000);
+    CHECK(contains(file->text, "idle-sleep = on\nidle-sleep-max-us = 1000\n"));
 }
 
 TEST_CASE("arguments after -- go to the EAL") {
@@ -56,6 +72,9 @@ TEST_CASE("every bad option gets a message that names it") {
         {{"--lan", "a", "--wan", "b", "--log-level", "loud"}, "--log-level must be one of"},
         {{"--lan", "a", "--wan", "b", "--rx-descriptors", "8"}, "--rx-descriptors must be"},
         {{"--lan", "a", "--wan", "b", "--memory", "16"}, "--memory must be at least"},
+        {{"--lan", "a", "--wan", "b", "--idle-sleep", "sometimes"}, "--idle-sleep must be on or off"},
+        {{"--lan", "a", "--wan", "b", "--idle-sleep-max-us", "0"}, "--idle-sleep-max-us must be 1-100000"},
+        {{"--lan", "a", "--wan", "b", "--idle-sleep-max-us", "200000"}, "--idle-sleep-max-us must be 1-100000"},
         {{"--lan"}, "lan"},
         {{"--config", "/nonexistent/sluiced.conf", "--lan", "a", "--wan", "b"}, "cannot read settings file"},
     };
