@@ -1,0 +1,188 @@
+#!/usr/bin/python3
+"""The report of scripts/bench.sh: the table, the JSON result file and the plots.
+
+Reads the run's results (one tab-separated line per contender: id, label,
+packets per second, share of the forwarding CPU its lcores got, note) and
+writes OUT/whole-pipeline.json, OUT/whole-pipeline.png and .svg. With
+--smoke 1 it exits 1 unless every contender has a figure above zero and the
+files exist: that is what the CI smoke test checks.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+
+PEERS = ("testpmd", "ip_pipeline", "qos_sched")
+LIKE_FOR_LIKE = "subscribers"
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def read_results(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) != 5:
+                continue
+            rid, label, pps, share, note = fields
+            try:
+                pps = int(float(pps))
+            except ValueError:
+                pps = 0
+            try:
+                share = float(share)
+            except ValueError:
+                share = 0.0
+            rows.append({"id": rid, "label": label, "pps": pps, "mpps": round(pps / 1e6, 3),
+                         "core_share": share, "note": note})
+    return rows
+
+
+def ratio(a, b):
+    return round(a / b, 3) if a and b else None
+
+
+def plot(rows, path_base, title):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [r["label"] for r in rows]
+    values = [r["mpps"] for r in rows]
+    colours = ["#8c8c8c" if r["id"] in PEERS else "#1f77b4" for r in rows]
+    for i, r in enumerate(rows):
+        if r["id"] == LIKE_FOR_LIKE:
+            colours[i] = "#d62728"
+    fig, ax = plt.subplots(figsize=(10, 0.45 * len(rows) + 1.6))
+    y = range(len(rows))
+    bars = ax.barh(y, values, color=colours)
+    ax.set_yticks(list(y))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("Mpps, one forwarding core (60-byte QinQ frames)")
+    ax.set_title(title, fontsize=9)
+    top = max(values) if values and max(values) > 0 else 1
+    for bar, v in zip(bars, values):
+        ax.text(bar.get_width() + top * 0.01, bar.get_y() + bar.get_height() / 2, f"{v:.2f}",
+                va="center", fontsize=8)
+    ax.set_xlim(0, top * 1.15)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    out = []
+    for ext in ("png", "svg"):
+        p = f"{path_base}.{ext}"
+        fig.savefig(p, dpi=110)
+        out.append(p)
+    plt.close(fig)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--seconds", type=int, required=True)
+    ap.add_argument("--smoke", type=int, default=0)
+    ap.add_argument("--commit", default="unknown")
+    ap.add_argument("--buildtype", default="unknown")
+    ap.add_argument("--memory", default="")
+    ap.add_argument("--cpus", default="")
+    ap.add_argument("--backlog-pps", type=int, default=0)
+    a = ap.parse_args()
+
+    rows = read_results(a.results)
+    by = {r["id"]: r for r in rows}
+    testpmd = by.get("testpmd", {}).get("pps", 0)
+    ip = by.get("ip_pipeline", {}).get("pps", 0)
+    for r in rows:
+        r["vs_testpmd"] = ratio(r["pps"], testpmd)
+        r["vs_ip_pipeline"] = ratio(r["pps"], ip)
+    sluice = by.get(LIKE_FOR_LIKE, {}).get("pps", 0)
+    when = datetime.datetime.now(datetime.timezone.utc)
+    result = {
+        "benchmark": "whole pipeline, one forwarding core",
+        "date": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": {"cpu_model": cpu_model(), "cpus_online": os.cpu_count(),
+                    "kernel": platform.release(), "pinning": a.cpus, "memory": a.memory,
+                    "load_average": list(os.getloadavg())},
+        "git_commit": a.commit,
+        "build_type": a.buildtype,
+        "seconds_per_contender": a.seconds,
+        "smoke": bool(a.smoke),
+        "input": "4,096 60-byte QinQ IPv4/UDP frames, one per subscriber, replayed from memory "
+                 "(net_pcap infinite_rx) into net_null",
+        "contenders": rows,
+        "like_for_like": {"sluice_pps": sluice, "ip_pipeline_pps": ip, "testpmd_pps": testpmd,
+                          "sluice_over_ip_pipeline": ratio(sluice, ip),
+                          "sluice_over_testpmd": ratio(sluice, testpmd), "floor": 1.5, "aim": 2.0},
+        "backlogged_configured_pps": a.backlog_pps,
+    }
+    os.makedirs(a.out, exist_ok=True)
+    base = os.path.join(a.out, "whole-pipeline")
+    title = (f"Whole pipeline, one core — {result['machine']['cpu_model']}, "
+             f"{when:%Y-%m-%d %H:%M} UTC, {a.seconds}s each, commit {a.commit}")
+    try:
+        result["plots"] = plot(rows, base, title)
+    except Exception as e:  # the figures still count without a plot; the smoke check says so
+        print(f"bench: plotting failed: {e}", file=sys.stderr)
+        result["plots"] = []
+    with open(base + ".json", "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+
+    w = max(len(r["label"]) for r in rows) if rows else 10
+    print()
+    print(f"{'contender, one forwarding core':<{w}}  {'Mpps':>7}  {'core':>5}  {'/testpmd':>8}  {'/ip_pipe':>8}")
+    for r in rows:
+        vt = f"{r['vs_testpmd']:.2f}" if r["vs_testpmd"] is not None else "-"
+        vi = f"{r['vs_ip_pipeline']:.2f}" if r["vs_ip_pipeline"] is not None else "-"
+        print(f"{r['label']:<{w}}  {r['mpps']:7.2f}  {r['core_share']:5.2f}  {vt:>8}  {vi:>8}")
+    print()
+    print("core = share of the forwarding CPU the contender's lcores got in the window "
+          "(1.00 = all of it)")
+    if "backlogged" in by and a.backlog_pps:
+        print(f"backlogged: sent {by['backlogged']['pps'] / 1e6:.2f} Mpps of the "
+              f"{a.backlog_pps / 1e6:.2f} Mpps the 4,096 rates add up to")
+    lfl = result["like_for_like"]
+    if lfl["sluice_over_ip_pipeline"] is not None:
+        verdict = "meets" if lfl["sluice_over_ip_pipeline"] >= 1.5 else "is below"
+        print(f"like for like (4,096 subscribers): Sluice / ip_pipeline = "
+              f"{lfl['sluice_over_ip_pipeline']:.2f}x ({verdict} the 1.5x floor; aim 2x), "
+              f"Sluice / testpmd = {lfl['sluice_over_testpmd']:.2f}")
+    else:
+        print("like for like (4,096 subscribers): no ratio, a figure is missing")
+    for r in rows:
+        print(f"  {r['id']}: {r['note']}")
+    print()
+    print(f"results: {base}.json")
+    for p in result["plots"]:
+        print(f"plot:    {p}")
+
+    if a.smoke:
+        missing = [r["id"] for r in rows if r["pps"] <= 0]
+        expected = {"testpmd", "ip_pipeline", "qos_sched", "forward", "dscp", "rules1000", "deep1000",
+                    "deep1000_fq", "classes100k", "subscribers", "backlogged"}
+        missing += sorted(expected - set(by))
+        files = [base + ".json", base + ".png", base + ".svg"]
+        missing += [f for f in files if not os.path.isfile(f) or os.path.getsize(f) == 0]
+        if missing:
+            print(f"bench: smoke check failed, no figure or file for: {', '.join(missing)}", file=sys.stderr)
+            return 1
+        print("bench: smoke check passed: every figure produced, JSON and plots written")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
