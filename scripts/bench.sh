@@ -25,9 +25,11 @@
 # BUILD_DIR/peers (they are not part of Sluice). Results: a table on stdout,
 # BUILD_DIR/bench/whole-pipeline.json and the plots beside it.
 #
-# Usage: scripts/bench.sh [--smoke] [--seconds N] [--out DIR] [BUILD_DIR]
+# Usage: scripts/bench.sh [--smoke] [--seconds N] [--rounds N] [--out DIR] [BUILD_DIR]
 #   --smoke     1 second per contender; fail unless every figure is produced
 #   --seconds   measuring window per contender (default 5)
+#   --rounds    run every contender N times, interleaved, and report the
+#               medians (default 1; use 3 or more on a CPU shared with others)
 #   --out       where the JSON and the plots go (default BUILD_DIR/bench)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +37,7 @@ ROOT=$(pwd)
 
 SMOKE=0
 SECS=5
+ROUNDS=1
 OUT=""
 BUILD=build
 while [ $# -gt 0 ]; do
@@ -42,6 +45,8 @@ while [ $# -gt 0 ]; do
         --smoke) SMOKE=1; SECS=1 ;;
         --seconds) SECS=$2; shift ;;
         --seconds=*) SECS=${1#*=} ;;
+        --rounds) ROUNDS=$2; shift ;;
+        --rounds=*) ROUNDS=${1#*=} ;;
         --out) OUT=$2; shift ;;
         --out=*) OUT=${1#*=} ;;
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -51,6 +56,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 case "$SECS" in ''|*[!0-9]*|0) echo "bench: --seconds wants a whole number above 0, not '$SECS'" >&2; exit 2 ;; esac
+case "$ROUNDS" in ''|*[!0-9]*|0) echo "bench: --rounds wants a whole number above 0, not '$ROUNDS'" >&2; exit 2 ;; esac
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "bench: build directory '$1' not found; run 'meson setup build' first" >&2; exit 2; }
 OUT=${OUT:-$BUILD/bench}
 mkdir -p "$OUT"
@@ -158,8 +164,8 @@ PY
 
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
-# record ID LABEL PPS CORE_SHARE NOTE
-record() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >>"$RESULTS"; }
+# record ID LABEL PPS CORE_SHARE NOTE [EXPECTED_PPS]
+record() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "${6:-}" >>"$RESULTS"; }
 
 # CPU time (clock ticks) of a process's DPDK lcore threads: how much of the
 # forwarding CPU each contender really got on a shared machine.
@@ -188,7 +194,9 @@ median() { sort -n | awk '{a[NR]=$1} END{print (NR ? a[int((NR+1)/2)] : 0)}'; }
 # --- dpdk-testpmd --------------------------------------------------------------
 # Driven over its interactive prompt so that, as for every contender, the
 # rate is the transmitting port's packet counter over a timed window.
+run_testpmd() {
 log "dpdk-testpmd io-forward, ${SECS}s"
+local TP_OUT TESTPMD TP_SHARE
 TP_OUT=$("$PY" - "$SECS" "$HZ" stdbuf -oL dpdk-testpmd "${EAL_MEM[@]}" "${EAL_COMMON[@]}" \
     --file-prefix "sbt$$" --lcores "$LCORES" --vdev "$IN" --vdev "$OUT_PORT" -- \
     -i --forward-mode=io --nb-cores=1 --auto-start 2>"$WORK/testpmd.log" <<'PY'
@@ -242,6 +250,7 @@ PY
 ) || TP_OUT="0 0"
 read -r TESTPMD TP_SHARE <<<"$TP_OUT"
 record testpmd "dpdk-testpmd io-forward" "$TESTPMD" "$TP_SHARE" "no packet data touched"
+}
 
 # --- ip_pipeline with rte_sched ------------------------------------------------
 # DPDK's traffic-manager setup for ip_pipeline: pipeline 0 reads the pcap port,
@@ -252,7 +261,6 @@ record testpmd "dpdk-testpmd io-forward" "$TESTPMD" "$TP_SHARE" "no packet data 
 # 100 Gbit/s so the CPU, not shaping, sets the pace. Key offset 268 = mbuf
 # (128) + headroom (128) + the outer TPID's place in the frame (12); the IP
 # header (read for the DSCP table) at 256 + 22.
-log "ip_pipeline with rte_sched (4,096 pipes), ${SECS}s"
 IP_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 "$PY" - "$WORK/tm.cli" <<'PY'
 import sys
@@ -291,6 +299,9 @@ lines += [
 ]
 open(sys.argv[1], "w").write("\n".join(lines) + "\n")
 PY
+run_ip_pipeline() {
+log "ip_pipeline with rte_sched (4,096 pipes), ${SECS}s"
+local PID IP_OUT IP_PKTS IP_DT IP_TICKS IP_PPS IP_SHARE
 "$PEERS/ip_pipeline/build/ip_pipeline" "${EAL_MEM[@]}" "${EAL_COMMON[@]}" --file-prefix "sbi$$" \
     --lcores "$LCORES" --vdev "$IN" --vdev "$OUT_PORT" -- \
     -s "$WORK/tm.cli" -h 127.0.0.1 -p "$IP_PORT" >"$WORK/ip_pipeline.log" 2>&1 &
@@ -352,6 +363,7 @@ else
 fi
 record ip_pipeline "ip_pipeline + rte_sched, 4,096 pipes" "$IP_PPS" "$IP_SHARE" \
     "hash on the QinQ pair, 1 subport x 4,096 pipes x 13 TCs, qsize 64"
+}
 
 # --- qos_sched -----------------------------------------------------------------
 # qos_sched refuses to run its rx and scheduler loops on one lcore, so they
@@ -360,7 +372,6 @@ record ip_pipeline "ip_pipeline + rte_sched, 4,096 pipes" "$IP_PPS" "$IP_SHARE" 
 # (10 Gbit/s for these vdevs); frame overhead 0 and every subport, pipe and TC
 # rate at that speed, so the cap is 10 Gbit/s / 60 bytes = 20.8 Mpps. It takes
 # the pipe from the inner VLAN id, the subport from the outer one (1 subport).
-log "qos_sched (4,096 pipes), ${SECS}s"
 "$PY" - "$WORK/qos_sched.cfg" <<'PY'
 import sys
 rate = 1_250_000_000  # bytes/s: the vdevs' 10 Gbit/s link speed
@@ -389,6 +400,9 @@ tc 12 oversubscription weight = 1
 tc 12 wrr weights = 1 1 1 1
 """)
 PY
+run_qos_sched() {
+log "qos_sched (4,096 pipes), ${SECS}s"
+local PID C0 C1 N0 QOS
 stdbuf -oL "$PEERS/qos_sched/build/qos_sched" "${EAL_MEM[@]}" "${EAL_COMMON[@]}" --file-prefix "sbq$$" \
     --lcores "0@$FIRST,1@$LAST,2@$LAST" --vdev "$IN" --vdev "$OUT_PORT" -- \
     --pfc "0,1,1,2" --mnc 0 --cfg "$WORK/qos_sched.cfg" --msz 65536 >"$WORK/qos_sched.log" 2>&1 &
@@ -408,6 +422,7 @@ if [ "${QOS:-0}" -eq 0 ]; then
 fi
 record qos_sched "qos_sched, 4,096 pipes (rx + scheduler threads on one CPU)" "$QOS" \
     "$(share "$C0" "$C1" $((SECS + 1)))" "two lcores time-share the forwarding CPU"
+}
 
 # --- the Sluice ladder -----------------------------------------------------------
 cat >"$WORK/policies.py" <<'PY'
@@ -494,8 +509,9 @@ if len(sys.argv) > 3:
 PY
 "$PY" "$WORK/policies.py" "$WORK"
 
-sluice_row() {  # ID LABEL POLICY|"" NOTE
-    local id=$1 label=$2 policy=$3 note=$4 sock=$WORK/$1.sock args=()
+sluice_row() {  # ID LABEL POLICY|"" NOTE [EXPECTED_PPS]
+    local id=$1 label=$2 policy=$3 note=$4 expected=${5:-} sock=$WORK/$1.sock args=()
+    rm -f "$sock"
     [ -n "$policy" ] && args=(--policy "$WORK/$policy.toml")
     log "sluiced: $label, ${SECS}s"
     "$SLUICED" --lan "$IN" --wan "$OUT_PORT" "${SLUICE_MEM[@]}" --lcores "$LCORES" \
@@ -542,9 +558,10 @@ print(f"{classes} leaves in use, {drops} drops" if up else f"{drops} drops")
 PY
 )
     record "$id" "$label" "$pps" "$(share "$c0" "$c1" "$("$PY" -c "print($t1 - $t0)")")" \
-        "$note${used:+; $used}"
+        "$note${used:+; $used}" "$expected"
 }
 
+run_ladder() {
 sluice_row forward "Sluice: forward (parse + queue, no policy)" "" "rx, parse, egress queue, tx"
 sluice_row dscp "Sluice: 4 DSCP classes" dscp "3 DSCP rules, 4 flat fifo classes"
 sluice_row rules1000 "Sluice: 1,000 multi-field rules, 1,000 classes" rules1000 \
@@ -556,7 +573,8 @@ sluice_row subscribers "Sluice: 4,096 subscribers (like for like)" subscribers \
     "link, 64 groups, 4,096 fifo leaves; 4,096 host /32 rules"
 # Each subscriber's cap: half the like-for-like rate over 4,096, in 60-byte
 # frames, rounded down to two significant figures (at least 8 kbit/s).
-LFL_PPS=$(awk -F'\t' '$1 == "subscribers" {print $3}' "$RESULTS")
+local LFL_PPS BACKLOG_KBIT BACKLOG_PPS
+LFL_PPS=$(awk -F'\t' '$1 == "subscribers" {print $3}' "$RESULTS" | tail -1)
 BACKLOG_KBIT=$("$PY" -c "
 import math, sys
 kbit = max(8, int(${LFL_PPS:-0}) * 0.5 * 480 / 4096 / 1000)
@@ -565,7 +583,16 @@ print(int(kbit // scale * scale))")
 BACKLOG_PPS=$("$PY" -c "print(int(4096 * $BACKLOG_KBIT * 1000 / 480))")
 "$PY" "$WORK/policies.py" "$WORK" backlogged "$BACKLOG_KBIT"
 sluice_row backlogged "Sluice: 4,096 subscribers backlogged" backlogged \
-    "each capped at $BACKLOG_KBIT kbit/s; the caps add up to $BACKLOG_PPS pps"
+    "each capped at $BACKLOG_KBIT kbit/s; the caps add up to $BACKLOG_PPS pps" "$BACKLOG_PPS"
+}
+
+for ROUND in $(seq "$ROUNDS"); do
+    [ "$ROUNDS" -eq 1 ] || log "round $ROUND of $ROUNDS"
+    run_testpmd
+    run_ip_pipeline
+    run_qos_sched
+    run_ladder
+done
 
 # --- the report ------------------------------------------------------------------
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -574,4 +601,4 @@ BUILDTYPE=$(meson introspect --buildoptions "$BUILD" 2>/dev/null |
     "$PY" -c 'import json,sys; print(next(o["value"] for o in json.load(sys.stdin) if o["name"] == "buildtype"))' 2>/dev/null || echo unknown)
 "$PY" "$ROOT/scripts/bench_report.py" --results "$RESULTS" --out "$OUT" --seconds "$SECS" \
     --smoke "$SMOKE" --commit "$COMMIT" --buildtype "$BUILDTYPE" --memory "$MEMORY" \
-    --cpus "control $FIRST, forwarding $LAST" --backlog-pps "$BACKLOG_PPS"
+    --cpus "control $FIRST, forwarding $LAST" --rounds "$ROUNDS"
