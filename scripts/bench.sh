@@ -57,7 +57,8 @@ while [ $# -gt 0 ]; do
 done
 case "$SECS" in ''|*[!0-9]*|0) echo "bench: --seconds wants a whole number above 0, not '$SECS'" >&2; exit 2 ;; esac
 case "$ROUNDS" in ''|*[!0-9]*|0) echo "bench: --rounds wants a whole number above 0, not '$ROUNDS'" >&2; exit 2 ;; esac
-BUILD=$(cd "$BUILD" 2>/dev/null && pwd) || { echo "bench: build directory '$1' not found; run 'meson setup build' first" >&2; exit 2; }
+[ -f "$BUILD/build.ninja" ] || { echo "bench: '$BUILD' is not a meson build directory; run 'meson setup $BUILD' first" >&2; exit 2; }
+BUILD=$(cd "$BUILD" && pwd)
 OUT=${OUT:-$BUILD/bench}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
