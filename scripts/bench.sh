@@ -165,7 +165,8 @@ PCAP=$OUT/input/qinq-4096-$(printf '%s' "$GEN_PCAP" | sha1sum | cut -c1-12).pcap
 if [ ! -s "$PCAP" ]; then
     log "generating the input: $PCAP"
     mkdir -p "$OUT/input"
-    "$PY" -c "$GEN_PCAP" "$PCAP.tmp" && mv "$PCAP.tmp" "$PCAP"
+    "$PY" -c "$GEN_PCAP" "$PCAP.tmp" || die "generating the input pcap failed"
+    mv "$PCAP.tmp" "$PCAP"
 fi
 IN="net_pcap0,rx_pcap=$PCAP,infinite_rx=1"
 OUT_PORT="net_null0,no-rx=1"
@@ -207,7 +208,7 @@ log "dpdk-testpmd io-forward, ${SECS}s"
 local TP_OUT TESTPMD TP_SHARE
 TP_OUT=$("$PY" - "$SECS" "$HZ" stdbuf -oL dpdk-testpmd "${EAL_MEM[@]}" "${EAL_COMMON[@]}" \
     --file-prefix "sbt$$" --lcores "$LCORES" --vdev "$IN" --vdev "$OUT_PORT" -- \
-    -i --forward-mode=io --nb-cores=1 --auto-start 2>"$WORK/testpmd.log" <<'PY'
+    -i --forward-mode=io --nb-cores=1 --auto-start <<'PY'
 import os, re, select, signal, subprocess, sys, time
 secs, hz, cmd = float(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
