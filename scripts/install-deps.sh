@@ -12,6 +12,7 @@ libclang-rt-14-dev
 libboost-program-options-dev libspdlog-dev libfmt-dev catch2
 libtomlplusplus-dev nlohmann-json3-dev libpcap-dev libsystemd-dev
 iproute2 iputils-ping iperf3 irtt tcpdump tshark tcpreplay python3-scapy
+dpdk-doc python3-matplotlib
 procps psmisc ethtool bash-completion systemd
 "
 
