@@ -11,7 +11,7 @@ libbpf-dev libelf-dev zlib1g-dev clang llvm bpftool
 libclang-rt-14-dev
 libboost-program-options-dev libspdlog-dev libfmt-dev catch2
 libtomlplusplus-dev nlohmann-json3-dev libpcap-dev libsystemd-dev
-iproute2 iputils-ping iperf3 irtt tcpdump tshark tcpreplay python3-scapy
+iproute2 iputils-ping iperf3 irtt tcpdump tshark tcpreplay python3-scapy python3-matplotlib
 procps psmisc ethtool bash-completion systemd
 "
 
