@@ -66,6 +66,16 @@ def steady_rate(ivs):
     return sum((e - s) * r for s, e, r in sel) / secs if secs > 0 else None
 
 
+def cpu_share(raw, name):
+    """sluiced's CPU time over the run's wall time (1.0 = one whole CPU)."""
+    try:
+        rows = [line.split() for line in open(os.path.join(raw, name + ".cpu"))]
+        (t0, w0, hz), (t1, w1, _) = rows[0], rows[-1]
+        return (float(t1) - float(t0)) / float(hz) / (float(w1) - float(w0))
+    except (OSError, ValueError, IndexError, ZeroDivisionError):
+        return None
+
+
 def percentile(xs, q):
     if not xs:
         return None
@@ -237,7 +247,13 @@ def main():
     a = ap.parse_args()
     raw = a.raw
 
+    def loadavg(which):
+        try:
+            return [float(x) for x in open(os.path.join(raw, f"loadavg.{which}")).read().split()[:3]]
+        except (OSError, ValueError):
+            return None
     res = {"date": a.start, "mode": "smoke" if a.smoke else "full", "machine": machine(),
+           "loadavg_start": loadavg("start"), "loadavg_end": loadavg("end"),
            "probe": f"{a.probe}, DSCP EF, every 10 ms", "fifo_limit_packets": a.limit,
            "kernel_leaves": a.kernel_leaves.split(), "sluice": {}, "kernel": {}}
     for setup in SETUPS:
@@ -251,6 +267,11 @@ def main():
         r["fairness"] = jain(raw, f"{setup}-fair")
         r["fairness_leaf"] = "fq_codel" if setup == "sluice" else "pfifo"
         r["rate_change"] = settle_times(raw, f"{setup}-step")
+    # sluiced's share of a CPU in each run: below 1.0 its worker waited for
+    # the CPU while others ran (a poll-mode worker wants all of one).
+    res["sluice"]["cpu_share"] = {
+        n: cpu_share(raw, "sluice-" + n) for n in
+        [f"rate-{r}" for r in RATES] + ["delay-prio1", "delay-prio0", "fair", "step", "cpu-idle", "cpu-shared"]}
     res["sluice"]["shared_cpu"] = {}
     for cpu in ("idle", "shared"):
         d = delay_figures(raw, f"sluice-cpu-{cpu}")
@@ -260,18 +281,23 @@ def main():
                                            "samples": d["samples"], "lost": d["lost"]}
 
     S, K = res["sluice"], res["kernel"]
+    m = res["machine"]
+    print(f'{res["date"]}, {m["cpus"]} x {m["cpu"]}, Linux {m["kernel"]}, {m["iperf3"]}; load average '
+          f'(1, 5, 15 min) {res["loadavg_start"]} at the start, {res["loadavg_end"]} at the end')
+    cpu = S["cpu_share"]
     table("TCP throughput, one flow, wire Mbit/s (achieved / configured)",
-          ["configured", "sluice", "kernel htb"],
+          ["configured", "sluice", "kernel htb", "sluiced's CPU share"],
           [[f"{rate} Mbit/s"] + [f'{fmt(x["throughput"][str(rate)]["mbit"])} ({fmt(x["throughput"][str(rate)]["ratio"], ".3f")})'
-                                 for x in (S, K)] for rate in RATES])
+                                 for x in (S, K)] + [fmt(cpu[f"rate-{rate}"], ".0%")] for rate in RATES])
     rows = []
     for setup, x in (("sluice", S), ("kernel htb", K)):
         for key, label in (("priority_class", "yes"), ("no_priority_class", "no")):
             d = x["delay"][key]
+            share = cpu["delay-prio1" if label == "yes" else "delay-prio0"] if x is S else None
             rows.append([setup, label, fmt(d["p50_ms"]), fmt(d["p99_ms"]), f'{d["lost"]}/{d["samples"] + d["lost"]}',
-                         fmt(d["tcp_mbit"])])
+                         fmt(d["tcp_mbit"]), fmt(share, ".0%")])
     table(f"EF probe RTT under 4 TCP flows, 50 Mbit/s, fifo leaves of {a.limit} packets",
-          ["setup", "EF priority class", "p50 ms", "p99 ms", "lost", "TCP Mbit/s"], rows)
+          ["setup", "EF priority class", "p50 ms", "p99 ms", "lost", "TCP Mbit/s", "sluiced's CPU share"], rows)
     table("Jain's fairness index, 8 TCP flows in one 50 Mbit/s class",
           ["setup", "leaf", "Jain", "slowest / fastest flow, Mbit/s", "total Mbit/s"],
           [[setup, x["fairness_leaf"], fmt((x["fairness"] or {}).get("jain"), ".4f"),
@@ -283,9 +309,10 @@ def main():
           [[setup] + [fmt(c["settle_s"], ".1f", "not reached") for c in x["rate_change"]]
            for setup, x in (("sluice (sluicectl set class)", S), ("kernel htb (tc class change)", K))])
     table(f"Sluice, a 40 Mbit/s class and a priority-0 class, 4 TCP flows; worker on CPU {a.worker_cpu}",
-          ["worker CPU", "bulk Mbit/s", "achieved / 40", "voice p50 ms", "voice p99 ms"],
-          [[cpu + (" (busy loop pinned beside it)" if cpu == "shared" else ""), fmt(d["mbit"]), fmt(d["ratio"], ".3f"),
-            fmt(d["voice_p50_ms"]), fmt(d["voice_p99_ms"])] for cpu, d in S["shared_cpu"].items()])
+          ["worker CPU", "bulk Mbit/s", "achieved / 40", "voice p50 ms", "voice p99 ms", "sluiced's CPU share"],
+          [["shared with a busy loop" if c == "shared" else "no busy loop added", fmt(d["mbit"]), fmt(d["ratio"], ".3f"),
+            fmt(d["voice_p50_ms"]), fmt(d["voice_p99_ms"]), fmt(cpu[f"cpu-{c}"], ".0%")]
+           for c, d in S["shared_cpu"].items()])
     print(f"\nkernel htb leaves: {a.kernel_leaves.strip() or '-'}")
 
     res["plots"] = plot(res, raw, a.out, a.step)

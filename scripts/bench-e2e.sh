@@ -193,6 +193,13 @@ sluice_stop() {
 in_lan() { ip netns exec "$LAN_NS" taskset -c 0 "$@"; }
 in_wan() { ip netns exec "$WAN_NS" taskset -c 0 "$@"; }
 
+# cpu_mark NAME: appends sluiced's CPU time so far (user + system, clock
+# ticks) and the wall time to NAME.cpu: the share of a CPU it got in a run.
+cpu_mark() {
+    [ -n "$SLUICED_PID" ] || return 0
+    echo "$(awk '{print $14 + $15}' "/proc/$SLUICED_PID/stat") $(date +%s.%N) $(getconf CLK_TCK)" >>"$RAW/$1.cpu"
+}
+
 # tcp NAME FLOWS SECONDS: FLOWS TCP flows upload; a one-off iperf3 server
 # reports what it received every 0.1 s in NAME.server.json. NAME.t0 holds the
 # wall time just before the client starts.
@@ -205,11 +212,13 @@ tcp_start() {
         sleep 0.05
     done
     date +%s.%N >"$RAW/$name.t0"
+    cpu_mark "$name"
     in_lan iperf3 -c "$TOPO_WAN_ADDR" -P "$flows" -t "$secs" -J >"$RAW/$name.client.json" &
     TCP_CLIENT=$!
 }
 tcp_wait() {
     wait "$TCP_CLIENT" || fail "iperf3 client of $1 failed: $(head -c 400 "$RAW/$1.client.json")"
+    cpu_mark "$1"
     wait "$TCP_SERVER" || fail "iperf3 server of $1 failed"
 }
 
@@ -320,6 +329,9 @@ measure_shared() {
 }
 
 START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+# What else ran meanwhile shows in the figures (above all sluiced's, whose
+# worker shares its CPU with whatever the host schedules there): kept with them.
+cp /proc/loadavg "$RAW/loadavg.start"
 echo "== bench-e2e: $([ $SMOKE = 1 ] && echo smoke || echo full) run, probe $PROBE, sluiced worker on CPU $WORKER_CPU of $NCPU"
 
 topo_up "$ID"
@@ -341,6 +353,8 @@ probe_server_stop
 ip netns exec "$KBR" tc -s qdisc show dev wan >"$RAW/kernel-qdisc.txt"
 LEAVES=$(ip netns exec "$KBR" tc qdisc show dev wan | awk '$2 != "htb" {print $2}' | sort -u | tr '\n' ' ')
 echo "   kernel: htb leaves used: $LEAVES"
+
+cp /proc/loadavg "$RAW/loadavg.end"
 
 /usr/bin/python3 "$ROOT/scripts/bench-e2e-report.py" --raw "$RAW" --out "$OUT" \
     --smoke "$SMOKE" --start "$START" --probe "$PROBE" --limit "$LIMIT" \
