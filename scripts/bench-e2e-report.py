@@ -193,8 +193,11 @@ def plot(res, raw, out, step):
     for setup, color in zip(SETUPS, ("tab:blue", "tab:orange")):
         ivs = intervals(raw, setup + "-step")
         a.plot([e for _, e, _ in ivs], [r for _, _, r in ivs], color=color, label=f"{setup}: received")
-    a.step([0, step, 2 * step, 3 * step], [50, 20, 50, 50], where="post", color="gray", ls="--",
-           label="configured (change sent)")
+    # When the changes were sent, on average over the two setups.
+    at = [statistics.mean(c) for c in zip(*([x["at_s"] for x in res[s]["rate_change"]] for s in SETUPS))]
+    if len(at) == 2:
+        a.step([0, at[0], at[1], 3 * step], [50, 20, 50, 50], where="post", color="gray", ls="--",
+               label="configured (change sent)")
     a.set_title("Live rate change 50 -> 20 -> 50 Mbit/s, one TCP flow, 0.1 s reports")
     a.set_xlabel("s since the flow started")
     a.set_ylabel("Mbit/s on the wire")
@@ -202,9 +205,9 @@ def plot(res, raw, out, step):
     for cpu, color in (("idle", "tab:blue"), ("shared", "tab:red")):
         ivs = intervals(raw, "sluice-cpu-" + cpu)
         b.plot([e for _, e, _ in ivs], [r for _, _, r in ivs], color=color,
-               label=f"sluice, worker CPU {cpu}")
+               label="sluice, worker CPU shared with a busy loop" if cpu == "shared" else "sluice, no busy loop added")
     b.axhline(40, color="gray", ls="--", label="configured 40 Mbit/s")
-    b.set_title("A 40 Mbit/s class, 4 TCP flows: worker CPU idle or shared with a busy loop")
+    b.set_title("Sluice, a 40 Mbit/s class, 4 TCP flows: the worker's CPU with and without a busy loop")
     b.set_xlabel("s since the flows started")
     b.set_ylabel("Mbit/s on the wire")
     b.legend(loc="lower right")

@@ -311,7 +311,7 @@ measure() {
 measure_shared() {
     SETUP=sluice
     for cpu in idle shared; do
-        echo "   sluice: 40 Mbit/s class, worker CPU $WORKER_CPU $cpu"
+        echo "   sluice: 40 Mbit/s class, worker CPU $WORKER_CPU $([ $cpu = shared ] && echo "shared with a busy loop" || echo "without a busy loop")"
         apply 50 1 fifo 40
         if [ $cpu = shared ]; then
             taskset -c "$WORKER_CPU" sh -c 'while :; do :; done' &
