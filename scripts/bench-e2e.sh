@@ -89,15 +89,19 @@ mkdir -p "$RAW"
 SOCK=$RAW/sluiced.sock
 SLUICED_PID=
 BUSY_PID=
+TCP_SERVER=
+TCP_CLIENT=
 BACKGROUND_PIDS=()
 
 cleanup() {
     # Every step runs even when one fails: the namespaces must go in any case.
     set +e
-    for p in "${BACKGROUND_PIDS[@]}" $BUSY_PID $SLUICED_PID; do
+    for p in "${BACKGROUND_PIDS[@]}" $TCP_CLIENT $TCP_SERVER $BUSY_PID $SLUICED_PID; do
         kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
     done
     topo_down "$ID"
+    ip link del "sk${ID}l" 2>/dev/null
+    ip link del "sk${ID}w" 2>/dev/null
     ip netns del "$KLAN" 2>/dev/null
     ip netns del "$KWAN" 2>/dev/null
     ip netns del "$KBR" 2>/dev/null
