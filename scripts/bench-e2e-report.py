@@ -66,13 +66,29 @@ def steady_rate(ivs):
     return sum((e - s) * r for s, e, r in sel) / secs if secs > 0 else None
 
 
+def cpu_marks(raw, name):
+    try:
+        rows = [line.split() for line in open(os.path.join(raw, name + ".cpu"))]
+        return rows[0], rows[-1]
+    except (OSError, IndexError):
+        return None
+
+
 def cpu_share(raw, name):
     """sluiced's CPU time over the run's wall time (1.0 = one whole CPU)."""
     try:
-        rows = [line.split() for line in open(os.path.join(raw, name + ".cpu"))]
-        (t0, w0, hz), (t1, w1, _) = rows[0], rows[-1]
+        (t0, w0, hz, *_), (t1, w1, *_) = cpu_marks(raw, name)
         return (float(t1) - float(t0)) / float(hz) / (float(w1) - float(w0))
-    except (OSError, ValueError, IndexError, ZeroDivisionError):
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+
+
+def steal_share(raw, name):
+    """The share of the machine's CPU time the hypervisor took in a run."""
+    try:
+        (*_, s0, n0), (*_, s1, n1) = cpu_marks(raw, name)
+        return (float(s1) - float(s0)) / (float(n1) - float(n0))
+    except (TypeError, ValueError, ZeroDivisionError):
         return None
 
 
@@ -247,6 +263,7 @@ def main():
     ap.add_argument("--kernel-leaves", default="")
     ap.add_argument("--worker-cpu", type=int, default=1)
     ap.add_argument("--step", type=float, default=4)
+    ap.add_argument("--nice", type=int, default=0)
     a = ap.parse_args()
     raw = a.raw
 
@@ -256,7 +273,7 @@ def main():
         except (OSError, ValueError):
             return None
     res = {"date": a.start, "mode": "smoke" if a.smoke else "full", "machine": machine(),
-           "loadavg_start": loadavg("start"), "loadavg_end": loadavg("end"),
+           "loadavg_start": loadavg("start"), "loadavg_end": loadavg("end"), "niceness": a.nice,
            "probe": f"{a.probe}, DSCP EF, every 10 ms", "fifo_limit_packets": a.limit,
            "kernel_leaves": a.kernel_leaves.split(), "sluice": {}, "kernel": {}}
     for setup in SETUPS:
@@ -275,6 +292,13 @@ def main():
     res["sluice"]["cpu_share"] = {
         n: cpu_share(raw, "sluice-" + n) for n in
         [f"rate-{r}" for r in RATES] + ["delay-prio1", "delay-prio0", "fair", "step", "cpu-idle", "cpu-shared"]}
+    # The share of the machine's CPU time the hypervisor took ("steal") in
+    # each run: on a shared host, time that neither setup could use.
+    for setup in SETUPS:
+        res[setup]["stolen"] = {
+            n: steal_share(raw, f"{setup}-{n}") for n in
+            [f"rate-{r}" for r in RATES] + ["delay-prio1", "delay-prio0", "fair", "step"] +
+            (["cpu-idle", "cpu-shared"] if setup == "sluice" else [])}
     res["sluice"]["shared_cpu"] = {}
     for cpu in ("idle", "shared"):
         d = delay_figures(raw, f"sluice-cpu-{cpu}")
@@ -286,35 +310,42 @@ def main():
     S, K = res["sluice"], res["kernel"]
     m = res["machine"]
     print(f'{res["date"]}, {m["cpus"]} x {m["cpu"]}, Linux {m["kernel"]}, {m["iperf3"]}; load average '
-          f'(1, 5, 15 min) {res["loadavg_start"]} at the start, {res["loadavg_end"]} at the end')
+          f'(1, 5, 15 min) {res["loadavg_start"]} at the start, {res["loadavg_end"]} at the end; '
+          f'sluiced and the tools at niceness {a.nice}')
     cpu = S["cpu_share"]
+
+    def stolen(run):
+        return f'{fmt(S["stolen"].get(run), ".0%")} / {fmt(K["stolen"].get(run), ".0%")}'
     table("TCP throughput, one flow, wire Mbit/s (achieved / configured)",
-          ["configured", "sluice", "kernel htb", "sluiced's CPU share"],
+          ["configured", "sluice", "kernel htb", "sluiced's CPU share", "stolen (sluice / kernel run)"],
           [[f"{rate} Mbit/s"] + [f'{fmt(x["throughput"][str(rate)]["mbit"])} ({fmt(x["throughput"][str(rate)]["ratio"], ".3f")})'
-                                 for x in (S, K)] + [fmt(cpu[f"rate-{rate}"], ".0%")] for rate in RATES])
+                                 for x in (S, K)] + [fmt(cpu[f"rate-{rate}"], ".0%"), stolen(f"rate-{rate}")]
+           for rate in RATES])
     rows = []
     for setup, x in (("sluice", S), ("kernel htb", K)):
         for key, label in (("priority_class", "yes"), ("no_priority_class", "no")):
             d = x["delay"][key]
-            share = cpu["delay-prio1" if label == "yes" else "delay-prio0"] if x is S else None
+            run = "delay-prio1" if label == "yes" else "delay-prio0"
             rows.append([setup, label, fmt(d["p50_ms"]), fmt(d["p99_ms"]), f'{d["lost"]}/{d["samples"] + d["lost"]}',
-                         fmt(d["tcp_mbit"]), fmt(share, ".0%")])
+                         fmt(d["tcp_mbit"]), fmt(cpu[run] if x is S else None, ".0%"), fmt(x["stolen"][run], ".0%")])
     table(f"EF probe RTT under 4 TCP flows, 50 Mbit/s, fifo leaves of {a.limit} packets",
-          ["setup", "EF priority class", "p50 ms", "p99 ms", "lost", "TCP Mbit/s", "sluiced's CPU share"], rows)
+          ["setup", "EF priority class", "p50 ms", "p99 ms", "lost", "TCP Mbit/s", "sluiced's CPU share", "stolen"],
+          rows)
     table("Jain's fairness index, 8 TCP flows in one 50 Mbit/s class",
-          ["setup", "leaf", "Jain", "slowest / fastest flow, Mbit/s", "total Mbit/s"],
+          ["setup", "leaf", "Jain", "slowest / fastest flow, Mbit/s", "total Mbit/s", "stolen"],
           [[setup, x["fairness_leaf"], fmt((x["fairness"] or {}).get("jain"), ".4f"),
             (f'{min(x["fairness"]["flows_mbit"]):.2f} / {max(x["fairness"]["flows_mbit"]):.2f}' if x["fairness"] else "-"),
-            fmt((x["fairness"] or {}).get("total_mbit"))] for setup, x in (("sluice", S), ("kernel htb", K))])
+            fmt((x["fairness"] or {}).get("total_mbit")), fmt(x["stolen"]["fair"], ".0%")]
+           for setup, x in (("sluice", S), ("kernel htb", K))])
     table(f"Live rate change: seconds until {SETTLE_RUN} reports of 0.1 s in a row are within "
           f"{SETTLE_BAND:.0%} of the new rate",
-          ["setup", "50 -> 20 Mbit/s", "20 -> 50 Mbit/s"],
-          [[setup] + [fmt(c["settle_s"], ".1f", "not reached") for c in x["rate_change"]]
+          ["setup", "50 -> 20 Mbit/s", "20 -> 50 Mbit/s", "stolen"],
+          [[setup] + [fmt(c["settle_s"], ".1f", "not reached") for c in x["rate_change"]] + [fmt(x["stolen"]["step"], ".0%")]
            for setup, x in (("sluice (sluicectl set class)", S), ("kernel htb (tc class change)", K))])
     table(f"Sluice, a 40 Mbit/s class and a priority-0 class, 4 TCP flows; worker on CPU {a.worker_cpu}",
-          ["worker CPU", "bulk Mbit/s", "achieved / 40", "voice p50 ms", "voice p99 ms", "sluiced's CPU share"],
+          ["worker CPU", "bulk Mbit/s", "achieved / 40", "voice p50 ms", "voice p99 ms", "sluiced's CPU share", "stolen"],
           [["shared with a busy loop" if c == "shared" else "no busy loop added", fmt(d["mbit"]), fmt(d["ratio"], ".3f"),
-            fmt(d["voice_p50_ms"]), fmt(d["voice_p99_ms"]), fmt(cpu[f"cpu-{c}"], ".0%")]
+            fmt(d["voice_p50_ms"]), fmt(d["voice_p99_ms"]), fmt(cpu[f"cpu-{c}"], ".0%"), fmt(S["stolen"][f"cpu-{c}"], ".0%")]
            for c, d in S["shared_cpu"].items()])
     print(f"\nkernel htb leaves: {a.kernel_leaves.strip() or '-'}")
 
