@@ -38,8 +38,10 @@ while [ $# -gt 0 ]; do
     --smoke) SMOKE=1 ;;
     --nice)
         NICE=${2:?--nice needs a number}; shift
-        [[ $NICE =~ ^-?[0-9]+$ ]] && [ "$NICE" -ge -20 ] && [ "$NICE" -le 19 ] ||
-            { echo "bench-e2e: --nice takes -20..19, not '$NICE'" >&2; exit 2; }
+        if ! [[ $NICE =~ ^-?[0-9]+$ ]] || [ "$NICE" -lt -20 ] || [ "$NICE" -gt 19 ]; then
+            echo "bench-e2e: --nice takes -20..19, not '$NICE'" >&2
+            exit 2
+        fi
         ;;
     --sluiced) SLUICED=${2:?--sluiced needs a path}; shift ;;
     --sluicectl) SLUICECTL=${2:?--sluicectl needs a path}; shift ;;
@@ -258,7 +260,7 @@ probe_server_start() {
     [ "$PROBE" = irtt ] || return 0
     nice -n "$NICE" ip netns exec "$WAN_NS" irtt server -b "$TOPO_WAN_ADDR" -i 0 >"$RAW/irtt-server-$WAN_NS.log" 2>&1 &
     PROBE_SERVER=$!
-    BACKGROUND_PIDS+=($PROBE_SERVER)
+    BACKGROUND_PIDS+=("$PROBE_SERVER")
     sleep 0.2
 }
 probe_server_stop() {
