@@ -84,8 +84,8 @@ private:
 // within its rate sees delays within an octave or two, and nearly all of
 // them are counted here; the departures outside the window and counters
 // that fill up go to the class's DelayWindow (see Scheduler::spill_delays).
-// A backlogged, borrowing class's delays spread over many octaves, and
-// about a third of them spill.
+// A backlogged, borrowing class's delays spread over many octaves, more
+// than the window holds, so a large share of them spill.
 struct DelayTally {
     static constexpr uint32_t kBits = 6;
     static constexpr uint32_t kWidth = 64 / kBits;  // buckets: 10, two and a half octaves
