@@ -2,7 +2,7 @@
 # One shaped class under load, end to end: 4 TCP flows (iperf3 -P 4) and an
 # EF-marked ping share a single 20 Mbit/s class in sluiced, bridging veths in
 # two network namespaces through af_packet. For each queue kind given it
-# prints the flows' goodput, the ping's RTT p50/p99 and losses, and the
+# prints the flows' goodput and retransmissions, the ping's RTT p50/p99 and losses, and the
 # class's own counters (CoDel drops, queue delay quantiles from sluiced).
 #
 # Usage: aqm-netns.sh [-t SECONDS] [-r MBIT] SLUICED SLUICECTL [QUEUE...]
@@ -73,13 +73,14 @@ TOML
     RESULTS+=("$(/usr/bin/python3 - "$q" "$WORK/iperf-$q.json" "$WORK/ping-$q.txt" "$WORK/stats-$q.json" "$PINGS" <<'PY'
 import json, re, sys
 q, iperf, ping, stats, sent = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-goodput = json.load(open(iperf))["end"]["sum_received"]["bits_per_second"] / 1e6
+end = json.load(open(iperf))["end"]
+goodput = end["sum_received"]["bits_per_second"] / 1e6
 rtts = sorted(float(m) for m in re.findall(r"icmp_seq=\d+ ttl=\d+ time=([\d.]+) ms", open(ping).read()))
 def pct(p):
     return rtts[min(len(rtts) - 1, int(p * len(rtts)))] if rtts else float("nan")
 cls = {c["name"]: c for c in json.load(open(stats))["policy"]["upload"]["classes"]}["only"]
 print(json.dumps({
-    "queue": q, "goodput_mbit": round(goodput, 2),
+    "queue": q, "goodput_mbit": round(goodput, 2), "retransmits": end["sum_sent"].get("retransmits", 0),
     "ping_p50_ms": pct(0.5), "ping_p99_ms": pct(0.99), "ping_sent": sent, "ping_lost": sent - len(rtts),
     "sent_packets": cls["sent_packets"], "codel_drops": cls["drops"].get("codel", 0),
     "queue_limit_drops": cls["drops"].get("queue_limit", 0),
@@ -95,9 +96,9 @@ for q in "${QUEUES[@]}"; do run_one "$q"; done
 /usr/bin/python3 - "${AQM_JSON:-}" "${RESULTS[@]}" <<'PY'
 import json, sys
 rows = [json.loads(r) for r in sys.argv[2:]]
-print(f"{'queue':9} {'goodput':>9} {'ping p50':>9} {'ping p99':>9} {'lost':>8} {'sent pkts':>10} {'codel drops':>12} {'limit drops':>12}  queue p50/p99 ms (sluiced)")
+print(f"{'queue':9} {'goodput':>9} {'retrans':>8} {'ping p50':>9} {'ping p99':>9} {'lost':>8} {'sent pkts':>10} {'codel drops':>12} {'limit drops':>12}  queue p50/p99 ms (sluiced)")
 for r in rows:
-    print(f"{r['queue']:9} {r['goodput_mbit']:>9.2f} {r['ping_p50_ms']:>9.2f} {r['ping_p99_ms']:>9.2f} "
+    print(f"{r['queue']:9} {r['goodput_mbit']:>9.2f} {r['retransmits']:>8} {r['ping_p50_ms']:>9.2f} {r['ping_p99_ms']:>9.2f} "
           f"{r['ping_lost']:>4}/{r['ping_sent']:<3} {r['sent_packets']:>10} {r['codel_drops']:>12} {r['queue_limit_drops']:>12}  {r['class_delay_p50_ms']:.2f}/{r['class_delay_p99_ms']:.2f}")
 if sys.argv[1]:
     json.dump(rows, open(sys.argv[1], "w"), indent=1)
