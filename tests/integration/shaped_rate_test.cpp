@@ -19,6 +19,7 @@
 #include "shaper/scheduler.hpp"
 #include "tests/support/frame_builder.hpp"
 #include "tests/support/ring_port.hpp"
+#include "tests/support/stolen_time.hpp"
 #include "tests/support/test_eal.hpp"
 
 using namespace sluice;
@@ -78,6 +79,7 @@ TEST_CASE("a class shaped to a few Mbit/s delivers within 2% of its rate over se
     big[17] = static_cast<uint8_t>((1000 - 14) & 0xff);
     big[24] = big[25] = 0;  // checksum no longer matters to the shaper; keep the frame well-formed
     const uint64_t hz = rte_get_tsc_hz();
+    const test::StolenTime stolen_time;
     const uint64_t gap = hz * 1000 * 8 / 8'000'000;
     const uint64_t warmup_end = rte_get_tsc_cycles() + hz;        // let the burst drain first
     const uint64_t end = warmup_end + 4 * hz;
@@ -110,8 +112,13 @@ TEST_CASE("a class shaped to a few Mbit/s delivers within 2% of its rate over se
 
     const double rate = static_cast<double>(bytes_out) * 8 / seconds;
     INFO("measured " << rate / 1e6 << " Mbit/s over " << seconds << " s");
-    CHECK(rate > kRateBits * 0.98);
-    CHECK(rate < kRateBits * 1.02);
+    if (const double stolen = stolen_time.percent(); stolen > test::StolenTime::kLimit) {
+        WARN("rate not judged: the hypervisor took " << stolen << "% of the CPU time meanwhile (measured "
+                                                     << rate / 1e6 << " Mbit/s)");
+    } else {
+        CHECK(rate > kRateBits * 0.98);
+        CHECK(rate < kRateBits * 1.02);
+    }
     // The excess was dropped by the class queue, and counted.
     CHECK(upload.shaper_drops(shaper::DropReason::queue_limit) > 0);
     CHECK(upload.counters().drops[static_cast<unsigned>(dataplane::DropReason::egress_queue_full)] ==
