@@ -37,7 +37,6 @@ public:
 
     bool empty() const { return count_ == 0; }
     size_t size() const { return count_; }
-    size_t memory_bytes() const { return slots_.size() * sizeof(Slot); }
 
     // Where an address's probe starts; prefetch it a few packets ahead.
     uint32_t home(const uint8_t* addr) const { return index_of(key_of(addr)); }

@@ -32,6 +32,17 @@ namespace {
 
 int floor_log2(uint64_t v) { return v ? 63 - std::countl_zero(v) : 0; }
 
+// Takes a packet's cost from a deficit; true when the turn is used up, the
+// deficit then refilled by one quantum. A packet that costs more than the
+// quantum leaves a debt the refill cannot repay; it is forgiven rather than
+// kept, or the deficit would fall until it wraps.
+[[gnu::always_inline]] inline bool spend_deficit(int32_t& d, uint32_t cost, uint32_t quantum) {
+    d -= static_cast<int32_t>(cost);
+    if (d >= 0) return false;
+    d = std::max(d + static_cast<int32_t>(quantum), 0);
+    return true;
+}
+
 }  // namespace
 
 Scheduler::Scheduler(const SchedulerConfig& config)
@@ -228,9 +239,7 @@ SLUICE_HOT_INLINE bool Scheduler::pass_one(uint32_t cls, const Packet& packet) {
     // hold only the class itself: the turn stays with it.)
     for (uint32_t x = cls;; x = cls_[x].parent) {
         ClassState& p = cls_[x];
-        int32_t& d = p.deficit[x == lender ? 0 : 1];
-        d -= static_cast<int32_t>(cost);
-        if (d < 0) d = std::max(d + static_cast<int32_t>(profile_of(p).quantum), 0);
+        spend_deficit(p.deficit[x == lender ? 0 : 1], cost, profile_of(p).quantum);
         if (x == lender) break;
     }
     uint64_t* direct_counter = nullptr;
@@ -368,13 +377,7 @@ SLUICE_HOT_INLINE bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Pa
         // its quantum hands the turn to the next in its list.
         for (uint32_t i = 0; i < n; ++i) {
             ClassState& c = cls_[path[i]];
-            int32_t& d = c.deficit[i == 0 ? 0 : 1];
-            d -= static_cast<int32_t>(cost);
-            if (d < 0) {
-                // A packet that costs more than the quantum leaves a debt
-                // the refill cannot repay; it is forgiven rather than kept,
-                // or the deficit would fall until it wraps.
-                d = std::max(d + static_cast<int32_t>(profile_of(c).quantum), 0);
+            if (spend_deficit(c.deficit[i == 0 ? 0 : 1], cost, profile_of(c).quantum)) {
                 Ring& ring = i == 0 ? row_[level][prio] : feed_[path[i - 1]][prio];
                 ring.cur = link_of(path[i], prio).next;
                 ring.resume = kNone;

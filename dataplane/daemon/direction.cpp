@@ -78,7 +78,7 @@ uint32_t Direction::transmit_shaped(uint64_t now) {
     return sent;
 }
 
-uint32_t Direction::send_shaped(uint32_t n) {
+uint32_t Direction::tx_counted(uint32_t n) {
     // The driver may free an mbuf as soon as it takes it: read lengths first.
     for (uint32_t i = 0; i < n; ++i) tx_len_[i] = rte_pktmbuf_pkt_len(tx_[i]);
     const uint16_t sent = rte_eth_tx_burst(cfg_.egress_port, 0, tx_, static_cast<uint16_t>(n));
@@ -86,6 +86,11 @@ uint32_t Direction::send_shaped(uint32_t n) {
     for (uint32_t i = 0; i < sent; ++i) bytes += tx_len_[i];
     counters_.tx_packets += sent;
     counters_.tx_bytes += bytes;
+    return sent;
+}
+
+uint32_t Direction::send_shaped(uint32_t n) {
+    const uint32_t sent = tx_counted(n);
     staged_ = n - sent;
     for (uint32_t i = 0; i < staged_; ++i) staging_[i] = tx_[sent + i];
     if (staged_) ++counters_.tx_retries;
@@ -97,14 +102,8 @@ uint32_t Direction::transmit(uint64_t now) {
     const uint32_t n = queue_.peek(tx_, cfg_.burst);
     clock_.stop(Stage::dequeue);
     if (n == 0) return 0;
-    // The driver may free an mbuf as soon as it takes it: read lengths first.
-    for (uint32_t i = 0; i < n; ++i) tx_len_[i] = rte_pktmbuf_pkt_len(tx_[i]);
-    const uint16_t sent = rte_eth_tx_burst(cfg_.egress_port, 0, tx_, static_cast<uint16_t>(n));
+    const uint32_t sent = tx_counted(n);
     queue_.pop(sent);
-    uint64_t bytes = 0;
-    for (uint32_t i = 0; i < sent; ++i) bytes += tx_len_[i];
-    counters_.tx_packets += sent;
-    counters_.tx_bytes += bytes;
     // What the port did not take stays at the head of the queue, in order.
     if (sent < n) ++counters_.tx_retries;
     clock_.stop(Stage::tx);
@@ -166,12 +165,10 @@ uint32_t Direction::receive(uint64_t now) {
 
     if (cfg_.scheduler) {
         // Only fq_codel leaves read the flow hash: spare it otherwise.
-        if (cfg_.scheduler->needs_flow_hash()) {
-            for (uint32_t i = 0; i < kept; ++i)
-                shaped_[i] = shaper::Packet{reinterpret_cast<uint64_t>(rx_[i]), meta_[i].frame_len, flow_hash(meta_[i])};
-        } else {
-            for (uint32_t i = 0; i < kept; ++i)
-                shaped_[i] = shaper::Packet{reinterpret_cast<uint64_t>(rx_[i]), meta_[i].frame_len, 0};
+        const bool hash = cfg_.scheduler->needs_flow_hash();
+        for (uint32_t i = 0; i < kept; ++i) {
+            shaped_[i] = shaper::Packet{reinterpret_cast<uint64_t>(rx_[i]), meta_[i].frame_len,
+                                        hash ? flow_hash(meta_[i]) : 0};
         }
         // Drops (queue limits, CoDel) come back through on_shaper_drop.
         if (staged_ != 0) {

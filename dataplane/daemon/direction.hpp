@@ -84,6 +84,8 @@ private:
     // `now` is the TSC, read once per turn of the loop.
     uint32_t transmit(uint64_t now);
     uint32_t transmit_shaped(uint64_t now);
+    // Hands tx_[0, n) to the port and counts what it took; returns that.
+    uint32_t tx_counted(uint32_t n);
     // Sends tx_[0, n) the scheduler released; what the port refuses is staged.
     uint32_t send_shaped(uint32_t n);
     uint32_t receive(uint64_t now);
