@@ -59,21 +59,32 @@ Result<std::string> ControlClient::read_line() {
     }
 }
 
-Result<std::string> ControlClient::exchange_raw(const std::string& bytes) {
+int ControlClient::write_all(const std::string& bytes) {
     size_t sent = 0;
     while (sent < bytes.size()) {
         const ssize_t w = send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
         if (w < 0) {
             if (errno == EINTR) continue;
-            const int e = errno;
-            // sluiced may have said why it closed (too many connections)
-            // before our request reached it: that line is the answer.
-            if (e == EPIPE || e == ECONNRESET) {
-                if (auto line = read_line(); line) return line;
-            }
-            return Error{fmt::format("write: {}", std::strerror(e))};
+            return errno;
         }
         sent += static_cast<size_t>(w);
+    }
+    return 0;
+}
+
+Result<size_t> ControlClient::send_raw(const std::string& bytes) {
+    if (const int e = write_all(bytes); e != 0) return Error{fmt::format("write: {}", std::strerror(e))};
+    return bytes.size();
+}
+
+Result<std::string> ControlClient::exchange_raw(const std::string& bytes) {
+    if (const int e = write_all(bytes); e != 0) {
+        // sluiced may have said why it closed (too many connections)
+        // before our request reached it: that line is the answer.
+        if (e == EPIPE || e == ECONNRESET) {
+            if (auto line = read_line(); line) return line;
+        }
+        return Error{fmt::format("write: {}", std::strerror(e))};
     }
     return read_line();
 }

@@ -27,10 +27,14 @@ public:
     Result<json> call(const std::string& cmd, const json& args = json::object());
     // Sends raw bytes and reads one line back: for protocol tests.
     Result<std::string> exchange_raw(const std::string& bytes);
+    // The two halves of exchange_raw, for tests that pipeline requests:
+    // send_raw writes every byte, read_line returns the next response line.
+    Result<size_t> send_raw(const std::string& bytes);
+    Result<std::string> read_line();
 
 private:
     ControlClient(int fd, std::chrono::milliseconds timeout) : fd_(fd), timeout_(timeout) {}
-    Result<std::string> read_line();
+    int write_all(const std::string& bytes);  // 0 or the errno that stopped it
 
     int fd_;
     std::chrono::milliseconds timeout_;
