@@ -46,7 +46,7 @@ Result<std::shared_ptr<const ClassifierTables>> ClassifierTables::compile(const 
     t->actions_ = spec.actions;
     t->meters_ = spec.meters;
     for (size_t m = 0; m < spec.meters.size(); ++m) {
-        auto p = MeterProfile::make(spec.meters[m].params);
+        auto p = MeterProfile::make(spec.meters[m].params, spec.tick_hz);
         if (!p) return Error{fmt::format("meter {}: {}", m + 1, p.error())};
         t->profiles_.push_back(*p);
     }

@@ -59,6 +59,8 @@ struct ClassifierSpec {
     // by, which survives policy reloads while class numbers shift. Empty:
     // the class number itself.
     std::vector<uint32_t> egress_class[2];
+    // The TSC rate the caller keeps time by (0: DPDK's); see MeterProfile::make.
+    uint64_t tick_hz = 0;
 };
 
 // Per direction: written by the owning lcore only.

@@ -46,8 +46,11 @@ constexpr Color color_from_dscp(uint8_t dscp) {
 class MeterProfile {
 public:
     // Needs the EAL (rte_meter reads the TSC frequency). Refuses parameters
-    // rte_meter would reject, with a message that says which.
-    static Result<MeterProfile> make(const MeterParams& params);
+    // rte_meter would reject, with a message that says which. `tick_hz`:
+    // the TSC rate the caller keeps time by, when it knows better than
+    // DPDK's rounded figure (0: DPDK's); rte_meter times with DPDK's, so
+    // the rates it is given are scaled by the two figures' ratio.
+    static Result<MeterProfile> make(const MeterParams& params, uint64_t tick_hz = 0);
 
     const MeterParams& params() const { return params_; }
     const rte_meter_srtcm_profile& srtcm() const { return srtcm_; }

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "classifier/policy_spec.hpp"
+#include "dataplane/tsc_rate.hpp"
 #include "control/policy/dump.hpp"
 #include "control/policy/toml_writer.hpp"
 #include "control/policy/units.hpp"
@@ -284,6 +285,7 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
     for (size_t d = 0; d < policy::kDirectionCount; ++d) {
         if (plans != nullptr && schedulers_[d] != nullptr) spec.spec.egress_class[d] = (*plans)[d].ids;
     }
+    spec.spec.tick_hz = dataplane::tsc_hz();
     // Compiled before anything changes: a refusal here leaves all as it was.
     auto tables = classifier::ClassifierTables::compile(spec.spec, rte_rdtsc());
     if (!tables) return Error{tables.error()};

@@ -31,6 +31,7 @@
 #include "dataplane/mempool.hpp"
 #include "dataplane/options.hpp"
 #include "dataplane/port.hpp"
+#include "dataplane/tsc_rate.hpp"
 #include "dataplane/daemon/report.hpp"
 #include "dataplane/daemon/service_notify.hpp"
 #include "dataplane/daemon/worker.hpp"
@@ -152,7 +153,7 @@ int run(const dp::DaemonOptions& o) {
     uint32_t default_class[2] = {0, 0};
     if (const auto p = policy.current()) {
         for (size_t d = 0; d < 2; ++d) {
-            auto s = sluice::shaper::build_scheduler(p->directions[d], rte_get_tsc_hz(), o.egress_queue_packets,
+            auto s = sluice::shaper::build_scheduler(p->directions[d], dp::tsc_hz(), o.egress_queue_packets,
                                                      rte_rdtsc());
             if (!s) {
                 spdlog::error("{} shaper: {}", d == 0 ? "upload" : "download", s.error());

@@ -6,6 +6,8 @@
 #include <random>
 #include <vector>
 
+#include <rte_cycles.h>
+
 #include "classifier/meter.hpp"
 #include "tests/support/test_eal.hpp"
 
@@ -213,4 +215,26 @@ TEST_CASE("colour-aware pre-colour comes from the AF drop precedence") {
         INFO("dscp " << int(c.dscp));
         CHECK(color_from_dscp(c.dscp) == c.color);
     }
+}
+
+TEST_CASE("a meter keeps its rate on the caller's clock when that is not DPDK's TSC figure") {
+    ensure_eal();
+    // The caller's TSC runs at 90% of what DPDK believes; 1 MB/s committed.
+    const uint64_t tick_hz = rte_get_tsc_hz() / 10 * 9;
+    MeterParams p;
+    p.cir = 1'000'000;
+    p.cbs = 3000;
+    p.ebs = 0;
+    auto prof = MeterProfile::make(p, tick_hz);
+    REQUIRE(prof.ok());
+    Meter m(*prof, kStart);
+    // 1000-byte packets every 0.5 ms of the caller's clock (2 MB/s) for 10 s.
+    uint64_t green_bytes = 0;
+    for (uint64_t i = 0; i < 20'000; ++i) {
+        const uint64_t t = kStart + i * tick_hz / 2000;
+        if (m.check(*prof, t, 1000) == Color::green) green_bytes += 1000;
+    }
+    INFO("green " << green_bytes << " bytes in 10 s");
+    CHECK(green_bytes >= 9'990'000);
+    CHECK(green_bytes <= 10'010'000);
 }
