@@ -141,6 +141,40 @@ def delay_figures(raw, name):
             "tcp_mbit": steady_rate(intervals(raw, name))}
 
 
+def class_stats(raw, name, cls):
+    """The upload class `cls` in sluiced's `stats` saved as NAME, or None."""
+    s = load_json(os.path.join(raw, f"{name}.stats.json"))
+    if not s:
+        return None
+    for c in s.get("policy", {}).get("upload", {}).get("classes", []):
+        if c.get("name") == cls:
+            return c
+    return None
+
+
+def class_wire_mbit(raw, name, cls, overhead=24):
+    """What sluiced sent of class `cls` between NAME.start and NAME.end, in
+    wire Mbit/s: its frames plus the Ethernet overhead the policy counts."""
+    a, b = class_stats(raw, f"{name}.start", cls), class_stats(raw, f"{name}.end", cls)
+    try:
+        t0 = float(open(os.path.join(raw, f"{name}.start.stats.t")).read())
+        t1 = float(open(os.path.join(raw, f"{name}.end.stats.t")).read())
+    except (OSError, ValueError):
+        return None
+    if not a or not b or t1 <= t0:
+        return None
+    wire = (b["sent_bytes"] - a["sent_bytes"]) + overhead * (b["sent_packets"] - a["sent_packets"])
+    return wire * 8 / (t1 - t0) / 1e6
+
+
+def shaper_delay_ms(raw, name, cls):
+    """The p50 and p99 delay sluiced's scheduler measured for `cls`, in ms."""
+    c = class_stats(raw, name, cls)
+    if not c:
+        return None, None
+    return c.get("delay_p50_us", 0) / 1000, c.get("delay_p99_us", 0) / 1000
+
+
 def jain(raw, name):
     client = load_json(os.path.join(raw, name + ".client.json"))
     if not client:
@@ -284,6 +318,10 @@ def main():
             r["throughput"][str(rate)] = {"mbit": got, "ratio": got / rate if got else None}
         r["delay"] = {"priority_class": delay_figures(raw, f"{setup}-delay-prio1"),
                       "no_priority_class": delay_figures(raw, f"{setup}-delay-prio0")}
+        if setup == "sluice":
+            for key, run, cls in (("priority_class", "delay-prio1", "voice"), ("no_priority_class", "delay-prio0", "bulk")):
+                p50, p99 = shaper_delay_ms(raw, f"sluice-{run}", cls)
+                r["delay"][key]["shaper_p50_ms"], r["delay"][key]["shaper_p99_ms"] = p50, p99
         r["fairness"] = jain(raw, f"{setup}-fair")
         r["fairness_leaf"] = "fq_codel" if setup == "sluice" else "pfifo"
         r["rate_change"] = settle_times(raw, f"{setup}-step")
@@ -302,8 +340,12 @@ def main():
     res["sluice"]["shared_cpu"] = {}
     for cpu in ("idle", "shared"):
         d = delay_figures(raw, f"sluice-cpu-{cpu}")
+        wire = class_wire_mbit(raw, f"sluice-cpu-{cpu}", "bulk")
+        _, shaper_p99 = shaper_delay_ms(raw, f"sluice-cpu-{cpu}.end", "voice")
         res["sluice"]["shared_cpu"][cpu] = {"mbit": d["tcp_mbit"],
                                            "ratio": d["tcp_mbit"] / 40 if d["tcp_mbit"] else None,
+                                           "class_wire_mbit": wire, "class_ratio": wire / 40 if wire else None,
+                                           "voice_shaper_p99_ms": shaper_p99,
                                            "voice_p50_ms": d["p50_ms"], "voice_p99_ms": d["p99_ms"],
                                            "samples": d["samples"], "lost": d["lost"]}
 
@@ -327,9 +369,11 @@ def main():
             d = x["delay"][key]
             run = "delay-prio1" if label == "yes" else "delay-prio0"
             rows.append([setup, label, fmt(d["p50_ms"]), fmt(d["p99_ms"]), f'{d["lost"]}/{d["samples"] + d["lost"]}',
+                         fmt(d.get("shaper_p99_ms"), ".3f"),
                          fmt(d["tcp_mbit"]), fmt(cpu[run] if x is S else None, ".0%"), fmt(x["stolen"][run], ".0%")])
     table(f"EF probe RTT under 4 TCP flows, 50 Mbit/s, fifo leaves of {a.limit} packets",
-          ["setup", "EF priority class", "p50 ms", "p99 ms", "lost", "TCP Mbit/s", "sluiced's CPU share", "stolen"],
+          ["setup", "EF priority class", "p50 ms", "p99 ms", "lost", "p99 in the shaper, ms", "TCP Mbit/s",
+           "sluiced's CPU share", "stolen"],
           rows)
     table("Jain's fairness index, 8 TCP flows in one 50 Mbit/s class",
           ["setup", "leaf", "Jain", "slowest / fastest flow, Mbit/s", "total Mbit/s", "stolen"],
@@ -343,9 +387,11 @@ def main():
           [[setup] + [fmt(c["settle_s"], ".1f", "not reached") for c in x["rate_change"]] + [fmt(x["stolen"]["step"], ".0%")]
            for setup, x in (("sluice (sluicectl set class)", S), ("kernel htb (tc class change)", K))])
     table(f"Sluice, a 40 Mbit/s class and a priority-0 class, 4 TCP flows; worker on CPU {a.worker_cpu}",
-          ["worker CPU", "bulk Mbit/s", "achieved / 40", "voice p50 ms", "voice p99 ms", "sluiced's CPU share", "stolen"],
+          ["worker CPU", "bulk Mbit/s (TCP)", "achieved / 40", "class on the wire / 40", "voice p50 ms", "voice p99 ms",
+           "voice p99 in the shaper, ms", "sluiced's CPU share", "stolen"],
           [["shared with a busy loop" if c == "shared" else "no busy loop added", fmt(d["mbit"]), fmt(d["ratio"], ".3f"),
-            fmt(d["voice_p50_ms"]), fmt(d["voice_p99_ms"]), fmt(cpu[f"cpu-{c}"], ".0%"), fmt(S["stolen"][f"cpu-{c}"], ".0%")]
+            fmt(d["class_ratio"], ".4f"), fmt(d["voice_p50_ms"]), fmt(d["voice_p99_ms"]), fmt(d["voice_shaper_p99_ms"], ".3f"),
+            fmt(cpu[f"cpu-{c}"], ".0%"), fmt(S["stolen"][f"cpu-{c}"], ".0%")]
            for c, d in S["shared_cpu"].items()])
     print(f"\nkernel htb leaves: {a.kernel_leaves.strip() or '-'}")
 
