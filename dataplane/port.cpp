@@ -95,6 +95,15 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
     }
     // Drivers without rx interrupts accept the request and give no queue fd.
     port->rx_interrupts_ = s.rx_interrupts && *started && has_rx_interrupt_fd(id);
+    if (s.rx_interrupts && !port->rx_interrupts_ && port->driver_ == "net_af_packet" && !port->interface_.empty()) {
+        auto wake = PacketWake::open(port->interface_);
+        if (wake) {
+            port->wake_ = std::move(*wake);
+        } else {
+            spdlog::info("{} port {}: no wake-up socket ({}); idle workers will sleep by time", s.role, port->name_,
+                         wake.error());
+        }
+    }
 
     // A bridge forwards frames for every address, not only the port's own.
     rc = rte_eth_promiscuous_enable(id);
@@ -104,7 +113,9 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
     }
     spdlog::info("{} port {} (id {}, driver {}): {} rx / {} tx descriptors, {}{}", s.role,
                  port->name_, id, port->driver_, port->rx_descriptors_, port->tx_descriptors_,
-                 port->link_status(), port->rx_interrupts_ ? ", rx interrupts" : "");
+                 port->link_status(), port->rx_interrupts_ ? ", rx interrupts"
+                                      : port->wake_ ? ", wake-up socket on " + port->interface_
+                                                    : std::string());
     return port;
 }
 

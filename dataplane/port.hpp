@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "dataplane/packet_wake.hpp"
 #include "dataplane/result.hpp"
 
 namespace sluice::dataplane {
@@ -52,6 +53,10 @@ public:
     // (rte_eth_dev_rx_intr_ctl_q): PCI NICs and net_tap can, af_packet,
     // af_xdp, pcap, ring and null cannot.
     bool rx_interrupts() const { return rx_interrupts_; }
+    // For an af_packet port asked for rx interrupts (it has none): a packet
+    // socket on its interface that an idle worker can wait on instead; null
+    // otherwise, or when it could not be opened (then workers sleep by time).
+    PacketWake* packet_wake() const { return wake_.get(); }
 
 private:
     Port(uint16_t id, std::string role, std::string name, std::string driver)
@@ -64,6 +69,7 @@ private:
     std::string interface_;
     bool started_ = false;
     bool rx_interrupts_ = false;
+    std::unique_ptr<PacketWake> wake_;
     uint16_t rx_descriptors_ = 0;
     uint16_t tx_descriptors_ = 0;
 };

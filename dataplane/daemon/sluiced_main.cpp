@@ -244,7 +244,8 @@ int run(const dp::DaemonOptions& o) {
     workers[workers.size() - 1].directions.push_back(&download);
     // Upload reads the LAN port, download the WAN port.
     const auto wake_on = [](dp::Worker& w, const dp::Port& p) {
-        if (p.rx_interrupts()) w.wake_ports.push_back(p.id());
+        if (p.rx_interrupts()) w.wake_ports.push_back({p.id(), nullptr});
+        else if (p.packet_wake()) w.wake_ports.push_back({p.id(), p.packet_wake()});
     };
     wake_on(workers[0], **lan);
     wake_on(workers[workers.size() - 1], **wan);
@@ -269,7 +270,7 @@ int run(const dp::DaemonOptions& o) {
                      !o.idle_sleep ? std::string("polls without sleeping")
                      : workers[i].wake_ports.empty()
                          ? fmt::format("sleeps up to {} us when idle", o.idle_sleep_max_us)
-                         : std::string("waits for rx interrupts when idle"));
+                         : std::string("waits for packets (rx interrupts or a wake-up socket) when idle"));
     }
     (*server)->start();
     spdlog::info("control socket {}", o.socket);

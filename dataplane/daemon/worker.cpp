@@ -28,15 +28,27 @@ void sleep_ns(uint64_t ns) {
     clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, nullptr);
 }
 
-// Adds (or removes) the ports' receive interrupts to this thread's epoll
-// instance; true when every one was added.
-bool register_wake_ports(const std::vector<uint16_t>& ports, bool add) {
+// Adds (or removes) the wake sources to this thread's epoll instance; true
+// when every one was added.
+bool register_wake_ports(const std::vector<Worker::WakeSource>& sources, bool add) {
     bool all = true;
-    for (uint16_t p : ports) {
-        all &= rte_eth_dev_rx_intr_ctl_q(p, 0, RTE_EPOLL_PER_THREAD,
-                                         add ? RTE_INTR_EVENT_ADD : RTE_INTR_EVENT_DEL, nullptr) == 0;
+    for (const auto& w : sources) {
+        all &= w.socket ? w.socket->watch(add)
+                        : rte_eth_dev_rx_intr_ctl_q(w.port, 0, RTE_EPOLL_PER_THREAD,
+                                                    add ? RTE_INTR_EVENT_ADD : RTE_INTR_EVENT_DEL, nullptr) == 0;
     }
     return all;
+}
+
+// Arms (or disarms) every source: the next packet raises an event.
+void arm_wake_ports(const std::vector<Worker::WakeSource>& sources, bool arm) {
+    for (const auto& w : sources) {
+        // Drivers whose queue interrupt is always armed (net_tap) answer
+        // -ENOTSUP to enable; that is fine.
+        if (w.socket) arm ? (void)w.socket->arm() : (void)w.socket->disarm();
+        else if (arm) rte_eth_dev_rx_intr_enable(w.port, 0);
+        else rte_eth_dev_rx_intr_disable(w.port, 0);
+    }
 }
 
 }  // namespace
@@ -84,9 +96,7 @@ int Worker::run(void* arg) {
             continue;
         }
         if (w.waits_for_rx) {
-            // Drivers whose queue interrupt is always armed (net_tap) answer
-            // -ENOTSUP here; that is fine.
-            for (uint16_t p : w.wake_ports) rte_eth_dev_rx_intr_enable(p, 0);
+            arm_wake_ports(w.wake_ports, true);
             // A packet that came before the interrupt was armed raises none:
             // look once more before waiting.
             uint32_t late = 0;
@@ -102,7 +112,7 @@ int Worker::run(void* arg) {
             } else {
                 idle.on_traffic();
             }
-            for (uint16_t p : w.wake_ports) rte_eth_dev_rx_intr_disable(p, 0);
+            arm_wake_ports(w.wake_ports, false);
             continue;
         }
         // Offline while asleep: a policy load's grace period does not wait

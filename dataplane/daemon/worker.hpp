@@ -13,6 +13,7 @@
 
 #include "dataplane/daemon/direction.hpp"
 #include "dataplane/idle_governor.hpp"
+#include "dataplane/packet_wake.hpp"
 
 namespace sluice::dataplane {
 
@@ -25,9 +26,15 @@ struct Worker {
     unsigned reader_id = 0;
     // When to sleep with no traffic (in TSC cycles and nanoseconds).
     IdleGovernor::Settings idle{};
-    // The ingress ports of its directions, when every one of them has rx
-    // interrupts (Port::rx_interrupts); empty: sleep by time.
-    std::vector<uint16_t> wake_ports;
+    // What an idle worker can wait on, one per ingress port of its
+    // directions: the port's rx interrupt (Port::rx_interrupts), or a packet
+    // socket on its interface (Port::packet_wake). Empty unless every
+    // ingress port has one: then it sleeps by time.
+    struct WakeSource {
+        uint16_t port = 0;
+        PacketWake* socket = nullptr;  // null: the port's rx interrupt
+    };
+    std::vector<WakeSource> wake_ports;
 
     // Written by the worker: whether it waits for rx interrupts (once
     // started), how often it slept and for how long in all (when it returns).

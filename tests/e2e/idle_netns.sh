@@ -2,6 +2,8 @@
 # End to end: sluiced's workers sleep when there is no traffic and wake for it.
 # A LAN and a WAN namespace joined through sluiced on af_packet ports, with a
 # policy (so live changes go through the workers' change channels):
+#   - each af_packet port gets a wake-up socket on its interface, and the
+#     workers wait on those rather than sleeping by time;
 #   - with no traffic, each worker thread uses well under a core (its CPU
 #     time read from /proc over a few seconds), and it did sleep;
 #   - after the quiet spell, pings cross at once and are answered;
@@ -117,6 +119,12 @@ echo "set class took $(( (t1 - t0) / 1000000 )) ms, policy reload $(( (t2 - t1) 
 ip netns exec "$TOPO_LAN_NS" ping -c 2 -i 0.2 -W 1 "$TOPO_WAN_ADDR" >/dev/null || fail "ping after the reload was not answered"
 
 stop_sluiced
+for role in lan wan; do
+    grep -q "$role port .*wake-up socket on " "$WORK/sluiced.log" || fail "the $role port has no wake-up socket"
+done
+grep -q "waits for packets (rx interrupts or a wake-up socket) when idle" "$WORK/sluiced.log" ||
+    fail "the workers do not wait for packets when idle"
+if grep -q "rx_interrupts=no" "$WORK/sluiced.log"; then fail "a worker slept by time instead of waiting for packets"; fi
 sleeps=$(grep -o "sleeps=[0-9]*" "$WORK/sluiced.log" | cut -d= -f2 | sort -n | head -1)
 echo "fewest sleeps of a worker: $sleeps"
 [ -n "$sleeps" ] && [ "$sleeps" -gt 0 ] || fail "a worker never slept"

@@ -108,7 +108,7 @@ struct Bench {
         worker.stop = &stop;
         worker.tables = publisher.get();
         worker.idle = dataplane::idle_settings(max_sleep_us);
-        if (lan_port) worker.wake_ports = {*lan_port};
+        if (lan_port) worker.wake_ports = {{*lan_port, nullptr}};
         lcore = rte_get_next_lcore(rte_lcore_id(), 1, 0);
         REQUIRE(rte_eal_remote_launch(&Launched::entry, &launched, lcore) == 0);
         while (!launched.started.load(std::memory_order_acquire)) std::this_thread::yield();
