@@ -106,9 +106,14 @@ int Worker::run(void* arg) {
                 if (w.tables) w.tables->reader_pause(w.reader_id);
                 const uint64_t t0 = rte_rdtsc();
                 rte_epoll_event events[8];
-                rte_epoll_wait(RTE_EPOLL_PER_THREAD, events, 8, kInterruptWaitMs);
+                const int woke = rte_epoll_wait(RTE_EPOLL_PER_THREAD, events, 8, kInterruptWaitMs);
                 asleep_cycles += rte_rdtsc() - t0;
                 if (w.tables) w.tables->reader_resume(w.reader_id);
+                // A packet is on its way: poll (and spin) until it is in the
+                // port's ring. A wake-up socket may hear of a frame a few
+                // microseconds before the port's own socket has it; waiting
+                // again at once would leave it there until the next frame.
+                if (woke > 0) idle.on_traffic();
             } else {
                 idle.on_traffic();
             }
