@@ -190,16 +190,9 @@ int main(int argc, char** argv) {
         for (size_t i = 3; i < n; ++i) {
             const auto eq = words[i].find('=');
             if (eq == std::string::npos || eq == 0) return fail(kRefused, fmt::format("'{}' is not KEY=VALUE", words[i]));
-            const std::string key = words[i].substr(0, eq), value = words[i].substr(eq + 1);
-            // Priorities and weights are numbers; rates and sizes keep their units.
-            if (key == "priority" || key == "prio" || key == "weight") {
-                char* end = nullptr;
-                const long v = std::strtol(value.c_str(), &end, 10);
-                if (value.empty() || *end != '\0') return fail(kRefused, fmt::format("{} must be a number, not '{}'", key, value));
-                args[key] = v;
-            } else {
-                args[key] = value;
-            }
+            // Sent as typed: the daemon reads each value as the policy file's
+            // key of that name, with the file's checks and messages.
+            args[words[i].substr(0, eq)] = words[i].substr(eq + 1);
         }
     } else if (verb == "policy" && n == 3 && words[1] == "diff") {
         request = "policy diff";
