@@ -44,9 +44,12 @@ const std::vector<std::pair<std::string, Command>> kCommands = {
                 "validate offline; apply a file or the running file again; compare with or write back to a file"}},
     {"rule", {"rule add [at=N] KEY=VALUE... | rule del NAME | rule move NAME N",
               "edit the running rules; KEY=VALUE in the policy file's syntax, e.g. protocol='\"udp\"' dst_port=5060"}},
-    {"meter", {"meter set NAME cir=R [cbs=S] [ebs=S] [pir=R] [pbs=S] [yellow=pass|drop] [red=pass|drop]", "change a policer live"}},
+    {"meter", {"meter set NAME [cir=R] [cbs=S] [ebs=S] [pir=R] [pbs=S] [yellow=pass|drop|remark yellow_dscp=D] [red=...]",
+               "change a policer live (the policy file's keys, checked as a file is)"}},
     {"set", {"set class NAME [rate=R] [ceil=R] [burst=S] [cburst=S] [priority=P] [weight=W] [direction=D]",
-             "change a class live (prio= is short for priority=); answered once every worker applied it"}},
+             "change a class live: the policy file's keys and ranges (prio= is short for priority=), checked with the whole "
+             "policy as a file is; bursts and ceils the file left out follow the new rates; answered once every worker "
+             "applied it"}},
     {"log", {"log level LEVEL", "set the daemon's log level (trace ... off; root only)"}},
     {"call", {"call COMMAND [JSON-ARGS]", "send any request as it is, print the raw response"}},
 };

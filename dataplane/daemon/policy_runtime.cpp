@@ -448,14 +448,16 @@ Result<control::json> PolicyRuntime::edit(const std::string& op, const control::
             at = static_cast<size_t>(*a - 1);
             command += fmt::format(" at={}", *a);
         }
-        if (body->find("[[") != std::string::npos || body->find('[') == 0) {
-            return Error{"give the rule's keys only, without a [[rule]] header"};
-        }
         bool named = false;
         for (size_t from = 0; from < body->size();) {
             size_t to = body->find('\n', from);
             if (to == std::string::npos) to = body->size();
-            const std::string shown = policy::shown_key(std::string_view(*body).substr(from, to - from));
+            const std::string_view line = std::string_view(*body).substr(from, to - from);
+            // A table header would end the rule and start something else.
+            if (const size_t first = line.find_first_not_of(" \t"); first != std::string_view::npos && line[first] == '[') {
+                return Error{"give the rule's keys only, without a [[rule]] or any other table header"};
+            }
+            const std::string shown = policy::shown_key(line);
             if (!shown.empty()) command += " " + shown;
             if (shown.rfind("name=", 0) == 0) named = true;
             from = to + 1;

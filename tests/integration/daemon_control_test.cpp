@@ -596,6 +596,31 @@ TEST_CASE("set class is checked as a policy file is, and re-derives what the ope
         CHECK(d.klass("upload", "eng")["burst"] == 20'000'000 / 8 / 1000 + 1514);
         d.check_saves("rate changes");
     }
+    SECTION("a changed class stays in place: its queue and counters run on") {
+        // net_null's frames are not IP: they all go to the default class,
+        // which holds a standing queue at 10 Mbit/s.
+        auto other = [&] {
+            const json r = d.call("stats policy", json::object());
+            for (const auto& c : r["result"]["upload"]["classes"]) {
+                if (c["name"] == "other") return c;
+            }
+            FAIL("no class other");
+            return json();
+        };
+        std::this_thread::sleep_for(300ms);
+        const json before = other();
+        REQUIRE(before["backlog_packets"].get<uint64_t>() > 0);
+        for (const char* rate : {"12mbit", "9mbit", "10mbit"}) {
+            const json r = d.call("set class", {{"class", "other"}, {"rate", rate}, {"direction", "upload"}});
+            REQUIRE(r["ok"] == true);
+        }
+        const json after = other();
+        INFO(before.dump() << "\n" << after.dump());
+        CHECK(after["sent_packets"].get<uint64_t>() >= before["sent_packets"].get<uint64_t>());
+        CHECK(after["backlog_packets"].get<uint64_t>() > 0);
+        CHECK(after["drops"]["class_removed"] == 0);
+        CHECK(d.klass("upload", "other")["rate"] == "10mbit");
+    }
     SECTION("the file's key names: priority, with prio its alias; a bad value quotes what was typed") {
         std::string out;
         CHECK(run_sluicectl({"--socket", d.sock, "set", "class", "eng", "priority=2"}, &out) == 0);
