@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
+#include <unordered_map>
 #include <sstream>
 #include <iterator>
 #include <optional>
@@ -523,6 +524,22 @@ Result<control::json> PolicyRuntime::edit(const std::string& op, const control::
     // would write: what an edit leaves running always saves and loads back.
     auto next = load_edited(copy, command, edit);
     if (!next) return Error{next.error()};
+    // What was loaded keeps the lines of the file it came from (`show
+    // rules` gives them); a rule added live has none.
+    auto edited = std::make_shared<policy::Policy>(*next->policy);
+    std::unordered_map<std::string_view, uint32_t> rule_lines;
+    for (const auto& r : policy_->rules) rule_lines.emplace(r.name, r.line);
+    for (auto& r : edited->rules) {
+        const auto it = rule_lines.find(r.name);
+        r.line = it == rule_lines.end() ? 0 : it->second;
+    }
+    for (size_t m = 0; m < edited->meters.size() && m < policy_->meters.size(); ++m) edited->meters[m].line = policy_->meters[m].line;
+    for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+        auto& classes = edited->directions[d].classes;
+        const auto& was = policy_->directions[d].classes;
+        for (size_t i = 0; i < classes.size() && i < was.size(); ++i) classes[i].line = was[i].line;
+    }
+    next->policy = edited;
     auto ms = publish_locked(next->policy);
     if (!ms) return Error{fmt::format("{} refused; the running policy stays: {}", command, ms.error())};
     json rules = json::array();
