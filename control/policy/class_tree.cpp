@@ -82,6 +82,12 @@ void resolve_tree(DirectionDraft&& draft, ClassTree& tree, ClassIndex& index, Di
         c.queue = d.queue;
         c.set_dscp = d.set_dscp;
         if (d.priority) c.priority = *d.priority;
+        if (d.rate) c.rate_given = *d.rate;
+        c.ceil_given = d.ceil;
+        c.burst_given = d.burst.has_value();
+        c.cburst_given = d.cburst.has_value();
+        c.priority_given = d.priority.has_value();
+        c.weight_given = d.weight_given;
         if (!d.readable) broken[i] = 1;
         if (c.name.empty() || c.name == kRootName) continue;  // already reported
         const auto [it, fresh] = index.by_name.emplace(c.name, c.id);
@@ -220,17 +226,19 @@ void resolve_tree(DirectionDraft&& draft, ClassTree& tree, ClassIndex& index, Di
         const Class& c = tree.classes[id];
         if (broken[id] || c.children.empty()) continue;
         uint64_t sum = 0;
+        bool over = false;
         for (uint32_t child : c.children) {
             if (broken[child]) continue;
             sum += tree.classes[child].rate;
-            if (sum > c.rate) {
-                const std::string whose = id == kRootClass ? "the " + dir + " link" : quoted(c.name);
-                sink.error(draft.classes[child - 1].rate_at,
-                           "the assured rates of the classes under " + whose + " add up to " + format_rate(sum) +
-                               " here, above its rate " + format_rate(c.rate) +
-                               "; lower these rates or raise the parent's");
-                break;
-            }
+            over = over || sum > c.rate;
+        }
+        if (over) {
+            // Said of the whole sum, at the parent's rate: the one number
+            // all the children's must fit in.
+            const std::string whose = id == kRootClass ? "the " + dir + " link" : quoted(c.name);
+            sink.error(id == kRootClass ? draft.link_rate_at : draft.classes[id - 1].rate_at,
+                       "the children of " + whose + " are assured " + format_rate(sum) + ", more than its rate " +
+                           format_rate(c.rate) + "; lower their rates or raise the parent's");
         }
     }
 

@@ -43,6 +43,7 @@ struct ClassDraft {
     std::optional<uint8_t> priority;
     Position priority_at;
     uint32_t weight = 1;
+    bool weight_given = false;
     Queue queue{};
     std::optional<Position> queue_keys_at;  // set when any queue key was written
     std::optional<uint8_t> set_dscp;

@@ -180,7 +180,10 @@ ClassDraft read_class(const toml::table& t, std::string_view where, DiagnosticSi
             c.priority = static_cast<uint8_t>(*v);
         }
     }
-    if (auto v = r.integer("weight", 1, 65'535)) c.weight = static_cast<uint32_t>(*v);
+    if (auto v = r.integer("weight", 1, kMaxWeight)) {
+        c.weight = static_cast<uint32_t>(*v);
+        c.weight_given = true;
+    }
     read_queue(r, c);
     if (const toml::node* n = r.find("set_dscp")) c.set_dscp = read_dscp(*n, "set_dscp", sink);
     return c;

@@ -151,6 +151,7 @@ void read_meters(const toml::node* node, std::vector<Meter>& meters,
             if (auto v = size_of(*n, key)) out = *v;
         };
         size_for("ebs", sr, m.ebs);
+        m.ebs_given = sr && r.has("ebs");
         size_for("pbs", !sr, m.pbs);
         if (r.has("pir")) {
             if (sr) {

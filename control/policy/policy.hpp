@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "control/policy/units.hpp"
+
 namespace sluice::policy {
 
 // Upload = lan→wan egress (packets that entered on the LAN port), download =
@@ -35,6 +37,7 @@ inline constexpr uint32_t kNoClass = UINT32_MAX;  // a rule gives no class for t
 inline constexpr uint32_t kNoMeter = UINT32_MAX;
 inline constexpr uint8_t kPriorityCount = 8;      // priorities 0 (first) .. 7
 inline constexpr uint32_t kMaxClassDepth = 16;    // root at depth 0
+inline constexpr uint32_t kMaxWeight = 65'535;    // a class's weight, 1..this
 
 // ---------------------------------------------------------------- the link
 
@@ -89,6 +92,18 @@ struct Class {
     std::optional<uint8_t> set_dscp;  // re-mark packets of this class
     std::vector<uint32_t> children;   // ids, in file order
     uint32_t line = 0;                // where it was declared (0: the implicit root)
+
+    // What the file gave, where the values above may also be derived: a
+    // share of the parent's rate or ceil, a ceil left to the parent's, a
+    // burst left to its rate. The writer writes back only what was given,
+    // so a reload (and a live edit, which is one) derives the rest again
+    // from the new values instead of freezing the old ones.
+    RateOrShare rate_given{};                // a share is of the parent's rate
+    std::optional<RateOrShare> ceil_given;   // none: the parent's ceil; a share is of it
+    bool burst_given = false;                // else a millisecond at rate plus a frame
+    bool cburst_given = false;               // else a millisecond at ceil plus a frame
+    bool priority_given = false;
+    bool weight_given = false;
 
     bool is_leaf() const { return children.empty(); }
 };
@@ -179,6 +194,7 @@ struct Meter {
     uint64_t cir = 0;  // bytes per second
     uint64_t cbs = 0;  // bytes
     uint64_t ebs = 0;  // srTCM excess burst, bytes
+    bool ebs_given = false;  // else ebs is cbs (RFC 2697 allows it), again after a change of cbs
     uint64_t pir = 0;  // trTCM peak rate, bytes per second
     uint64_t pbs = 0;  // trTCM peak burst, bytes
     ColourAction yellow{Verdict::pass, 0};

@@ -3,17 +3,23 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <iterator>
 #include <string_view>
 
+#include "control/policy/class_tree.hpp"
 #include "control/policy/names.hpp"
 #include "control/policy/units.hpp"
 
 namespace sluice::policy {
 namespace {
 
+std::string quoted(std::string_view s) { return toml_string(s); }
+
+}  // namespace
+
 // A TOML basic string. Names may hold any character the file could write
 // with an escape; control characters other than tab must be escaped again.
-std::string quoted(std::string_view s) {
+std::string toml_string(std::string_view s) {
     std::string out = "\"";
     for (char c : s) {
         const auto u = static_cast<unsigned char>(c);
@@ -31,6 +37,8 @@ std::string quoted(std::string_view s) {
     }
     return out + "\"";
 }
+
+namespace {
 
 std::string prefix_text(const Prefix& p) {
     char buf[INET6_ADDRSTRLEN];
@@ -84,11 +92,57 @@ const char* framing_name(Framing f) { return f == Framing::atm ? "atm" : f == Fr
 const char* queue_name(QueueKind k) { return k == QueueKind::fifo ? "fifo" : k == QueueKind::codel ? "codel" : "fq_codel"; }
 const char* verdict_name(Verdict v) { return v == Verdict::pass ? "pass" : v == Verdict::remark ? "remark" : "drop"; }
 
-void write_direction(const Policy& p, Direction d, std::string& out) {
+// The text being written, and (when asked) where each part of it lands.
+struct Out {
+    std::string text;
+    TextMap* map = nullptr;
+    size_t scanned = 0;   // text[0, scanned) has been searched for newlines
+    uint32_t lines = 0;   // newlines found there
+
+    uint32_t next_line() {
+        for (; scanned < text.size(); ++scanned) lines += text[scanned] == '\n';
+        return lines + 1;
+    }
+    void table(const std::string& header, std::string what) {
+        if (map != nullptr) map->tables.push_back({next_line(), std::move(what)});
+        text += header + "\n";
+    }
+    void given(const GivenKey& k) {
+        if (map != nullptr) map->given.emplace_back(next_line(), k.shown);
+        text += k.key + " = " + k.toml + "\n";
+    }
+    Out& operator+=(const std::string& s) {
+        text += s;
+        return *this;
+    }
+};
+
+const GivenKey* find_key(const std::vector<GivenKey>* keys, std::string_view key) {
+    if (keys == nullptr) return nullptr;
+    for (const GivenKey& k : *keys) {
+        if (k.key == key) return &k;
+    }
+    return nullptr;
+}
+
+const std::vector<GivenKey>* class_keys(const OperatorText* edit, Direction d, std::string_view name) {
+    if (edit == nullptr) return nullptr;
+    for (const auto& c : edit->classes) {
+        if (c.direction == d && c.name == name) return &c.keys;
+    }
+    return nullptr;
+}
+
+void write_direction(const Policy& p, Direction d, const OperatorText* edit, Out& out) {
     const ClassTree& t = p.tree(d);
     const std::string dir = direction_name(d);
-    out += "[" + dir + "]\n";
-    out += "rate = " + quoted(format_rate(t.link.rate)) + "\n";
+    out.table("[" + dir + "]", "[" + dir + "]");
+    const auto* link_keys = class_keys(edit, d, kRootName);
+    if (const GivenKey* k = find_key(link_keys, "rate")) {
+        out.given(*k);
+    } else {
+        out += "rate = " + quoted(format_rate(t.link.rate)) + "\n";
+    }
     const Overhead& o = t.link.overhead;
     if (!o.preset.empty()) {
         out += "overhead = " + quoted(o.preset) + "\n";
@@ -100,18 +154,27 @@ void write_direction(const Policy& p, Direction d, std::string& out) {
     out += "\n";
     for (const Class& c : t.classes) {
         if (c.id == kRootClass) continue;
-        out += "[[" + dir + ".class]]\n";
+        const auto* keys = class_keys(edit, d, c.name);
+        // The operator's key where given, else the class's own when the file gave it.
+        auto put = [&](std::string_view key, bool given, const std::string& value) {
+            if (const GivenKey* k = find_key(keys, key)) {
+                out.given(*k);
+            } else if (given) {
+                out += std::string(key) + " = " + value + "\n";
+            }
+        };
+        out.table("[[" + dir + ".class]]", "class " + quoted(c.name) + " in " + dir);
         out += "name = " + quoted(c.name) + "\n";
         out += "parent = " + quoted(t.classes[c.parent].name) + "\n";
-        out += "rate = " + quoted(format_rate(c.rate)) + "\n";
-        out += "ceil = " + quoted(format_rate(c.ceil)) + "\n";
-        out += "burst = " + std::to_string(c.burst) + "\n";
-        out += "cburst = " + std::to_string(c.cburst) + "\n";
-        out += "weight = " + std::to_string(c.weight) + "\n";
+        put("rate", true, quoted(format_rate_or_share(c.rate_given)));
+        put("ceil", c.ceil_given.has_value(), c.ceil_given ? quoted(format_rate_or_share(*c.ceil_given)) : "");
+        put("burst", c.burst_given, std::to_string(c.burst));
+        put("cburst", c.cburst_given, std::to_string(c.cburst));
+        put("weight", c.weight_given, std::to_string(c.weight));
+        put("priority", c.priority_given, std::to_string(c.priority));
         if (c.set_dscp) out += "set_dscp = " + std::to_string(*c.set_dscp) + "\n";
         if (c.is_leaf()) {
             const Queue& q = c.queue;
-            out += "priority = " + std::to_string(c.priority) + "\n";
             out += "queue = " + quoted(queue_name(q.kind)) + "\n";
             out += "limit = " + std::to_string(q.limit_packets) + "\n";
             if (q.limit_bytes) out += "limit_bytes = " + std::to_string(q.limit_bytes) + "\n";
@@ -128,9 +191,10 @@ void write_direction(const Policy& p, Direction d, std::string& out) {
     }
 }
 
-void write_rule(const Policy& p, const Rule& r, std::string& out) {
+void write_rule(const Policy& p, const Rule& r, Out& out) {
     const Match& m = r.match;
-    out += "[[rule]]\nname = " + quoted(r.name) + "\n";
+    out.table("[[rule]]", "rule " + quoted(r.name));
+    out += "name = " + quoted(r.name) + "\n";
     if (m.side != SideMatch::any) out += std::string("side = ") + (m.side == SideMatch::lan ? "\"lan\"" : "\"wan\"") + "\n";
     if (m.vlan) {
         out += "vlan = " + (m.vlan->lo == m.vlan->hi ? std::to_string(m.vlan->lo)
@@ -141,9 +205,9 @@ void write_rule(const Policy& p, const Rule& r, std::string& out) {
     if (m.ip_version) out += "ip = " + std::to_string(m.ip_version) + "\n";
     for (const auto& [key, list] : {std::pair{"src", &m.src}, std::pair{"dst", &m.dst}}) {
         if (list->empty()) continue;
-        out += std::string(key) + " = [";
-        for (size_t i = 0; i < list->size(); ++i) out += (i ? ", " : "") + quoted(prefix_text((*list)[i]));
-        out += "]\n";
+        std::string line = std::string(key) + " = [";
+        for (size_t i = 0; i < list->size(); ++i) line += (i ? ", " : "") + quoted(prefix_text((*list)[i]));
+        out += line + "]\n";
     }
     if (m.protocol) out += "protocol = " + protocol_text(*m.protocol) + "\n";
     if (!m.src_ports.empty()) out += "src_port = " + ranges_text(m.src_ports) + "\n";
@@ -162,72 +226,117 @@ void write_rule(const Policy& p, const Rule& r, std::string& out) {
     out += "\n";
 }
 
-void write_meter(const Meter& m, std::string& out) {
+void write_meter(const Meter& m, const OperatorText* edit, Out& out) {
+    const auto* keys = edit != nullptr && edit->meter == m.name ? &edit->meter_keys : nullptr;
     const bool pkts = m.unit == MeterUnit::packets;
     auto rate = [&](uint64_t v) { return pkts ? std::to_string(v) : quoted(format_rate(v)); };
-    out += "[[meter]]\nname = " + quoted(m.name) + "\n";
+    auto put = [&](std::string_view key, bool given, const std::string& value) {
+        if (const GivenKey* k = find_key(keys, key)) {
+            out.given(*k);
+        } else if (given) {
+            out += std::string(key) + " = " + value + "\n";
+        }
+    };
+    out.table("[[meter]]", "meter " + quoted(m.name));
+    out += "name = " + quoted(m.name) + "\n";
     out += std::string("kind = ") + (m.kind == MeterKind::srtcm ? "\"srtcm\"" : "\"trtcm\"") + "\n";
     out += std::string("mode = ") + (m.mode == ColourMode::blind ? "\"color-blind\"" : "\"color-aware\"") + "\n";
     if (pkts) out += "unit = \"packets\"\n";
-    out += "cir = " + rate(m.cir) + "\ncbs = " + std::to_string(m.cbs) + "\n";
-    if (m.kind == MeterKind::srtcm) {
-        out += "ebs = " + std::to_string(m.ebs) + "\n";
-    } else {
-        out += "pir = " + rate(m.pir) + "\npbs = " + std::to_string(m.pbs) + "\n";
-    }
+    const bool sr = m.kind == MeterKind::srtcm;
+    put("cir", true, rate(m.cir));
+    put("cbs", true, std::to_string(m.cbs));
+    put("ebs", sr && m.ebs_given, std::to_string(m.ebs));
+    put("pir", !sr, rate(m.pir));
+    put("pbs", !sr, std::to_string(m.pbs));
     for (const auto& [colour, a] : {std::pair{"yellow", m.yellow}, std::pair{"red", m.red}}) {
-        out += std::string(colour) + " = " + quoted(verdict_name(a.verdict)) + "\n";
-        if (a.verdict == Verdict::remark) out += std::string(colour) + "_dscp = " + std::to_string(a.dscp) + "\n";
+        const std::string dscp_key = std::string(colour) + "_dscp";
+        const bool new_verdict = find_key(keys, colour) != nullptr;
+        put(colour, true, quoted(verdict_name(a.verdict)));
+        put(dscp_key, a.verdict == Verdict::remark && !new_verdict, std::to_string(a.dscp));
     }
     out += "\n";
 }
 
-}  // namespace
-
-namespace {
-void write_management(const Policy& p, std::string& out);
-}
-
-std::string to_toml(const Policy& p) {
-    uint32_t unused = 0;
-    return to_toml_with_rule(p, p.rules.size(), {}, unused);
-}
-
-std::string to_toml_with_rule(const Policy& p, size_t insert_at, std::string_view rule_text, uint32_t& first_line) {
-    insert_at = std::min(insert_at, p.rules.size());
-    std::string out = "# Written by sluiced (policy save): the running policy, live changes included.\nversion = 1\n\n";
-    write_direction(p, Direction::upload, out);
-    write_direction(p, Direction::download, out);
-    for (const Meter& m : p.meters) write_meter(m, out);
-    for (size_t i = 0; i <= p.rules.size(); ++i) {
-        if (i == insert_at && !rule_text.empty()) {
-            out += "[[rule]]\n";
-            first_line = static_cast<uint32_t>(std::count(out.begin(), out.end(), '\n')) + 1;
-            out += rule_text;
-            if (out.back() != '\n') out += '\n';
-            out += "\n";
-        }
-        if (i < p.rules.size()) write_rule(p, p.rules[i], out);
-    }
-    write_management(p, out);
-    return out;
-}
-
-namespace {
-void write_management(const Policy& p, std::string& out) {
+void write_management(const Policy& p, Out& out) {
     if (!p.management.addresses.empty()) {
-        out += "[management]\naddresses = [";
+        out.table("[management]", "[management]");
+        std::string line = "addresses = [";
         for (size_t i = 0; i < p.management.addresses.size(); ++i) {
-            out += (i ? ", " : "") + quoted(prefix_text(p.management.addresses[i]));
+            line += (i ? ", " : "") + quoted(prefix_text(p.management.addresses[i]));
         }
-        out += "]\n\n";
+        out += line + "]\n\n";
         for (const Service& s : p.management.services) {
-            out += "[[management.service]]\nprotocol = " + protocol_text(s.protocol) + "\n";
+            out.table("[[management.service]]", "[[management.service]]");
+            out += "protocol = " + protocol_text(s.protocol) + "\n";
             if (!s.ports.empty()) out += "ports = " + port_list(s.ports) + "\n";
             out += "\n";
         }
     }
 }
+
+std::string write(const Policy& p, const OperatorText* edit, TextMap* map) {
+    Out out;
+    out.map = map;
+    out += "# Written by sluiced (policy save): the running policy, live changes included.\nversion = 1\n\n";
+    write_direction(p, Direction::upload, edit, out);
+    write_direction(p, Direction::download, edit, out);
+    if (edit != nullptr && edit->trees_only) return std::move(out.text);
+    for (const Meter& m : p.meters) write_meter(m, edit, out);
+    const size_t insert_at = edit != nullptr ? std::min(edit->rule_at, p.rules.size()) : p.rules.size();
+    for (size_t i = 0; i <= p.rules.size(); ++i) {
+        if (i == insert_at && edit != nullptr && !edit->rule.empty()) {
+            out.table("[[rule]]", "the new rule");
+            // Each line of the body is a key the operator gave.
+            size_t from = 0;
+            const std::string& body = edit->rule;
+            while (from < body.size()) {
+                size_t to = body.find('\n', from);
+                if (to == std::string::npos) to = body.size();
+                const std::string_view line(body.data() + from, to - from);
+                if (map != nullptr) map->given.emplace_back(out.next_line(), shown_key(line));
+                out += std::string(line) + "\n";
+                from = to + 1;
+            }
+            out += "\n";
+        }
+        if (i < p.rules.size()) write_rule(p, p.rules[i], out);
+    }
+    write_management(p, out);
+    return std::move(out.text);
+}
+
 }  // namespace
+
+std::string to_toml(const Policy& p) { return write(p, nullptr, nullptr); }
+
+std::string to_toml(const Policy& p, const OperatorText& edit, TextMap* map) { return write(p, &edit, map); }
+
+std::string shown_key(std::string_view line) {
+    auto trim = [](std::string_view s) {
+        while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+        while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+        return s;
+    };
+    const size_t eq = line.find('=');
+    if (eq == std::string_view::npos) return std::string(trim(line));
+    const std::string_view key = trim(line.substr(0, eq));
+    std::string_view value = trim(line.substr(eq + 1));
+    // A plain quoted word is how the command line sends a bare word.
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"' &&
+        value.substr(1, value.size() - 2).find_first_of("\"\\ ") == std::string_view::npos) {
+        value = value.substr(1, value.size() - 2);
+    }
+    return std::string(key) + "=" + std::string(value);
+}
+
+TextMap::Place TextMap::place(uint32_t line) const {
+    for (const auto& [at, shown] : given) {
+        if (at == line) return {shown, true};
+    }
+    const auto after = std::upper_bound(tables.begin(), tables.end(), line,
+                                        [](uint32_t l, const Table& t) { return l < t.line; });
+    if (after == tables.begin()) return {};
+    return {std::prev(after)->what, false};
+}
 
 }  // namespace sluice::policy

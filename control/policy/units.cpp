@@ -247,6 +247,21 @@ std::string format_rate(uint64_t bytes_per_second) {
     return std::to_string(bits) + "bit";
 }
 
+std::string format_share(uint32_t share_ppm) {
+    std::string out = std::to_string(share_ppm / 10'000);
+    if (uint32_t frac = share_ppm % 10'000; frac != 0) {
+        std::string digits = std::to_string(frac);
+        digits.insert(0, 4 - digits.size(), '0');
+        while (digits.back() == '0') digits.pop_back();
+        out += "." + digits;
+    }
+    return out + "%";
+}
+
+std::string format_rate_or_share(const RateOrShare& r) {
+    return r.is_share() ? format_share(r.share_ppm) : format_rate(r.bytes_per_second);
+}
+
 std::string format_size(uint64_t bytes) {
     if (bytes >= (1ull << 20) && bytes % (1ull << 20) == 0) return std::to_string(bytes >> 20) + "mb";
     if (bytes >= (1ull << 10) && bytes % (1ull << 10) == 0) return std::to_string(bytes >> 10) + "kb";

@@ -51,6 +51,11 @@ uint64_t apply_share(uint64_t whole, uint32_t share_ppm);
 // A rate written back for humans in bits, exact when possible: "20mbit",
 // "8kbit", "1234bit". Used by messages and the dump.
 std::string format_rate(uint64_t bytes_per_second);
+// A share as the file writes it: "30%", "12.5%" (exact: at most four
+// decimals, as parse_rate_or_share reads them).
+std::string format_share(uint32_t share_ppm);
+// A rate or a share, as the file writes it.
+std::string format_rate_or_share(const RateOrShare& r);
 // A size as "64kb"/"1500b" when exact.
 std::string format_size(uint64_t bytes);
 

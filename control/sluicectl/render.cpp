@@ -61,6 +61,9 @@ std::string render(const std::string& request, const json& r) {
                                a.value("cburst", 0u), a.value("priority", a.value("prio", 0)), a.value("weight", 1u));
         }
         out += fmt::format("applied by the workers in {} us\n", r.value("applied_in_us", 0));
+        if (r.contains("warnings")) {
+            for (const auto& w : r["warnings"]) out += "warning: " + w.get<std::string>() + "\n";
+        }
         return out;
     }
     if (request == "policy load" || request == "policy reload") {

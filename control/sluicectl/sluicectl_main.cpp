@@ -44,9 +44,12 @@ const std::vector<std::pair<std::string, Command>> kCommands = {
                 "validate offline; apply a file or the running file again; compare with or write back to a file"}},
     {"rule", {"rule add [at=N] KEY=VALUE... | rule del NAME | rule move NAME N",
               "edit the running rules; KEY=VALUE in the policy file's syntax, e.g. protocol='\"udp\"' dst_port=5060"}},
-    {"meter", {"meter set NAME cir=R [cbs=S] [ebs=S] [pir=R] [pbs=S] [yellow=pass|drop] [red=pass|drop]", "change a policer live"}},
+    {"meter", {"meter set NAME [cir=R] [cbs=S] [ebs=S] [pir=R] [pbs=S] [yellow=pass|drop|remark yellow_dscp=D] [red=...]",
+               "change a policer live (the policy file's keys, checked as a file is)"}},
     {"set", {"set class NAME [rate=R] [ceil=R] [burst=S] [cburst=S] [priority=P] [weight=W] [direction=D]",
-             "change a class live (prio= is short for priority=); answered once every worker applied it"}},
+             "change a class live: the policy file's keys and ranges (prio= is short for priority=), checked with the whole "
+             "policy as a file is; bursts and ceils the file left out follow the new rates; answered once every worker "
+             "applied it"}},
     {"log", {"log level LEVEL", "set the daemon's log level (trace ... off; root only)"}},
     {"call", {"call COMMAND [JSON-ARGS]", "send any request as it is, print the raw response"}},
 };
@@ -190,16 +193,9 @@ int main(int argc, char** argv) {
         for (size_t i = 3; i < n; ++i) {
             const auto eq = words[i].find('=');
             if (eq == std::string::npos || eq == 0) return fail(kRefused, fmt::format("'{}' is not KEY=VALUE", words[i]));
-            const std::string key = words[i].substr(0, eq), value = words[i].substr(eq + 1);
-            // Priorities and weights are numbers; rates and sizes keep their units.
-            if (key == "priority" || key == "prio" || key == "weight") {
-                char* end = nullptr;
-                const long v = std::strtol(value.c_str(), &end, 10);
-                if (value.empty() || *end != '\0') return fail(kRefused, fmt::format("{} must be a number, not '{}'", key, value));
-                args[key] = v;
-            } else {
-                args[key] = value;
-            }
+            // Sent as typed: the daemon reads each value as the policy file's
+            // key of that name, with the file's checks and messages.
+            args[words[i].substr(0, eq)] = words[i].substr(eq + 1);
         }
     } else if (verb == "policy" && n == 3 && words[1] == "diff") {
         request = "policy diff";

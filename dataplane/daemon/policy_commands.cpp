@@ -152,7 +152,7 @@ void register_policy_commands(control::CommandTable& table, PolicyRuntime& runti
         log_report("reloaded", *r);
         return report_json(*r);
     }});
-    table.add("set class", {"change a class's rate, ceil, burst, cburst, prio or weight live", true,
+    table.add("set class", {"change a class's rate, ceil, burst, cburst, priority or weight live", true,
                             [&runtime](const json& args, const control::Peer&) -> Result<json> {
         auto r = runtime.set_class(args);
         if (r) spdlog::info("class {} changed: {}", (*r)["class"].get<std::string>(), (*r)["applied"].dump());

@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <chrono>
 #include <set>
+#include <unordered_map>
 #include <sstream>
 #include <iterator>
 #include <optional>
 
 #include "classifier/policy_spec.hpp"
+#include "control/policy/class_tree.hpp"
 #include "dataplane/tsc_rate.hpp"
 #include "control/policy/dump.hpp"
 #include "control/policy/toml_writer.hpp"
@@ -49,6 +51,67 @@ std::string verdict_text(const policy::ColourAction& a) {
 
 const char* queue_name(policy::QueueKind k) {
     return k == policy::QueueKind::fifo ? "fifo" : k == policy::QueueKind::codel ? "codel" : "fq_codel";
+}
+
+// What the operator gave, as the command line shows it.
+std::string shown_value(const control::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+// A value of a live edit as TOML, the way sluicectl's rule add writes one:
+// plain digits are a number, other text a string. The loader then reads it
+// as it reads a file's.
+Result<std::string> toml_value(const control::json& v, const char* key) {
+    if (v.is_number_integer()) return v.dump();
+    if (v.is_boolean()) return v.dump();
+    if (v.is_string()) {
+        const std::string s = v.get<std::string>();
+        const bool number = !s.empty() && s.size() <= 18 && s.find_first_not_of("0123456789") == std::string::npos &&
+                            (s.size() == 1 || s[0] != '0');
+        return number ? s : policy::toml_string(s);
+    }
+    return Error{fmt::format("{}: give text such as \"10mbit\" or a whole number, not {}", key, v.dump())};
+}
+
+// A policy an edit made, and the loader's warnings about it.
+struct Edited {
+    std::shared_ptr<const policy::Policy> policy;
+    std::vector<std::string> warnings;
+};
+
+// `base` with the operator's text written in, loaded as a file is.
+Result<Edited> load_edited(const policy::Policy& base, const std::string& command, const policy::OperatorText& edit) {
+    policy::TextMap map;
+    const std::string text = policy::to_toml(base, edit, &map);
+    const auto result = policy::load_string(text, command);
+    // Messages name what the operator gave, or the class, rule or meter they
+    // are about: never a line of the text written here, which nobody wrote.
+    // With one key given (in one or both directions) the command quoted at
+    // the front says which; with more, each message says its key.
+    std::set<std::string> given_keys;
+    for (const auto& [line, shown] : map.given) given_keys.insert(shown.substr(0, shown.find('=')));
+    const bool several = given_keys.size() > 1;
+    auto say = [&](const policy::Diagnostic& d) {
+        const auto place = map.place(d.line);
+        if (place.text.empty()) return d.message;
+        if (!place.given) return fmt::format("{}: {}", place.text, d.message);
+        const std::string key = place.text.substr(0, place.text.find('='));
+        if (d.message.rfind(key + ": ", 0) == 0) return fmt::format("{}: {}", place.text, d.message.substr(key.size() + 2));
+        if (!several || d.message.rfind(key + " ", 0) == 0) return d.message;
+        return fmt::format("{}: {}", place.text, d.message);
+    };
+    std::vector<std::string> errors, warnings;
+    for (const auto& d : result.diagnostics) {
+        auto& list = d.severity == policy::Diagnostic::Severity::error ? errors : warnings;
+        std::string m = say(d);
+        if (std::find(list.begin(), list.end(), m) == list.end()) list.push_back(std::move(m));
+    }
+    if (!result.ok()) {
+        if (errors.empty()) errors.push_back("the edited policy does not load");
+        if (errors.size() == 1) return Error{fmt::format("{} refused: {}", command, errors[0])};
+        std::string all;
+        for (const auto& e : errors) all += "\n  " + e;
+        return Error{fmt::format("{} refused:{}", command, all)};
+    }
+    return Edited{result.policy, std::move(warnings)};
 }
 
 }  // namespace
@@ -119,11 +182,14 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
     using control::json;
     std::lock_guard lock(mutex_);
     if (!policy_) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
-    // "priority" is the policy file's key; "prio" is kept as its short alias.
-    static const char* kKeys[] = {"class", "direction", "rate", "ceil", "burst", "cburst", "priority", "prio", "weight"};
+    // The keys are the policy file's; "prio" is kept as priority's short alias.
+    static const char* kFileKeys[] = {"rate", "ceil", "burst", "cburst", "priority", "weight"};
     for (const auto& item : args.items()) {
         const std::string& key = item.key();
-        if (std::find_if(std::begin(kKeys), std::end(kKeys), [&](const char* k) { return key == k; }) == std::end(kKeys)) {
+        const bool known = key == "class" || key == "direction" || key == "prio" ||
+                           std::find_if(std::begin(kFileKeys), std::end(kFileKeys),
+                                        [&](const char* k) { return key == k; }) != std::end(kFileKeys);
+        if (!known) {
             return Error{fmt::format("unknown setting '{}'; set class takes rate, ceil, burst, cburst, priority (or prio), "
                                      "weight (and direction)", key)};
         }
@@ -134,46 +200,19 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
     if (!args.contains("class") || !args["class"].is_string()) return Error{"name the class: class=NAME"};
     const std::string name = args["class"].get<std::string>();
 
-    // Every value is read and checked before anything changes.
-    std::optional<uint64_t> rate, ceil;
-    std::optional<uint32_t> burst, cburst, weight;
-    std::optional<uint8_t> prio;
-    auto text_of = [&](const char* key) -> Result<std::string> {
-        const json& v = args[key];
-        if (v.is_string()) return v.get<std::string>();
-        if (v.is_number_integer()) return std::to_string(v.get<int64_t>());
-        return Error{fmt::format("{} must be a string such as \"10mbit\" or a number", key)};
-    };
-    for (const char* key : {"rate", "ceil"}) {
+    // The operator's values go into the policy as written and are read by
+    // the loader, as a file's are: one set of checks, one set of messages.
+    std::string command = "set class " + name;
+    std::vector<policy::GivenKey> keys;
+    for (const char* key : {"rate", "ceil", "burst", "cburst", "priority", "prio", "weight"}) {
         if (!args.contains(key)) continue;
-        auto t = text_of(key);
-        if (!t) return Error{t.error()};
-        const auto parsed = policy::parse_rate(*t);
-        if (!parsed.ok()) return Error{fmt::format("{}: {}", key, parsed.error)};
-        (std::string(key) == "rate" ? rate : ceil) = parsed.value;
+        const std::string shown = fmt::format("{}={}", key, shown_value(args[key]));
+        command += " " + shown;
+        auto value = toml_value(args[key], key);
+        if (!value) return Error{fmt::format("{} refused: {}", command, value.error())};
+        keys.push_back({std::string(key) == "prio" ? "priority" : key, std::move(*value), shown});
     }
-    for (const char* key : {"burst", "cburst"}) {
-        if (!args.contains(key)) continue;
-        auto t = text_of(key);
-        if (!t) return Error{t.error()};
-        const auto parsed = policy::parse_size(*t);
-        if (!parsed.ok()) return Error{fmt::format("{}: {}", key, parsed.error)};
-        if (parsed.value > UINT32_MAX) return Error{fmt::format("{}: at most 4 GiB", key)};
-        (std::string(key) == "burst" ? burst : cburst) = static_cast<uint32_t>(parsed.value);
-    }
-    if (const char* key = args.contains("priority") ? "priority" : args.contains("prio") ? "prio" : nullptr) {
-        auto p = control::int_arg(args, key, 0, 7);
-        if (!p) return Error{p.error()};
-        prio = static_cast<uint8_t>(*p);
-    }
-    if (args.contains("weight")) {
-        auto w = control::int_arg(args, "weight", 1, 1'000'000);
-        if (!w) return Error{w.error()};
-        weight = static_cast<uint32_t>(*w);
-    }
-    if (!rate && !ceil && !burst && !cburst && !prio && !weight) {
-        return Error{"nothing to change: give rate, ceil, burst, cburst, priority or weight"};
-    }
+    if (keys.empty()) return Error{"nothing to change: give rate, ceil, burst, cburst, priority or weight"};
 
     std::vector<size_t> dirs;
     if (args.contains("direction")) {
@@ -181,79 +220,73 @@ Result<control::json> PolicyRuntime::set_class(const control::json& args) {
         if (d == "upload") dirs = {0};
         else if (d == "download") dirs = {1};
         else return Error{"direction must be upload or download"};
+        command += " direction=" + d;
     } else {
         dirs = {0, 1};
     }
-    auto id_of = [&](size_t d) -> std::optional<uint32_t> {
-        for (const auto& c : policy_->directions[d].classes) {
-            if (c.name == name) return c.id;
-        }
-        return std::nullopt;
-    };
-    std::vector<std::pair<size_t, uint32_t>> targets;
+    std::vector<size_t> targets;
     for (size_t d : dirs) {
-        if (auto id = id_of(d)) targets.emplace_back(d, *id);
+        for (const auto& c : policy_->directions[d].classes) {
+            if (c.name == name) targets.push_back(d);
+        }
     }
     if (targets.empty()) return Error{fmt::format("no class '{}' in {}", name, dirs.size() == 2 ? "either direction" : policy::direction_name(static_cast<policy::Direction>(dirs[0])))};
-    for (const auto& [d, id] : targets) {
-        if (channels_[d] == nullptr) return Error{"this sluiced runs without a shaper; classes cannot change"};
-        const policy::Class& c = policy_->directions[d].classes[id];
-        const uint64_t r = rate.value_or(c.rate), ce = ceil.value_or(rate && !ceil && c.ceil < *rate ? *rate : c.ceil);
-        if (r == 0) return Error{"rate must be above zero"};
-        if (ce < r) {
-            return Error{fmt::format("ceil {} is below rate {} in {}; raise ceil too", policy::format_rate(ce),
-                                     policy::format_rate(r), policy::direction_name(static_cast<policy::Direction>(d)))};
-        }
-        if (ce > policy_->directions[d].link.rate && id != policy::kRootClass) {
-            return Error{fmt::format("ceil {} is above the {} link ({})", policy::format_rate(ce),
-                                     policy::direction_name(static_cast<policy::Direction>(d)),
-                                     policy::format_rate(policy_->directions[d].link.rate))};
+    if (name == policy::kRootName) {
+        // The root is the link: its rate is the direction's `rate`; its
+        // bursts follow from it and it has no priority or weight.
+        for (const auto& k : keys) {
+            if (k.key != "rate") {
+                return Error{fmt::format("{} refused: the root is the link itself; of its settings only the rate "
+                                         "changes (the [{}] table's rate)", command,
+                                         policy::direction_name(static_cast<policy::Direction>(targets[0])))};
+            }
         }
     }
 
-    // Apply, direction by direction; undo the first if the second fails.
-    json applied = json::array();
-    std::vector<std::pair<size_t, shaper::ModifyClass>> undo;
-    auto next = std::make_shared<policy::Policy>(*policy_);
-    int64_t slowest_us = 0;
-    for (const auto& [d, id] : targets) {
-        policy::Class& c = next->directions[d].classes[id];
-        shaper::ModifyClass m;
-        m.id = shaper_ids_[d][id];
-        m.rate = rate;
-        if (ceil) m.ceil = ceil;
-        else if (rate && c.ceil < *rate) m.ceil = rate;  // raising the rate above the ceil lifts the ceil with it
-        m.burst = burst;
-        m.cburst = cburst;
-        m.prio = prio;
-        m.weight = weight;
-        shaper::ModifyClass back{m.id, c.rate, c.ceil, c.burst, c.cburst, c.priority, c.weight};
-        auto r = channels_[d]->apply(m, std::chrono::milliseconds(1000));
-        if (!r) {
-            for (auto& [ud, um] : undo) (void)channels_[ud]->apply(um, std::chrono::milliseconds(1000));
-            return Error{fmt::format("{}: {}; nothing was changed",
-                                     policy::direction_name(static_cast<policy::Direction>(d)), r.error())};
+    policy::OperatorText edit;
+    edit.trees_only = true;
+    for (size_t d : targets) {
+        auto& ck = edit.classes.emplace_back();
+        ck.direction = static_cast<policy::Direction>(d);
+        ck.name = name;
+        ck.keys = keys;
+        // Both directions take the same keys; a message says which one it is about.
+        if (targets.size() > 1) {
+            for (auto& k : ck.keys) k.shown += fmt::format(" ({})", policy::direction_name(ck.direction));
         }
-        undo.emplace_back(d, back);
-        slowest_us = std::max<int64_t>(slowest_us, r->count());
-        if (m.rate) c.rate = *m.rate;
-        if (m.ceil) c.ceil = *m.ceil;
-        if (burst) c.burst = *burst;
-        if (cburst) c.cburst = *cburst;
-        if (prio) c.priority = *prio;
-        if (weight) c.weight = *weight;
-        applied.push_back({{"direction", policy::direction_name(static_cast<policy::Direction>(d))},
-                           {"rate", rate_text(c.rate)}, {"ceil", rate_text(c.ceil)}, {"burst", c.burst},
-                           {"cburst", c.cburst}, {"priority", c.priority}, {"prio", c.priority}, {"weight", c.weight}});
     }
-    // The effective policy now differs from its file; a reload must match it.
-    policy_ = std::move(next);
-    return json{{"class", name}, {"applied", applied}, {"applied_in_us", slowest_us}};
+    auto next = load_edited(*policy_, command, edit);
+    if (!next) return Error{next.error()};
+    // Only class numbers changed: the running rules, meters and marks stay
+    // as they are (and with them the classifier's tables); the trees come
+    // from the load, the classes keeping the lines of the file they came from.
+    auto merged = std::make_shared<policy::Policy>(*policy_);
+    for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+        auto& tree = merged->directions[d];
+        const auto& was = policy_->directions[d].classes;
+        tree = next->policy->directions[d];
+        for (size_t i = 0; i < tree.classes.size() && i < was.size(); ++i) tree.classes[i].line = was[i].line;
+    }
+    auto ms = publish_locked(merged, nullptr, nullptr, true);
+    if (!ms) return Error{fmt::format("{} refused; the running policy stays: {}", command, ms.error())};
+
+    json applied = json::array();
+    for (size_t d : targets) {
+        for (const auto& c : policy_->directions[d].classes) {
+            if (c.name != name) continue;
+            applied.push_back({{"direction", policy::direction_name(static_cast<policy::Direction>(d))},
+                               {"rate", rate_text(c.rate)}, {"ceil", rate_text(c.ceil)}, {"burst", c.burst},
+                               {"cburst", c.cburst}, {"priority", c.priority}, {"prio", c.priority}, {"weight", c.weight}});
+        }
+    }
+    return json{{"class", name}, {"applied", applied}, {"warnings", next->warnings},
+                {"applied_in_us", static_cast<int64_t>(*ms * 1000.0)}};
 }
+
 
 Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Policy> next,
                                              std::vector<std::string>* notes,
-                                             std::vector<std::string>* tree_changes) {
+                                             std::vector<std::string>* tree_changes, bool classes_only) {
     // What each running scheduler must change to become `next`'s tree (often
     // nothing), and the scheduler id of every class of `next`: class
     // numbers may shift between two policies even when the tree is the same.
@@ -280,15 +313,27 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
             }
         }
     }
-    auto spec = classifier::spec_from_policy(*next);
-    if (notes != nullptr) *notes = std::move(spec.notes);
-    for (size_t d = 0; d < policy::kDirectionCount; ++d) {
-        if (plans != nullptr && schedulers_[d] != nullptr) spec.spec.egress_class[d] = (*plans)[d].ids;
+    // The classifier's tables depend on the rules, meters and marks and on
+    // which classes exist, not on the classes' numbers: when only those
+    // change (a set class) and no class comes or goes, the running tables
+    // stay and only the schedulers change.
+    bool keep_tables = classes_only && policy_ && publisher_.current_owned();
+    for (size_t d = 0; d < policy::kDirectionCount && keep_tables; ++d) {
+        if (plans != nullptr && schedulers_[d] != nullptr && ((*plans)[d].added != 0 || (*plans)[d].removed != 0)) keep_tables = false;
+        if (next->directions[d].classes.size() != policy_->directions[d].classes.size()) keep_tables = false;
     }
-    spec.spec.tick_hz = dataplane::tsc_hz();
-    // Compiled before anything changes: a refusal here leaves all as it was.
-    auto tables = classifier::ClassifierTables::compile(spec.spec, rte_rdtsc());
-    if (!tables) return Error{tables.error()};
+    std::optional<Result<std::shared_ptr<const classifier::ClassifierTables>>> compiled;
+    if (!keep_tables) {
+        auto spec = classifier::spec_from_policy(*next);
+        if (notes != nullptr) *notes = std::move(spec.notes);
+        for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+            if (plans != nullptr && schedulers_[d] != nullptr) spec.spec.egress_class[d] = (*plans)[d].ids;
+        }
+        spec.spec.tick_hz = dataplane::tsc_hz();
+        // Compiled before anything changes: a refusal here leaves all as it was.
+        compiled = classifier::ClassifierTables::compile(spec.spec, rte_rdtsc());
+        if (!*compiled) return Error{compiled->error()};
+    }
     const auto t0 = std::chrono::steady_clock::now();
     constexpr auto kTimeout = std::chrono::milliseconds(5000);
 
@@ -327,7 +372,9 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
         }
     }
     // Once publish() returns no worker writes the old tables' counters.
-    if (const auto old = publisher_.publish(*tables); old && policy_) carry_counters_locked(*old, *next);
+    if (compiled) {
+        if (const auto old = publisher_.publish(**compiled); old && policy_) carry_counters_locked(*old, *next);
+    }
     // No worker can classify into a removed class any more.
     if (plans != nullptr) {
         for (size_t d = 0; d < policy::kDirectionCount; ++d) {
@@ -392,8 +439,8 @@ Result<control::json> PolicyRuntime::edit(const std::string& op, const control::
         }
         return std::nullopt;
     };
-    std::string text;
-    uint32_t first_line = 0;
+    policy::OperatorText edit;
+    std::string command = op;
     if (op == "rule add") {
         auto body = control::string_arg(args, "rule");
         if (!body) return Error{body.error() + " (the rule's keys as TOML, e.g. 'protocol = \"udp\"\\ndst_port = 5060\\nclass = \"voice\"')"};
@@ -402,93 +449,104 @@ Result<control::json> PolicyRuntime::edit(const std::string& op, const control::
             auto a = control::int_arg(args, "at", 1, static_cast<int64_t>(copy.rules.size()) + 1);
             if (!a) return Error{a.error()};
             at = static_cast<size_t>(*a - 1);
+            command += fmt::format(" at={}", *a);
         }
-        if (body->find("[[") != std::string::npos || body->find('[') == 0) {
-            return Error{"give the rule's keys only, without a [[rule]] header"};
+        bool named = false;
+        for (size_t from = 0; from < body->size();) {
+            size_t to = body->find('\n', from);
+            if (to == std::string::npos) to = body->size();
+            const std::string_view line = std::string_view(*body).substr(from, to - from);
+            // A table header would end the rule and start something else.
+            if (const size_t first = line.find_first_not_of(" \t"); first != std::string_view::npos && line[first] == '[') {
+                return Error{"give the rule's keys only, without a [[rule]] or any other table header"};
+            }
+            const std::string shown = policy::shown_key(line);
+            if (!shown.empty()) command += " " + shown;
+            if (shown.rfind("name=", 0) == 0) named = true;
+            from = to + 1;
         }
-        text = policy::to_toml_with_rule(copy, at, *body, first_line);
+        edit.rule = *body;
+        if (!named) {
+            // A file numbers an unnamed rule by its place; here the running
+            // rules keep the names they have, so take the first such name
+            // that is free from that place on.
+            std::set<std::string> taken;
+            for (const auto& r : copy.rules) taken.insert(r.name);
+            size_t n = at + 1;
+            while (taken.count(fmt::format("rule-{}", n))) ++n;
+            if (!edit.rule.empty() && edit.rule.back() != '\n') edit.rule += '\n';
+            edit.rule += fmt::format("name = \"rule-{}\"\n", n);
+        }
+        edit.rule_at = at;
     } else if (op == "rule del" || op == "rule move") {
         auto name = control::string_arg(args, "name");
         if (!name) return Error{name.error()};
+        command += " " + *name;
         const auto i = rule_index(*name);
-        if (!i) return Error{fmt::format("no rule named '{}'; 'sluicectl show rules' lists them", *name)};
+        if (!i) return Error{fmt::format("{} refused: no rule named '{}'; 'sluicectl show rules' lists them", command, *name)};
         policy::Rule r = copy.rules[*i];
         copy.rules.erase(copy.rules.begin() + static_cast<std::ptrdiff_t>(*i));
         if (op == "rule move") {
             auto to = control::int_arg(args, "to", 1, static_cast<int64_t>(copy.rules.size()) + 1);
             if (!to) return Error{to.error()};
+            command += fmt::format(" {}", *to);
             copy.rules.insert(copy.rules.begin() + (*to - 1), r);
         }
-        text = policy::to_toml(copy);
     } else if (op == "meter set") {
         auto name = control::string_arg(args, "name");
         if (!name) return Error{name.error()};
-        policy::Meter* m = nullptr;
-        for (auto& x : copy.meters) {
-            if (x.name == *name) m = &x;
-        }
-        if (m == nullptr) return Error{fmt::format("no meter named '{}'; 'sluicectl show meters' lists them", *name)};
-        const bool pkts = m->unit == policy::MeterUnit::packets;
+        command += " " + *name;
+        bool found = false;
+        for (const auto& m : copy.meters) found = found || m.name == *name;
+        if (!found) return Error{fmt::format("{} refused: no meter named '{}'; 'sluicectl show meters' lists them", command, *name)};
+        static const char* kMeterKeys[] = {"cir", "cbs", "ebs", "pir", "pbs", "yellow", "red", "yellow_dscp", "red_dscp"};
         for (const auto& [key, value] : args.items()) {
             if (key == "name") continue;
-            const std::string v = value.is_string() ? value.get<std::string>() : value.dump();
-            if (key == "cir" || key == "pir") {
-                uint64_t x = 0;
-                if (pkts) {
-                    try { x = std::stoull(v); } catch (...) { return Error{fmt::format("{}: a packet rate is a number of packets per second", key)}; }
-                } else {
-                    const auto parsed = policy::parse_rate(v);
-                    if (!parsed.ok()) return Error{fmt::format("{}: {}", key, parsed.error)};
-                    x = parsed.value;
-                }
-                (key == "cir" ? m->cir : m->pir) = x;
-            } else if (key == "cbs" || key == "ebs" || key == "pbs") {
-                uint64_t x = 0;
-                if (pkts) {
-                    try { x = std::stoull(v); } catch (...) { return Error{fmt::format("{}: a packet burst is a number of packets", key)}; }
-                } else {
-                    const auto parsed = policy::parse_size(v);
-                    if (!parsed.ok()) return Error{fmt::format("{}: {}", key, parsed.error)};
-                    x = parsed.value;
-                }
-                (key == "cbs" ? m->cbs : key == "ebs" ? m->ebs : m->pbs) = x;
-            } else if (key == "yellow" || key == "red") {
-                policy::ColourAction& a = key == "yellow" ? m->yellow : m->red;
-                if (v == "pass") a = {policy::Verdict::pass, 0};
-                else if (v == "drop") a = {policy::Verdict::drop, 0};
-                else return Error{fmt::format("{}: pass or drop here (re-marking needs the policy file's {}_dscp)", key, key)};
-            } else {
-                return Error{fmt::format("unknown meter setting '{}'; use cir, cbs, ebs, pir, pbs, yellow, red", key)};
+            if (std::find_if(std::begin(kMeterKeys), std::end(kMeterKeys), [&](const char* k) { return key == k; }) ==
+                std::end(kMeterKeys)) {
+                return Error{fmt::format("unknown meter setting '{}'; use cir, cbs, ebs, pir, pbs, yellow, red, "
+                                         "yellow_dscp, red_dscp", key)};
             }
         }
-        text = policy::to_toml(copy);
+        for (const char* key : kMeterKeys) {
+            if (!args.contains(key)) continue;
+            const std::string shown = fmt::format("{}={}", key, shown_value(args[key]));
+            command += " " + shown;
+            auto value = toml_value(args[key], key);
+            if (!value) return Error{fmt::format("{} refused: {}", command, value.error())};
+            edit.meter_keys.push_back({key, std::move(*value), shown});
+        }
+        if (edit.meter_keys.empty()) return Error{"nothing to change: give cir, cbs, ebs, pir, pbs, yellow or red"};
+        edit.meter = *name;
     } else {
         return Error{fmt::format("unknown edit '{}'", op)};
     }
 
-    // Check the edited policy exactly as a file is checked.
-    const auto result = policy::load_string(text, "rule");
-    if (!result.ok()) {
-        std::string all;
-        for (const auto& d : result.diagnostics) {
-            if (d.severity != policy::Diagnostic::Severity::error) continue;
-            // Messages about the new rule point into what the operator wrote.
-            const bool in_rule = first_line != 0 && d.line >= first_line;
-            const std::string where = in_rule ? fmt::format("rule:{}:{}", d.line - first_line + 1, d.column)
-                                              : fmt::format("policy:{}:{}", d.line, d.column);
-            all += (all.empty() ? "" : "\n") + fmt::format("{}: {}", where, d.message);
-        }
-        return Error{fmt::format("{} refused; the running policy stays:\n{}", op, all)};
+    // The edited policy is loaded as a file is, from the text policy save
+    // would write: what an edit leaves running always saves and loads back.
+    auto next = load_edited(copy, command, edit);
+    if (!next) return Error{next.error()};
+    // What was loaded keeps the lines of the file it came from (`show
+    // rules` gives them); a rule added live has none.
+    auto edited = std::make_shared<policy::Policy>(*next->policy);
+    std::unordered_map<std::string_view, uint32_t> rule_lines;
+    for (const auto& r : policy_->rules) rule_lines.emplace(r.name, r.line);
+    for (auto& r : edited->rules) {
+        const auto it = rule_lines.find(r.name);
+        r.line = it == rule_lines.end() ? 0 : it->second;
     }
-    std::vector<std::string> warnings;
-    for (const auto& d : result.diagnostics) {
-        if (d.severity == policy::Diagnostic::Severity::warning) warnings.push_back(d.message);
+    for (size_t m = 0; m < edited->meters.size() && m < policy_->meters.size(); ++m) edited->meters[m].line = policy_->meters[m].line;
+    for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+        auto& classes = edited->directions[d].classes;
+        const auto& was = policy_->directions[d].classes;
+        for (size_t i = 0; i < classes.size() && i < was.size(); ++i) classes[i].line = was[i].line;
     }
-    auto ms = publish_locked(result.policy);
-    if (!ms) return Error{fmt::format("{} refused; the running policy stays: {}", op, ms.error())};
+    next->policy = edited;
+    auto ms = publish_locked(next->policy);
+    if (!ms) return Error{fmt::format("{} refused; the running policy stays: {}", command, ms.error())};
     json rules = json::array();
-    for (const auto& r : result.policy->rules) rules.push_back(r.name);
-    return json{{"rules", rules}, {"warnings", warnings}, {"applied_in_ms", *ms}};
+    for (const auto& r : next->policy->rules) rules.push_back(r.name);
+    return json{{"rules", rules}, {"warnings", next->warnings}, {"applied_in_ms", *ms}};
 }
 
 Result<control::json> PolicyRuntime::save(const policy::FileSpot& spot, bool running_file) {
@@ -497,7 +555,13 @@ Result<control::json> PolicyRuntime::save(const policy::FileSpot& spot, bool run
     const std::string text = policy::to_toml(*policy_);
     // Never write a file that would not load back.
     const auto check = policy::load_string(text, spot.display);
-    if (!check.ok()) return Error{"the running policy does not write back cleanly; nothing was saved"};
+    if (!check.ok()) {
+        std::string why;
+        for (const auto& d : check.diagnostics) {
+            if (d.severity == policy::Diagnostic::Severity::error) why += "\n" + policy::format(d);
+        }
+        return Error{"the running policy does not write back cleanly; nothing was saved:" + why};
+    }
     auto written = policy::write_atomically(spot, text);
     if (!written) return Error{written.error()};
     const std::string checksum = text_checksum(text);

@@ -64,19 +64,25 @@ public:
     void set_schedulers(const shaper::Scheduler* upload, const shaper::Scheduler* download);
     void set_channels(ChangeChannel* upload, ChangeChannel* download);
 
-    // Changes one class's rate, ceil, burst, cburst, priority or weight live,
-    // in one or both directions: checked whole first, applied by the workers
-    // that own the schedulers, refused whole if any part fails. Queued
-    // packets stay queued.
-    Result<control::json> set_class(const control::json& args);
-
-    // Rules and meters, edited live: the edited policy is written out and
-    // loaded again, so it is checked exactly as a file would be, then its
-    // classifier tables are published. Refused whole on any problem.
+    // Live edits. Each is applied to a copy of the running policy, written
+    // out as `policy save` would write it with the operator's own values in
+    // it, and loaded again: checked by exactly the checks a file gets, with
+    // values the operator did not give (bursts from rates, a ceil from the
+    // parent's, shares of a parent) derived again. It is then published
+    // as a policy load is (publish_locked): a class whose tree place stays
+    // is changed in place, its queued packets kept. Refused whole on any
+    // problem, with a message that quotes the command as given
+    // ("set class staff rate=6mbit refused: ...") and names the key,
+    // class, rule or meter each problem is about, never a line of the
+    // written text.
+    //
+    //   set class: {"class": NAME, "rate", "ceil", "burst", "cburst",
+    //               "priority" (or "prio"), "weight", "direction"}
     //   rule add:  {"rule": "<TOML body of a [[rule]]>", "at": 1-based position (default: last)}
     //   rule del:  {"name": NAME}
     //   rule move: {"name": NAME, "to": 1-based position}
-    //   meter set: {"name": NAME, "cir", "cbs", "ebs", "pir", "pbs", "yellow", "red", ...}
+    //   meter set: {"name": NAME, "cir", "cbs", "ebs", "pir", "pbs", "yellow", "red", "yellow_dscp", "red_dscp"}
+    Result<control::json> set_class(const control::json& args);
     Result<control::json> edit(const std::string& op, const control::json& args);
 
     // Writes the running policy, live changes included, to `spot`
@@ -105,10 +111,14 @@ private:
     // changes too (see shaper::plan_tree_change): changes and additions go
     // to the workers first (undone if any part is refused), then the tables
     // are published, then the removals. `tree_changes` gets one line per
-    // direction that changed.
+    // direction that changed. `classes_only`: `next` differs from the
+    // running policy in class numbers only (same classes, rules, meters and
+    // marks), so the classifier's tables stay unless the plan adds or
+    // removes a class.
     Result<double> publish_locked(std::shared_ptr<const policy::Policy> next,
                                   std::vector<std::string>* notes = nullptr,
-                                  std::vector<std::string>* tree_changes = nullptr);
+                                  std::vector<std::string>* tree_changes = nullptr,
+                                  bool classes_only = false);
 
     mutable std::mutex mutex_;
     classifier::TablePublisher& publisher_;

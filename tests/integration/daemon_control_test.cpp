@@ -394,3 +394,349 @@ TEST_CASE("sluicectl's commands agree with the policy file and with each other")
     CHECK(sluiced.stop(SIGTERM) == 0);
     fs::remove_all(dir);
 }
+
+namespace {
+
+// A policy whose classes have values left to be derived: bursts from rates,
+// ceils from the parent's, a share of the parent's rate.
+constexpr const char* kEditPolicy = R"(version = 1
+[upload]
+rate = "100mbit"
+default_class = "other"
+
+[[upload.class]]
+name = "staff"
+rate = "30mbit"
+
+[[upload.class]]
+name = "eng"
+parent = "staff"
+rate = "15mbit"
+
+[[upload.class]]
+name = "ops"
+parent = "staff"
+rate = "10mbit"
+ceil = "12mbit"
+burst = "8kb"
+
+[[upload.class]]
+name = "lab-parent"
+rate = "5mbit"
+
+[[upload.class]]
+name = "lab"
+parent = "lab-parent"
+rate = "2mbit"
+ceil = "4mbit"
+
+[[upload.class]]
+name = "other"
+rate = "10mbit"
+
+[download]
+rate = "100mbit"
+default_class = "other"
+
+[[download.class]]
+name = "staff"
+rate = "40mbit"
+
+[[download.class]]
+name = "eng"
+parent = "staff"
+rate = "50%"
+
+[[download.class]]
+name = "other"
+rate = "10mbit"
+weight = 3
+
+[[meter]]
+name = "m"
+cir = "1mbit"
+cbs = "10kb"
+
+[[rule]]
+name = "ssh"
+protocol = "tcp"
+dst_port = 22
+class = "eng"
+
+[[rule]]
+name = "dns"
+protocol = "udp"
+dst_port = 53
+class = "other"
+meter = "m"
+)";
+
+struct EditDaemon {
+    std::string tag = "sluice-edit-" + std::to_string(getpid());
+    fs::path dir = fs::temp_directory_path() / tag;
+    std::string sock = (dir / "sluiced.sock").string();
+    std::unique_ptr<DaemonProcess> sluiced;
+    std::unique_ptr<control::ControlClient> client;
+
+    explicit EditDaemon(const std::string& policy_text) {
+        fs::create_directories(dir);
+        std::ofstream(dir / "policy.toml") << policy_text;
+        sluiced = std::make_unique<DaemonProcess>(
+            sluiced_path(),
+            std::vector<std::string>{"--lan", "net_null0", "--wan", "net_null1", "--hugepages", "off", "--memory", "256",
+                                     "--socket", sock, "--policy", (dir / "policy.toml").string(), "--", "--file-prefix", tag},
+            (dir / "sluiced.log").string());
+        REQUIRE(sluiced->wait_for_log("bridging", 20s));
+        auto c = control::ControlClient::connect(sock, 5s);
+        REQUIRE(c.ok());
+        client = std::move(*c);
+    }
+    ~EditDaemon() {
+        client.reset();
+        CHECK(sluiced->stop(SIGTERM) == 0);
+        fs::remove_all(dir);
+        fs::remove_all("/var/run/dpdk/" + tag);
+    }
+    json call(const std::string& cmd, const json& args) {
+        auto r = client->call(cmd, args);
+        REQUIRE(r.ok());
+        return *r;
+    }
+    json klass(const std::string& direction, const std::string& name) {
+        const json r = call("show classes", json::object());
+        for (const auto& c : r["result"][direction]["classes"]) {
+            if (c["name"] == name) return c;
+        }
+        FAIL("no class " << name);
+        return {};
+    }
+    // `policy save` to a file, `sluiced --check` of it, and `policy diff`
+    // against it: the running policy writes back, and the file is the same.
+    void check_saves(const std::string& after) {
+        INFO("after " << after);
+        const std::string saved = (dir / "saved.toml").string();
+        const json s = call("policy save", {{"file", saved}});
+        INFO(s.dump());
+        REQUIRE(s["ok"] == true);
+        const std::string cmd = "'" + sluiced_path() + "' --check --policy '" + saved + "' >" + (dir / "check.out").string() + " 2>&1";
+        const int status = std::system(cmd.c_str());
+        std::ifstream in(dir / "check.out");
+        INFO(std::string(std::istreambuf_iterator<char>(in), {}));
+        REQUIRE(WEXITSTATUS(status) == 0);
+        const json d = call("policy diff", {{"file", saved}});
+        INFO(d.dump());
+        REQUIRE(d["ok"] == true);
+        REQUIRE(d["result"]["same"] == true);
+    }
+};
+
+// No message of a live edit points at a line of text the operator never wrote.
+bool has_position(const std::string& message) {
+    return std::regex_search(message, std::regex(R"((policy|rule|set class|edited)[^ ]*:[0-9]+:[0-9]+)"));
+}
+
+}  // namespace
+
+TEST_CASE("set class is checked as a policy file is, and re-derives what the operator did not give") {
+    EditDaemon d(kEditPolicy);
+
+    SECTION("a parent's rate below what its children are assured is refused, in the operator's words") {
+        const json r = d.call("set class", {{"class", "staff"}, {"rate", "6mbit"}});
+        REQUIRE(r["ok"] == false);
+        const std::string e = r["error"];
+        CHECK(e == "set class staff rate=6mbit refused: the children of \"staff\" are assured 25mbit, more than its "
+                   "rate 6mbit; lower their rates or raise the parent's");
+        CHECK(d.klass("upload", "staff")["rate"] == "30mbit");
+    }
+    SECTION("a child's rate above its parent's is refused, not made to fit by lifting its ceil") {
+        const json r = d.call("set class", {{"class", "lab"}, {"rate", "8mbit"}});
+        REQUIRE(r["ok"] == false);
+        const std::string e = r["error"];
+        INFO(e);
+        CHECK(e.rfind("set class lab rate=8mbit refused:", 0) == 0);
+        CHECK(e.find("ceil 4mbit is below rate 8mbit") != std::string::npos);
+        CHECK_FALSE(has_position(e));
+        const json lab = d.klass("upload", "lab");
+        CHECK(lab["rate"] == "2mbit");
+        CHECK(lab["ceil"] == "4mbit");
+        // With the ceil raised too, the parent still cannot pay for it.
+        const json r2 = d.call("set class", {{"class", "lab"}, {"rate", "8mbit"}, {"ceil", "10mbit"}});
+        REQUIRE(r2["ok"] == false);
+        CHECK(r2["error"].get<std::string>().find("the children of \"lab-parent\" are assured 8mbit, more than its rate 5mbit") !=
+              std::string::npos);
+    }
+    SECTION("the weight's range is the file's") {
+        const json r = d.call("set class", {{"class", "eng"}, {"weight", 70000}});
+        REQUIRE(r["ok"] == false);
+        CHECK(r["error"] == "set class eng weight=70000 refused: weight 70000 is out of range; write 1 to 65535");
+        const json ok = d.call("set class", {{"class", "eng"}, {"weight", "65535"}, {"direction", "upload"}});
+        INFO(ok.dump());
+        REQUIRE(ok["ok"] == true);
+        CHECK(d.klass("upload", "eng")["weight"] == 65535);
+        d.check_saves("weight=65535");
+    }
+    SECTION("bursts, ceils and shares follow a changed rate unless they were given") {
+        const json r = d.call("set class", {{"class", "staff"}, {"rate", "40mbit"}, {"ceil", "50mbit"}, {"direction", "upload"}});
+        INFO(r.dump());
+        REQUIRE(r["ok"] == true);
+        const json staff = d.klass("upload", "staff"), eng = d.klass("upload", "eng"), ops = d.klass("upload", "ops");
+        CHECK(staff["burst"] == 40'000'000 / 8 / 1000 + 1514);
+        CHECK(staff["cburst"] == 50'000'000 / 8 / 1000 + 1514);
+        CHECK(eng["ceil"] == "50mbit");  // its ceil is the parent's
+        CHECK(eng["cburst"] == 50'000'000 / 8 / 1000 + 1514);
+        CHECK(ops["ceil"] == "12mbit");  // given
+        CHECK(ops["burst"] == 8192);     // given
+        // In download, eng is 50% of staff.
+        const json down = d.call("set class", {{"class", "staff"}, {"rate", "60mbit"}, {"direction", "download"}});
+        REQUIRE(down["ok"] == true);
+        CHECK(d.klass("download", "eng")["rate"] == "30mbit");
+        CHECK(d.klass("download", "eng")["burst"] == 30'000'000 / 8 / 1000 + 1514);
+        const json eng_rate = d.call("set class", {{"class", "eng"}, {"rate", "20mbit"}, {"direction", "upload"}});
+        REQUIRE(eng_rate["ok"] == true);
+        CHECK(d.klass("upload", "eng")["burst"] == 20'000'000 / 8 / 1000 + 1514);
+        d.check_saves("rate changes");
+    }
+    SECTION("a changed class stays in place: its queue and counters run on") {
+        // net_null's frames are not IP: they all go to the default class,
+        // which holds a standing queue at 10 Mbit/s.
+        auto other = [&] {
+            const json r = d.call("stats policy", json::object());
+            for (const auto& c : r["result"]["upload"]["classes"]) {
+                if (c["name"] == "other") return c;
+            }
+            FAIL("no class other");
+            return json();
+        };
+        std::this_thread::sleep_for(300ms);
+        const json before = other();
+        REQUIRE(before["backlog_packets"].get<uint64_t>() > 0);
+        for (const char* rate : {"12mbit", "9mbit", "10mbit"}) {
+            const json r = d.call("set class", {{"class", "other"}, {"rate", rate}, {"direction", "upload"}});
+            REQUIRE(r["ok"] == true);
+        }
+        const json after = other();
+        INFO(before.dump() << "\n" << after.dump());
+        CHECK(after["sent_packets"].get<uint64_t>() >= before["sent_packets"].get<uint64_t>());
+        CHECK(after["backlog_packets"].get<uint64_t>() > 0);
+        CHECK(after["drops"]["class_removed"] == 0);
+        CHECK(d.klass("upload", "other")["rate"] == "10mbit");
+    }
+    SECTION("the file's key names: priority, with prio its alias; a bad value quotes what was typed") {
+        std::string out;
+        CHECK(run_sluicectl({"--socket", d.sock, "set", "class", "eng", "priority=2"}, &out) == 0);
+        CHECK(d.klass("upload", "eng")["priority"] == 2);
+        CHECK(run_sluicectl({"--socket", d.sock, "set", "class", "eng", "prio=high"}, &out) == 1);
+        INFO(out);
+        CHECK(out.find("set class eng prio=high refused") != std::string::npos);
+        CHECK_FALSE(has_position(out));
+        CHECK(run_sluicectl({"--socket", d.sock, "set", "class", "eng", "rate=2mbps", "direction=upload"}, &out) == 0);
+        CHECK(out.find("warning: rate") != std::string::npos);  // the file's bytes-per-second warning
+        d.check_saves("priority and rate");
+    }
+    SECTION("a rule add's errors name the key and value the operator gave") {
+        std::string out;
+        CHECK(run_sluicectl({"--socket", d.sock, "rule", "add", "protocol=udp", "dst_port=abc", "class=eng"}, &out) == 1);
+        INFO(out);
+        CHECK(out.find("rule add protocol=udp dst_port=abc class=eng") != std::string::npos);
+        CHECK(out.find("dst_port=abc: ") != std::string::npos);
+        CHECK_FALSE(has_position(out));
+        CHECK(run_sluicectl({"--socket", d.sock, "rule", "add", "protocol=udp", "class=staff"}, &out) == 1);
+        CHECK(out.find("class=staff: ") != std::string::npos);
+        CHECK_FALSE(has_position(out));
+        // Unnamed rules take a free name; the running ones keep theirs.
+        CHECK(run_sluicectl({"--socket", d.sock, "rule", "add", "at=1", "protocol=udp", "class=eng"}, &out) == 0);
+        CHECK(run_sluicectl({"--socket", d.sock, "rule", "add", "at=1", "protocol=tcp", "class=eng"}, &out) == 0);
+        INFO(out);
+        CHECK(out.find("rules now: rule-2 rule-1 ssh dns") != std::string::npos);
+        CHECK(run_sluicectl({"--socket", d.sock, "meter", "set", "m", "cbs=20kb"}, &out) == 0);
+        d.check_saves("rule adds and meter set");
+    }
+}
+
+// Whatever a sequence of live edits leaves running, `policy save` writes and
+// `sluiced --check` accepts, and the file loads to the policy that runs.
+TEST_CASE("random live edits always leave a policy that saves and loads back the same") {
+    EditDaemon d(kEditPolicy);
+    std::mt19937 rng(16);
+    auto pick = [&](const std::vector<std::string>& v) { return v[rng() % v.size()]; };
+    const std::vector<std::string> classes = {"staff", "eng", "ops", "lab-parent", "lab", "other", "root", "nope"};
+    const std::vector<std::string> rates = {"500kbit", "1mbit", "2mbit", "5mbit", "8mbit", "12mbit", "20mbit",
+                                            "40mbit", "60mbit", "150mbit", "10%", "50%", "100%", "0", "fast", "3mbps"};
+    const std::vector<std::string> sizes = {"1000", "1514", "2kb", "8kb", "64kb", "5gb", "big"};
+    const std::vector<std::string> leaves = {"eng", "ops", "lab", "other", "staff", "nope"};
+    unsigned accepted = 0, refused = 0, rule_number = 0;
+    for (int i = 0; i < 160; ++i) {
+        std::string cmd;
+        json args = json::object();
+        switch (rng() % 6) {
+            case 0:
+            case 1:
+            case 2: {
+                cmd = "set class";
+                args["class"] = pick(classes);
+                for (unsigned k = 1 + rng() % 3; k > 0; --k) {
+                    switch (rng() % 7) {
+                        case 0: args["rate"] = pick(rates); break;
+                        case 1: args["ceil"] = pick(rates); break;
+                        case 2: args["burst"] = pick(sizes); break;
+                        case 3: args["cburst"] = pick(sizes); break;
+                        case 4: args[rng() % 2 ? "priority" : "prio"] = static_cast<int>(rng() % 10); break;
+                        case 5: args["weight"] = std::vector<int>{1, 3, 100, 65535, 70000, 0}[rng() % 6]; break;
+                        default: args["direction"] = rng() % 2 ? "upload" : "download"; break;
+                    }
+                }
+                break;
+            }
+            case 3: {
+                cmd = "rule add";
+                std::string body = "protocol = \"" + std::string(rng() % 2 ? "udp" : "tcp") + "\"\n";
+                body += "dst_port = " + std::to_string(1 + rng() % 70000) + "\n";
+                body += "class = \"" + pick(leaves) + "\"\n";
+                if (rng() % 3) body += "name = \"r" + std::to_string(++rule_number) + "\"\n";
+                if (rng() % 4 == 0) body += "meter = \"m\"\n";
+                args["rule"] = body;
+                if (rng() % 2) args["at"] = 1 + static_cast<int>(rng() % 4);
+                break;
+            }
+            case 4: {
+                const json rules = d.call("show rules", json::object())["result"]["rules"];
+                const std::string name = rules.empty() || rng() % 8 == 0 ? "nope" : rules[rng() % rules.size()]["name"].get<std::string>();
+                if (rng() % 2) {
+                    cmd = "rule del";
+                    args["name"] = name;
+                } else {
+                    cmd = "rule move";
+                    args["name"] = name;
+                    args["to"] = 1 + static_cast<int>(rng() % (rules.size() + 1));
+                }
+                break;
+            }
+            default: {
+                cmd = "meter set";
+                args["name"] = "m";
+                for (unsigned k = 1 + rng() % 2; k > 0; --k) {
+                    switch (rng() % 4) {
+                        case 0: args["cir"] = pick(rates); break;
+                        case 1: args["cbs"] = pick(sizes); break;
+                        case 2: args["ebs"] = pick(sizes); break;
+                        default: args["red"] = rng() % 2 ? "pass" : "drop"; break;
+                    }
+                }
+                break;
+            }
+        }
+        const json r = d.call(cmd, args);
+        INFO(cmd << " " << args.dump() << " -> " << r.dump());
+        if (r["ok"] == true) {
+            ++accepted;
+            d.check_saves(cmd + " " + args.dump());
+        } else {
+            ++refused;
+            const std::string e = r["error"];
+            CHECK_FALSE(has_position(e));
+        }
+    }
+    INFO("accepted " << accepted << ", refused " << refused);
+    CHECK(accepted >= 30);
+    CHECK(refused >= 30);
+}

@@ -164,9 +164,9 @@ const BrokenCase kCases[] = {
     {"children's rates above the parent's",
      "[[upload.class]]\nname = \"p\"\nrate = \"2mbit\"\n[[upload.class]]\nname = \"c1\"\nparent = \"p\"\nrate = \"1500kbit\"\n"
      "[[upload.class]]\nname = \"c2\"\nparent = \"p\"\nrate = \"1mbit\"\n",
-     19, 8, "the assured rates of the classes under \"p\" add up to 2500kbit here, above its rate 2mbit; lower these rates or raise the parent's"},
-    {"classes' rates above the link", "[[upload.class]]\nname = \"b\"\nrate = \"9500kbit\"\n", 11, 8,
-     "the assured rates of the classes under the upload link add up to 10500kbit here, above its rate 10mbit; lower these rates or raise the parent's"},
+     11, 8, "the children of \"p\" are assured 2500kbit, more than its rate 2mbit; lower their rates or raise the parent's"},
+    {"classes' rates above the link", "[[upload.class]]\nname = \"b\"\nrate = \"9500kbit\"\n", 2, 8,
+     "the children of the upload link are assured 10500kbit, more than its rate 10mbit; lower their rates or raise the parent's"},
     {"percentage above 100", "[[upload.class]]\nname = \"b\"\nrate = \"120%\"\n", 11, 8,
      "rate: \"120%\" is out of range; a share is above 0% and at most 100%"},
     {"priority out of range", "priority = 8\n", 9, 12, "priority 8 is out of range; write 0 (served first) to 7"},
