@@ -97,9 +97,9 @@ def figures(label):
 same, alt = figures("same"), figures("alternating")
 for label, (rx, bps, ping) in (("one file", same), ("alternating files", alt)):
     print(f"   {label}: {rx} retransmits, {bps/1e6:.1f} Mbit/s, ping in the default class max {ping:.2f} ms")
-# Reordering showed as hundreds to thousands of retransmits more; a noisy
-# host adds a few tens.
-ok = alt[0] <= 2 * same[0] + 50
+# Reordering showed as thousands of retransmits more (3,600-5,400 against
+# 20-80 at 200-400 Mbit/s on a shared host); a noisy host varies by tens.
+ok = alt[0] <= 3 * same[0] + 100
 sys.exit(0 if ok else 1)
 PY
 ! grep -q "failed" "$WORK/sluiced.log" || fail "sluiced logged a failure"
