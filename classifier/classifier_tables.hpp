@@ -90,8 +90,14 @@ public:
     uint32_t egress_class(Direction d, uint32_t cls) const { return egress_class_[static_cast<unsigned>(d)][cls]; }
     // The owning lcore's state for direction d (see the comment at the top).
     DirectionRuntime& runtime(Direction d) const { return runtime_[static_cast<unsigned>(d)]; }
+    // Which publication these tables are (1, 2, ...; 0: never published):
+    // set by the TablePublisher. A worker tells new tables from old by it,
+    // not by address, which a later generation may reuse.
+    uint64_t generation() const { return generation_; }
 
 private:
+    friend class TablePublisher;
+    mutable uint64_t generation_ = 0;
     std::shared_ptr<const RuleSet> rules_;
     std::vector<RuleAction> actions_;
     std::vector<MeterDef> meters_;

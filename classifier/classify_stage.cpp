@@ -67,4 +67,16 @@ StageResult ClassifyStage::process(const ClassifierTables& t, rte_mbuf** pkts, d
     return res;
 }
 
+void ClassifyStage::classes_of(const ClassifierTables& t, const dataplane::PacketMeta* meta, uint32_t n,
+                               uint32_t* class_out) {
+    t.rules().classify(side_, meta, n, rule_, *scratch_);
+    const uint32_t fallback = t.default_class(dir_);
+    const auto d = static_cast<unsigned>(dir_);
+    for (uint32_t i = 0; i < n; ++i) {
+        uint32_t cls = fallback;
+        if (rule_[i] != kNoRule && t.action(rule_[i]).class_id[d] != kNoClass) cls = t.action(rule_[i]).class_id[d];
+        class_out[i] = t.egress_class(dir_, cls);
+    }
+}
+
 }  // namespace sluice::classifier

@@ -35,6 +35,12 @@ public:
     StageResult process(const ClassifierTables& tables, rte_mbuf** pkts, dataplane::PacketMeta* meta,
                         uint32_t* class_out, uint32_t n, uint64_t now, rte_mbuf** dropped);
 
+    // The egress class `tables` give each of n packets, as process() would,
+    // and nothing else: no counter, meter or mark is touched. For packets
+    // that were classified once already (queued when the tables changed).
+    void classes_of(const ClassifierTables& tables, const dataplane::PacketMeta* meta, uint32_t n,
+                    uint32_t* class_out);
+
     // After process(): the egress class of each packet in `dropped`, so the
     // caller can count the meter's drops against the class they were for.
     const uint32_t* dropped_classes() const { return dropped_class_; }

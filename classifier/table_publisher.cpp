@@ -22,6 +22,8 @@ Result<std::unique_ptr<TablePublisher>> TablePublisher::create(uint32_t max_work
 TablePublisher::~TablePublisher() { rte_free(qsbr_); }
 
 std::shared_ptr<const ClassifierTables> TablePublisher::publish(std::shared_ptr<const ClassifierTables> next) {
+    // Tables already current keep their generation: workers may read it.
+    if (next && next != owner_) next->generation_ = ++generation_;
     std::shared_ptr<const ClassifierTables> old = std::move(owner_);
     owner_ = std::move(next);
     current_.store(owner_.get(), std::memory_order_release);

@@ -25,7 +25,8 @@ public:
     TablePublisher& operator=(const TablePublisher&) = delete;
 
     // Control thread: makes `next` current, waits out the grace period, and
-    // returns the tables it replaced (null the first time).
+    // returns the tables it replaced (null the first time). `next` gets the
+    // next generation number (ClassifierTables::generation).
     std::shared_ptr<const ClassifierTables> publish(std::shared_ptr<const ClassifierTables> next);
     std::shared_ptr<const ClassifierTables> current_owned() const { return owner_; }
 
@@ -45,6 +46,7 @@ private:
     rte_rcu_qsbr* qsbr_ = nullptr;
     std::atomic<const ClassifierTables*> current_{nullptr};
     std::shared_ptr<const ClassifierTables> owner_;
+    uint64_t generation_ = 0;
 };
 
 }  // namespace sluice::classifier

@@ -6,7 +6,8 @@
 // Packets already queued are kept: a rate change keeps the bytes a class
 // has saved or owes, a removed class's packets move to another leaf or are
 // dropped under DropReason::class_removed, one by one, through the drop
-// handler.
+// handler. (An owner that can classify packets again moves them first, by
+// flow, with Scheduler::move_queued.)
 #pragma once
 
 #include <cstdint>

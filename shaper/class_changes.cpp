@@ -259,6 +259,47 @@ Status Scheduler::remove_class(const RemoveClass& rc) {
     return Status::success();
 }
 
+void Scheduler::queued_classes(std::vector<uint32_t>& ids) const {
+    for (uint32_t x = 0; x < cls_.size(); ++x) {
+        const ClassState& c = cls_[x];
+        if (c.profile != kNone && c.leaf && !c.queue.empty(c.kind)) ids.push_back(configs_[x].id);
+    }
+}
+
+uint32_t Scheduler::move_queued(uint32_t class_id, ClassOfBurst class_of, void* context, uint64_t now) {
+    const uint32_t x = ids_.find(class_id);
+    if (x == IdIndex::kMissing || !cls_[x].leaf) return 0;
+    advance_clock(now);
+    wheel_.advance(now_, [this](uint32_t y) { on_timer(y); });
+    // Off the queue first, all of it: a packet that stays goes back in
+    // behind those that stayed before it, so its order holds too.
+    ClassState& c = cls_[x];
+    deactivate(x);
+    PacketList held;
+    c.queue.drain(c.kind, leaf_env(), x, tuning_[x], [&](uint32_t s) { held.push(pool_, s); });
+    constexpr uint32_t kChunk = 64;
+    uint32_t slots[kChunk];
+    Packet packets[kChunk];
+    uint32_t to[kChunk];
+    uint32_t moved = 0;
+    while (!held.empty()) {
+        uint32_t n = 0;
+        for (; n < kChunk && !held.empty(); ++n) {
+            slots[n] = held.pop(pool_);
+            packets[n] = pool_[slots[n]].packet;
+        }
+        class_of(context, packets, n, to);
+        for (uint32_t i = 0; i < n; ++i) {
+            pool_[slots[i]].packet.flow_hash = packets[i].flow_hash;
+            uint32_t y = to[i] == kNoClass ? x : ids_.find(to[i]);
+            if (y == IdIndex::kMissing || !cls_[y].leaf) y = x;
+            moved += y != x;
+            queue_slot(y, slots[i]);
+        }
+    }
+    return moved;
+}
+
 Status Scheduler::modify_class(const ModifyClass& mc, uint64_t now) {
     const uint32_t x = ids_.find(mc.id);
     if (x == IdIndex::kMissing) return Status::failure("class " + std::to_string(mc.id) + " does not exist");

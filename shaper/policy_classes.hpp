@@ -54,9 +54,12 @@ struct IdSupply {
 // Order matters for the packets in flight: `before` (modifies, then adds,
 // parents first) runs while the old classifier tables still send packets to
 // the old ids; then the new tables are published; `after` (the removals) runs
-// once no worker can classify a packet into a removed class. A removed
-// class's queued packets move to the new tree's default class, or are dropped
-// as class_removed when that class is itself still an inner class at the time
+// once no worker can classify a packet into a removed class. By then the
+// worker has moved a removed class's queued packets to the classes the new
+// tables give them (Scheduler::move_queued, when it adopted the tables), so
+// flows keep their order; what is left (packets whose new class was not yet
+// a leaf) moves to the new tree's default class, or is dropped as
+// class_removed when that class is itself still an inner class at the time
 // (its old children are among those being removed).
 struct TreePlan {
     std::vector<ClassChange> before;

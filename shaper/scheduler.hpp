@@ -42,6 +42,9 @@ namespace sluice::shaper {
 
 // Called for every packet the scheduler drops; the owner frees the packet.
 using DropHandler = void (*)(void* context, const Packet& packet, DropReason reason);
+// Says for n queued packets which class each belongs in now (Scheduler::
+// kNoClass: where it is); it may refresh their flow_hash. See move_queued().
+using ClassOfBurst = void (*)(void* context, Packet* packets, uint32_t n, uint32_t* class_ids);
 
 class Scheduler {
 public:
@@ -72,6 +75,19 @@ public:
     // its class: nothing departs, and no AQM judges the packets.
     void discard_all(DropReason reason);
     uint32_t class_count() const { return ids_.size(); }
+    // The ids of the leaves that hold packets (O(classes)).
+    void queued_classes(std::vector<uint32_t>& ids) const;
+    // Takes the packets queued in leaf `class_id` and puts each into the
+    // leaf `class_of` names for it, a burst of up to 64 at a time, oldest
+    // first (per flow, for fq_codel), behind what that leaf holds. They keep
+    // their arrival time, so their delay counts from when they came. A
+    // packet whose named class is missing or not a leaf, or that is named
+    // kNoClass, stays where it was, in its order; a leaf that is full drops
+    // under its limits as for any arrival. This is how the owner keeps a
+    // flow in order when its class is about to go: called before any packet
+    // of the flow is queued in the new class, the old packets leave first.
+    // Returns how many packets moved.
+    uint32_t move_queued(uint32_t class_id, ClassOfBurst class_of, void* context, uint64_t now);
     uint32_t backlog_packets() const { return pool_.in_use(); }
     // fq_codel's flow records: one table for all classes (fq_codel.hpp).
     const FlowTable& flow_table() const { return flows_; }

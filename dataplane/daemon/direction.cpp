@@ -142,9 +142,9 @@ uint32_t Direction::receive(uint64_t now) {
     counters_.rx_bytes += bytes;
     clock_.stop(Stage::parse);
 
-    // The tables pointer is read once per burst; the worker reports a
-    // quiescent state only after the burst is done with it.
-    const classifier::ClassifierTables* tables = cfg_.tables ? cfg_.tables->current() : nullptr;
+    // The tables pointer is read once per turn (poll); the worker reports
+    // a quiescent state only after the turn is done with it.
+    const classifier::ClassifierTables* tables = tables_;
     if (tables != nullptr && kept != 0) {
         const auto r = classify_.process(*tables, rx_, meta_, class_, kept, now, dropped_);
         for (uint32_t i = 0; i < r.dropped; ++i) {
@@ -195,9 +195,58 @@ uint32_t Direction::receive(uint64_t now) {
     return n;
 }
 
+void Direction::reclassify(void* self, shaper::Packet* packets, uint32_t n, uint32_t* class_ids) {
+    auto* d = static_cast<Direction*>(self);
+    // The frames are parsed again (the metadata of their first pass is
+    // gone) and looked up in the new tables; they are not counted, policed
+    // or marked a second time.
+    for (uint32_t i = 0; i < n; ++i) {
+        rte_mbuf* m = reinterpret_cast<rte_mbuf*>(packets[i].handle);
+        parse_frame(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m), rte_pktmbuf_pkt_len(m),
+                    d->meta_[i]);
+    }
+    d->classify_.classes_of(*d->tables_, d->meta_, n, class_ids);
+    const bool hash = d->cfg_.scheduler->needs_flow_hash();
+    for (uint32_t i = 0; i < n; ++i) {
+        // Malformed frames were never queued; should one be, it stays put.
+        if (d->meta_[i].malformed()) class_ids[i] = shaper::Scheduler::kNoClass;
+        packets[i].flow_hash = hash ? flow_hash(d->meta_[i]) : 0;
+    }
+}
+
+void Direction::adopt_tables(const classifier::ClassifierTables* tables, uint64_t now) {
+    tables_ = tables;
+    if (tables == nullptr || tables->generation() == tables_generation_) return;
+    tables_generation_ = tables->generation();
+    shaper::Scheduler* s = cfg_.scheduler;
+    if (s == nullptr) return;
+    queued_classes_.clear();
+    s->queued_classes(queued_classes_);
+    if (queued_classes_.empty()) return;
+    // The classes the new tables send packets to; the others are being
+    // removed by the load that published them (after this turn at the
+    // earliest: removals come once every worker has moved to the tables).
+    const auto dir = classify_.direction();
+    const uint32_t count = tables->class_count(dir);
+    named_.clear();
+    for (uint32_t c = 0; c < count; ++c) {
+        const uint32_t id = tables->egress_class(dir, c);
+        if (id >= named_.size()) named_.resize(size_t{id} + 1, 0);
+        named_[id] = 1;
+    }
+    for (const uint32_t id : queued_classes_) {
+        if (id < named_.size() && named_[id]) continue;
+        rehomed_packets_ += s->move_queued(id, &Direction::reclassify, this, now);
+    }
+}
+
 uint32_t Direction::poll() {
     // The clock is read once per turn; every stage of the turn uses it.
     const uint64_t now = rte_rdtsc();
+    // So are the classifier tables: new ones are adopted before the
+    // changes that follow them (a load's removals) are served, and before
+    // any packet is classified by them.
+    if (cfg_.tables != nullptr) adopt_tables(cfg_.tables->current(), now);
     // Changes are applied between bursts, by this lcore: the scheduler's only writer.
     if (cfg_.changes != nullptr) cfg_.changes->serve(*cfg_.scheduler, now);
     clock_.start();

@@ -22,6 +22,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "classifier/classify_stage.hpp"
 #include "shaper/scheduler.hpp"
@@ -77,6 +78,8 @@ public:
     }
     // Packets the scheduler dropped, by the shaper's reason.
     uint64_t shaper_drops(shaper::DropReason r) const { return shaper_drops_[static_cast<unsigned>(r)]; }
+    // Packets moved out of removed classes into their new ones (adopt_tables).
+    uint64_t rehomed_packets() const { return rehomed_packets_; }
     // Cycles by stage; all zero unless built with -Dstage_cycles=true.
     const StageClock& stage_clock() const { return clock_; }
 
@@ -89,6 +92,12 @@ private:
     // Sends tx_[0, n) the scheduler released; what the port refuses is staged.
     uint32_t send_shaped(uint32_t n);
     uint32_t receive(uint64_t now);
+    // At the first turn with new classifier tables, before any packet is
+    // classified by them: packets queued in classes the new tables no
+    // longer name (classes a policy load is removing) move to the classes
+    // the new tables give them, ahead of the flows' newer packets.
+    void adopt_tables(const classifier::ClassifierTables* tables, uint64_t now);
+    static void reclassify(void* self, shaper::Packet* packets, uint32_t n, uint32_t* class_ids);
     static void on_shaper_drop(void* self, const shaper::Packet& p, shaper::DropReason why);
     void drop(rte_mbuf* m, DropReason why);
 
@@ -110,6 +119,14 @@ private:
     uint32_t staged_ = 0;
     std::array<uint64_t, shaper::kDropReasonCount> shaper_drops_{};
     classifier::ClassifyStage classify_;
+    // The tables this turn classifies with, read once at its start, and
+    // the generation of those the direction last adopted.
+    const classifier::ClassifierTables* tables_ = nullptr;
+    uint64_t tables_generation_ = 0;
+    // adopt_tables' work space (grown on the change path only).
+    std::vector<uint32_t> queued_classes_;
+    std::vector<uint8_t> named_;
+    uint64_t rehomed_packets_ = 0;
     StageClock clock_;
 };
 

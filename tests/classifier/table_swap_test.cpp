@@ -2,7 +2,9 @@
 // two net_ring ports, the control thread replaces the classifier tables a
 // thousand times. Each rule set re-marks to its own DSCP, so the output tells
 // which set classified each packet: every packet must carry one of the two
-// marks (never neither), and every packet must come out.
+// marks (never neither), and every packet must come out. Also what a swap
+// relies on: the publication number of each tables object, and the
+// side-effect-free look-up that moves queued packets to their new classes.
 #include <catch2/catch.hpp>
 
 #include <rte_cycles.h>
@@ -13,6 +15,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <vector>
 
 #include "classifier/table_publisher.hpp"
 #include "dataplane/daemon/direction.hpp"
@@ -119,4 +122,76 @@ TEST_CASE("rules replaced a thousand times while packets flow: each packet is cl
     const auto final_tables = (*publisher)->current_owned();
     CHECK(final_tables->runtime(Direction::upload).class_packets[1] > 0);
     CHECK(final_tables->runtime(Direction::upload).class_packets[0] == 0);
+}
+
+TEST_CASE("a second look-up of queued packets gives process()'s classes and counts, polices and marks nothing",
+          "[classifier][tree-change]") {
+    test::ensure_eal();
+    auto pool = dataplane::make_packet_pool("lookup_test", 1023, 0);
+    REQUIRE(pool.ok());
+    ClassifierSpec spec;
+    RuleSpec udp;
+    udp.protocol = 17;
+    udp.dst_ports = {{5000, 5000}};
+    RuleSpec tcp;
+    tcp.protocol = 6;
+    spec.rules = {udp, tcp};
+    RuleAction to_one;
+    to_one.class_id[0] = 1;
+    to_one.set_dscp = 10;
+    RuleAction to_two;
+    to_two.class_id[0] = 2;
+    spec.actions = {to_one, to_two};
+    spec.class_count[0] = spec.class_count[1] = 3;
+    spec.egress_class[0] = {70, 71, 72};  // the scheduler's ids of classes 0..2
+    auto tables = ClassifierTables::compile(spec, rte_rdtsc());
+    REQUIRE(tables.ok());
+
+    const std::vector<test::Bytes> frames = {test::udp4_frame(4000, 5000), test::udp4_frame(4000, 5001),
+                                             test::tcp4_frame(4000, 80), test::arp_request()};
+    const size_t n = frames.size();
+    rte_mbuf* pkts[4];
+    dataplane::PacketMeta meta[4];
+    for (size_t i = 0; i < n; ++i) {
+        pkts[i] = rte_pktmbuf_alloc(pool->get());
+        REQUIRE(pkts[i] != nullptr);
+        std::memcpy(rte_pktmbuf_append(pkts[i], static_cast<uint16_t>(frames[i].size())), frames[i].data(),
+                    frames[i].size());
+        dataplane::parse_frame(rte_pktmbuf_mtod(pkts[i], const uint8_t*), rte_pktmbuf_data_len(pkts[i]), meta[i]);
+    }
+    ClassifyStage stage(Side::lan);
+    uint32_t looked_up[4];
+    stage.classes_of(**tables, meta, static_cast<uint32_t>(n), looked_up);
+    CHECK(std::vector<uint32_t>(looked_up, looked_up + n) == std::vector<uint32_t>{71, 70, 72, 70});
+    // Nothing counted, nothing re-marked.
+    const DirectionRuntime& rt = (*tables)->runtime(Direction::upload);
+    CHECK(rt.rule_hits == std::vector<uint64_t>{0, 0});
+    CHECK(rt.default_hits == 0);
+    for (size_t i = 0; i < n; ++i)
+        CHECK(std::memcmp(rte_pktmbuf_mtod(pkts[i], const uint8_t*), frames[i].data(), frames[i].size()) == 0);
+
+    uint32_t classified[4];
+    rte_mbuf* dropped[4];
+    const auto r = stage.process(**tables, pkts, meta, classified, static_cast<uint32_t>(n), rte_rdtsc(), dropped);
+    REQUIRE(r.kept == n);
+    CHECK(std::vector<uint32_t>(classified, classified + n) == std::vector<uint32_t>(looked_up, looked_up + n));
+    for (size_t i = 0; i < n; ++i) rte_pktmbuf_free(pkts[i]);
+}
+
+TEST_CASE("each publication numbers its tables; the current tables published again keep their number",
+          "[classifier][tree-change]") {
+    test::ensure_eal();
+    auto publisher = TablePublisher::create(1);
+    REQUIRE(publisher.ok());
+    const auto a = remark_all_udp_to(1);
+    const auto b = remark_all_udp_to(2);
+    CHECK(a->generation() == 0);
+    (*publisher)->publish(a);
+    CHECK(a->generation() == 1);
+    (*publisher)->publish(b);
+    CHECK(b->generation() == 2);
+    (*publisher)->publish(b);
+    CHECK(b->generation() == 2);
+    (*publisher)->publish(a);
+    CHECK(a->generation() == 3);
 }
