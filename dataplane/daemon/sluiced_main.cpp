@@ -46,14 +46,6 @@ void setup_logging(const std::string& level) {
     spdlog::set_level(spdlog::level::from_str(level));
 }
 
-// Enough buffers for every ring and queue that can hold one at once: both
-// ports' rx and tx rings, both directions' egress stages, and the per-lcore
-// caches and bursts in flight.
-unsigned pool_size(const dp::DaemonOptions& o, unsigned lcores) {
-    return 2 * (o.rx_descriptors + o.tx_descriptors + o.egress_queue_packets) + 4 * o.burst * lcores +
-           256 * lcores;
-}
-
 int run(const dp::DaemonOptions& o) {
     // Signals are taken synchronously by the control thread. Blocking them
     // before the EAL starts its threads makes every thread inherit the mask.
@@ -83,6 +75,14 @@ int run(const dp::DaemonOptions& o) {
                              o.no_huge_memory_mb);
     }
     spdlog::info("memory: {}", memory);
+    if (!hugepages) {
+        // Said before the EAL starts, naming the option, rather than as a
+        // failed allocation later.
+        if (const std::string why = dp::memory_shortfall(o, dp::lcore_count(o)); !why.empty()) {
+            spdlog::error("{}", why);
+            return 1;
+        }
+    }
 
     // One daemon per port and per control socket, settled before the EAL
     // probes a port: a refused daemon must not touch a running one's ports.
@@ -104,10 +104,12 @@ int run(const dp::DaemonOptions& o) {
         return 1;
     }
 
-    auto pool = dp::make_packet_pool("sluice_pkts", pool_size(o, rte_lcore_count()),
+    auto pool = dp::make_packet_pool("sluice_pkts", dp::packet_pool_size(o, rte_lcore_count()),
                                      static_cast<int>(rte_socket_id()));
     if (!pool) {
-        spdlog::error("{}", pool.error());
+        // Without hugepages the EAL has --memory and no more.
+        const std::string why = hugepages ? std::string() : dp::memory_shortfall(o, rte_lcore_count());
+        spdlog::error("{}{}", pool.error(), why.empty() ? "" : "; " + why);
         return 1;
     }
     const auto rxd = static_cast<uint16_t>(o.rx_descriptors);
