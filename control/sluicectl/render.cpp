@@ -141,7 +141,10 @@ std::string render(const std::string& request, const json& r) {
                 }
             }
         }
-        if (request == "stats reset") out += "\n(counters now start again from zero)\n";
+        if (request == "stats reset") {
+            out += fmt::format("\n(counters now start again from zero; not reset: {})\n",
+                               r.value("not_reset", std::string("-")));
+        }
         return out;
     }
     if (request == "log level") return fmt::format("log level is now {}\n", r.value("level", "?"));

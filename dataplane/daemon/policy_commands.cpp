@@ -220,11 +220,8 @@ void register_policy_commands(control::CommandTable& table, PolicyRuntime& runti
         if (!runtime.loaded()) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
         return json{{"meters", runtime.meters()}};
     }});
-    table.add("stats policy", {"counters per class, rule and meter", false,
-                               [&runtime](const json&, const control::Peer&) -> Result<json> {
-        if (!runtime.loaded()) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
-        return runtime.counters();
-    }});
+    // "stats policy" is the daemon's (daemon_commands.cpp): it shares the
+    // zero point that "stats reset" moves.
 }
 
 }  // namespace sluice::dataplane

@@ -252,6 +252,49 @@ TEST_CASE("an inner class's sent packets and bytes in `stats policy` are the sum
     const std::string text = http_get(port, "/metrics");
     CHECK(metric(text, "sluice_class_sent_bytes_total{direction=\"upload\",class=\"" + root + "\"}") ==
           stats[0]["sent_bytes"].get<long long>());
+
+    // The root's sums agree with the direction's and the ports' counters:
+    // what the root sent is what the upload direction and the wan port sent.
+    auto totals = (*c)->call("stats");
+    REQUIRE(totals.ok());
+    const json& upload = (*totals)["result"]["directions"][0];
+    CHECK(upload["rx_packets"].get<uint64_t>() == frames.size());
+    CHECK(upload["tx_packets"] == stats[0]["sent_packets"]);
+    CHECK((*totals)["result"]["ports"][1]["tx_packets"] == stats[0]["sent_packets"]);
+    CHECK((*totals)["result"]["ports"][0]["rx_packets"].get<uint64_t>() == frames.size());
+
+    // `stats reset` starts every family from zero: classes, rules, meters
+    // and the unmatched count as well as directions and ports; it says what
+    // it cannot reset. Prometheus keeps counting from the start.
+    auto before_reset = (*c)->call("stats policy");
+    REQUIRE(before_reset.ok());
+    uint64_t hits = 0;
+    for (const auto& r : (*before_reset)["result"]["upload"]["rules"]) hits += r["hits"].get<uint64_t>();
+    hits += (*before_reset)["result"]["upload"]["unmatched"].get<uint64_t>();
+    CHECK(hits == frames.size());  // every frame matched a rule or none
+    auto reset = (*c)->call("stats reset");
+    REQUIRE(reset.ok());
+    CHECK((*reset)["result"]["not_reset"].get<std::string>().find("delay") != std::string::npos);
+    auto after = (*c)->call("stats policy");
+    REQUIRE(after.ok());
+    for (const char* d : {"upload", "download"}) {
+        const json& p = (*after)["result"][d];
+        for (const auto& k : p["classes"]) {
+            INFO(d << " class " << k["name"]);
+            CHECK(k["classified_packets"] == 0);
+            CHECK(k["classified_bytes"] == 0);
+            CHECK(k.value("sent_packets", uint64_t{0}) == 0);
+            CHECK(k.value("sent_bytes", uint64_t{0}) == 0);
+            if (k.contains("drops")) {
+                for (const auto& [reason, n] : k["drops"].items()) CHECK(n == 0);
+            }
+        }
+        for (const auto& r : p["rules"]) CHECK(r["hits"] == 0);
+        for (const auto& m : p["meters"]) CHECK(m["green"].get<uint64_t>() + m["yellow"].get<uint64_t>() + m["red"].get<uint64_t>() == 0);
+        CHECK(p["unmatched"] == 0);
+    }
+    CHECK(metric(http_get(port, "/metrics"), "sluice_class_sent_bytes_total{direction=\"upload\",class=\"" + root + "\"}") ==
+          stats[0]["sent_bytes"].get<long long>());
     CHECK(sluiced.stop(SIGTERM) == 0);
     fs::remove_all(dir);
     fs::remove_all("/var/run/dpdk/" + tag);
