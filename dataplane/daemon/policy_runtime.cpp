@@ -601,6 +601,44 @@ Result<control::json> PolicyRuntime::diff(const PolicySource& source) const {
                          {"running_only", running_only}, {"file_only", file_only}};
 }
 
+void PolicyRuntime::sample_delays() {
+    std::lock_guard lock(mutex_);
+    if (!policy_) return;
+    const auto now = std::chrono::steady_clock::now();
+    for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+        if (schedulers_[d] == nullptr) continue;
+        // Rebuilt each time from the running leaves: removed classes are
+        // forgotten, and a reused id whose histogram went back starts over.
+        std::unordered_map<uint32_t, DelaySamples> next;
+        for (const auto& c : policy_->directions[d].classes) {
+            if (!c.is_leaf() || c.id >= shaper_ids_[d].size()) continue;
+            if (next.size() >= kMaxDelayWindows) break;
+            const uint32_t id = shaper_ids_[d][c.id];
+            const auto snap = schedulers_[d]->snapshot(id);
+            if (!snap || snap->delay_samples == 0) continue;
+            DelaySamples kept;
+            if (auto it = delay_samples_[d].find(id); it != delay_samples_[d].end()) {
+                kept = std::move(it->second);
+                shaper::DelayHistogram check = snap->delays;
+                if (kept.count > 0 && !check.subtract(kept.at[kept.count - 1])) kept.count = 0;
+            }
+            if (kept.count == kept.at.size()) {
+                // Oldest out: the window reaches back two sample periods.
+                for (size_t i = 1; i < kept.at.size(); ++i) {
+                    kept.at[i - 1] = kept.at[i];
+                    kept.when[i - 1] = kept.when[i];
+                }
+                --kept.count;
+            }
+            kept.at[kept.count] = snap->delays;
+            kept.when[kept.count] = now;
+            ++kept.count;
+            next.emplace(id, std::move(kept));
+        }
+        delay_samples_[d] = std::move(next);
+    }
+}
+
 bool PolicyRuntime::shapes() const {
     std::lock_guard lock(mutex_);
     return schedulers_[0] != nullptr || schedulers_[1] != nullptr;
@@ -747,6 +785,29 @@ control::json PolicyRuntime::counters() const {
                     j["backlog_bytes"] = snap->backlog_bytes;
                     j["delay_p50_us"] = static_cast<double>(snap->delay_p50_ns) / 1000.0;
                     j["delay_p99_us"] = static_cast<double>(snap->delay_p99_ns) / 1000.0;
+                    j["delay_samples"] = snap->delay_samples;
+                    // The recent window: what departed since the oldest sample kept.
+                    double window_s = 0, p50 = 0, p99 = 0;
+                    uint64_t recent = 0;
+                    const auto w = delay_samples_[d].find(shaper_ids_[d][c.id]);
+                    if (w != delay_samples_[d].end() && w->second.count > 0) {
+                        shaper::DelayHistogram h = snap->delays;
+                        if (h.subtract(w->second.at[0])) {
+                            window_s = std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                                     w->second.when[0]).count();
+                            recent = h.total();
+                            if (recent != 0) {
+                                p50 = static_cast<double>(h.quantile_ticks(0.50, snap->delay_floor_shift)) *
+                                      snap->ns_per_tick / 1000.0;
+                                p99 = static_cast<double>(h.quantile_ticks(0.99, snap->delay_floor_shift)) *
+                                      snap->ns_per_tick / 1000.0;
+                            }
+                        }
+                    }
+                    j["delay_recent_window_s"] = window_s;
+                    j["delay_recent_samples"] = recent;
+                    j["delay_recent_p50_us"] = p50;
+                    j["delay_recent_p99_us"] = p99;
                 }
             }
             classes.push_back(j);

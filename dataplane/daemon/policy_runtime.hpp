@@ -12,6 +12,7 @@
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -107,7 +108,17 @@ public:
     std::string checksum() const;
 
     // Per-class, per-rule and per-meter counters of the running tables, by name.
+    // A leaf's queueing delay comes twice: p50/p99 over its lifetime and
+    // over a recent window (the last 10-15 s, from sample_delays()).
     control::json counters() const;
+    // Keeps a copy of each leaf's delay histogram every kDelaySampleSeconds
+    // (sluiced's main thread calls it), so that counters() can tell what
+    // departed in the last 10-15 s from what departed before.
+    void sample_delays();
+    static constexpr int kDelaySampleSeconds = 5;
+    // Leaves per direction whose recent delays are followed (3 histograms
+    // of 800 bytes each); busier trees get lifetime figures beyond that.
+    static constexpr size_t kMaxDelayWindows = 16384;
     control::json classes() const;
     control::json rules() const;
     control::json meters() const;
@@ -165,6 +176,15 @@ private:
     shaper::IdSupply id_supply_[2];
     std::string path_;
     std::string checksum_;
+
+    // Per direction and scheduler id: the last three samples of a leaf's
+    // delay histogram, oldest first (see sample_delays()).
+    struct DelaySamples {
+        std::array<shaper::DelayHistogram, 3> at{};
+        std::array<std::chrono::steady_clock::time_point, 3> when{};
+        size_t count = 0;
+    };
+    std::unordered_map<uint32_t, DelaySamples> delay_samples_[2];
 };
 
 // Validates a policy without touching anything: "file:line:col: ..." lines

@@ -281,7 +281,15 @@ int run(const dp::DaemonOptions& o) {
     spdlog::info("bridging {} <-> {}; SIGINT or SIGTERM stops", (*lan)->name(), (*wan)->name());
     dp::notify_ready(fmt::format("bridging {} <-> {}", (*lan)->name(), (*wan)->name()));
 
-    const timespec tick{static_cast<time_t>(o.stats_interval_s ? o.stats_interval_s : 3600), 0};
+    // The main thread wakes every few seconds to sample the classes' delay
+    // histograms (the recent window of `stats`), and logs the counters
+    // every --stats-interval.
+    const int tick_s = o.stats_interval_s != 0 && o.stats_interval_s < dp::PolicyRuntime::kDelaySampleSeconds
+                           ? static_cast<int>(o.stats_interval_s)
+                           : dp::PolicyRuntime::kDelaySampleSeconds;
+    const timespec tick{static_cast<time_t>(tick_s), 0};
+    auto last_stats = std::chrono::steady_clock::now();
+    auto last_sample = last_stats;
     for (;;) {
         const int sig = sigtimedwait(&signals, nullptr, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
@@ -302,7 +310,14 @@ int run(const dp::DaemonOptions& o) {
             dp::notify_ready(r ? "policy reloaded" : "policy reload refused; the running policy stays");
             continue;
         }
-        if (sig < 0 && o.stats_interval_s != 0) {
+        if (std::chrono::steady_clock::now() - last_sample >=
+            std::chrono::seconds(dp::PolicyRuntime::kDelaySampleSeconds) - std::chrono::milliseconds(100)) {
+            last_sample = std::chrono::steady_clock::now();
+            policy.sample_delays();
+        }
+        if (o.stats_interval_s != 0 &&
+            std::chrono::steady_clock::now() - last_stats >= std::chrono::seconds(o.stats_interval_s)) {
+            last_stats = std::chrono::steady_clock::now();
             spdlog::info("{}", dp::format_counters(upload.name(), upload.counters()));
             spdlog::info("{}", dp::format_counters(download.name(), download.counters()));
         }

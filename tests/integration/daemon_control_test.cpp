@@ -263,6 +263,30 @@ TEST_CASE("an inner class's sent packets and bytes in `stats policy` are the sum
     CHECK((*totals)["result"]["ports"][1]["tx_packets"] == stats[0]["sent_packets"]);
     CHECK((*totals)["result"]["ports"][0]["rx_packets"].get<uint64_t>() == frames.size());
 
+    // Delays come over the lifetime and over the last 10-15 s: once the
+    // stream is that long gone, the recent figures are empty while the
+    // lifetime ones keep what happened.
+    bool recent_empty = false;
+    json leaves;
+    for (int i = 0; i < 60 && !recent_empty; ++i) {
+        auto r = (*c)->call("stats policy");
+        REQUIRE(r.ok());
+        leaves = (*r)["result"]["upload"]["classes"];
+        recent_empty = true;
+        for (const auto& k : leaves) {
+            if (k.value("delay_samples", uint64_t{0}) == 0) continue;
+            recent_empty = recent_empty && k["delay_recent_window_s"].get<double>() >= 10.0 &&
+                           k["delay_recent_samples"] == 0 && k["delay_recent_p99_us"] == 0.0;
+        }
+        if (!recent_empty) std::this_thread::sleep_for(500ms);
+    }
+    INFO(leaves.dump());
+    CHECK(recent_empty);
+    uint64_t lifetime_samples = 0;
+    for (const auto& k : leaves) lifetime_samples += k.value("delay_samples", uint64_t{0});
+    CHECK(lifetime_samples > 0);
+    CHECK(http_get(port, "/metrics").find("sluice_class_recent_delay_seconds{direction=\"upload\"") != std::string::npos);
+
     // `stats reset` starts every family from zero: classes, rules, meters
     // and the unmatched count as well as directions and ports; it says what
     // it cannot reset. Prometheus keeps counting from the start.
