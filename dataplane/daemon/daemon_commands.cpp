@@ -59,8 +59,11 @@ json minus(const json& now, const json& base) {
     if (base.is_null()) return now;
     json out = now;
     for (auto& [key, value] : out.items()) {
-        // Gauges (what is queued now) are not counters: no baseline for them.
-        if (!base.contains(key) || key == "queued" || key.rfind("backlog_", 0) == 0) continue;
+        // Gauges (what is queued now) and the delay figures are not
+        // counters: no baseline for them.
+        if (!base.contains(key) || key == "queued" || key.rfind("backlog_", 0) == 0 || key.rfind("delay_", 0) == 0) {
+            continue;
+        }
         if (value.is_number_unsigned() && base[key].is_number_unsigned()) {
             const auto a = value.get<uint64_t>(), b = base[key].get<uint64_t>();
             value = a >= b ? a - b : 0;
