@@ -6,6 +6,11 @@ namespace sluice::classifier {
 
 Result<std::shared_ptr<const ClassifierTables>> ClassifierTables::compile(const ClassifierSpec& spec,
                                                                          uint64_t now) {
+    return compile(spec, now, nullptr);
+}
+
+Result<std::shared_ptr<const ClassifierTables>> ClassifierTables::compile(const ClassifierSpec& spec, uint64_t now,
+                                                                         std::shared_ptr<const RuleSet> rules) {
     if (spec.actions.size() != spec.rules.size()) {
         return Error{fmt::format("{} rules but {} actions", spec.rules.size(), spec.actions.size())};
     }
@@ -40,9 +45,14 @@ Result<std::shared_ptr<const ClassifierTables>> ClassifierTables::compile(const 
     }
 
     auto t = std::shared_ptr<ClassifierTables>(new ClassifierTables());
-    auto rules = RuleSet::compile(spec.rules);
-    if (!rules) return Error{rules.error()};
-    t->rules_ = *rules;
+    if (rules == nullptr) {
+        auto compiled = RuleSet::compile(spec.rules);
+        if (!compiled) return Error{compiled.error()};
+        rules = *compiled;
+    } else if (rules->rule_count() != spec.rules.size()) {
+        return Error{fmt::format("rules compiled for {} rules, not {}", rules->rule_count(), spec.rules.size())};
+    }
+    t->rules_ = std::move(rules);
     t->actions_ = spec.actions;
     t->meters_ = spec.meters;
     for (size_t m = 0; m < spec.meters.size(); ++m) {

@@ -78,6 +78,11 @@ public:
     // Checks that every action refers to a class and meter that exist;
     // `now` (TSC) starts the meters' clocks. Needs the EAL.
     static Result<std::shared_ptr<const ClassifierTables>> compile(const ClassifierSpec& spec, uint64_t now);
+    // The same with `rules` compiled beforehand from spec.rules (RuleSet::
+    // compile, the costly part for big rule lists), so that it can be built
+    // on another thread while the running tables stay in use.
+    static Result<std::shared_ptr<const ClassifierTables>> compile(const ClassifierSpec& spec, uint64_t now,
+                                                                  std::shared_ptr<const RuleSet> rules);
 
     const RuleSet& rules() const { return *rules_; }
     const RuleAction& action(uint32_t rule) const { return actions_[rule]; }

@@ -3,7 +3,9 @@
 #include <boost/program_options.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,6 +14,10 @@ namespace po = boost::program_options;
 
 namespace sluice::dataplane {
 namespace {
+
+// What the EAL, the ports' rings and the pool's own tables take of --memory
+// beside the buffers (see memory_needed_mb): a few MB measured, with room.
+constexpr uint64_t kMemoryBesidesPoolMb = 16;
 
 constexpr std::array kLogLevels = {"trace", "debug", "info", "warn", "error", "critical", "off"};
 
@@ -35,7 +41,8 @@ po::options_description settings_options(DaemonOptions& o, std::string& hugepage
         ("hugepages", po::value(&hugepages)->value_name("MODE"),
          "auto (use hugepages when mounted with enough free), on, or off (default auto)")
         ("memory", po::value(&o.no_huge_memory_mb)->value_name("MB"),
-         "memory to reserve when running without hugepages (default 512)")
+         "memory to reserve when running without hugepages (default 512); the least that works depends on "
+         "the descriptor and egress queue sizes, and sluiced says how much when it is too little")
         ("burst", po::value(&o.burst)->value_name("N"), "packets per rx/tx burst, 1-256 (default 32)")
         ("rx-descriptors", po::value(&o.rx_descriptors)->value_name("N"),
          "receive ring size per port (default 1024)")
@@ -117,11 +124,82 @@ Result<ParsedOptions> validate(ParsedOptions p, const std::string& hugepages, co
     if (o.idle_sleep_max_us < 1 || o.idle_sleep_max_us > 100000) {
         return Error{fmt::format("--idle-sleep-max-us must be 1-100000 (microseconds), not {}", o.idle_sleep_max_us)};
     }
-    if (o.no_huge_memory_mb < 64) return Error{fmt::format("--memory must be at least 64 (MB), not {}", o.no_huge_memory_mb)};
+    // --memory is used whenever hugepages may be missing: checked unless
+    // they are required, against what these settings need.
+    if (o.hugepages != HugepageMode::on) {
+        if (const std::string why = memory_shortfall(o, lcore_count(o)); !why.empty()) return Error{why};
+    }
     return p;
 }
 
 }  // namespace
+
+unsigned lcore_count(const DaemonOptions& o) {
+    if (o.lcores.empty()) return 2;  // default_lcores(): control and one worker
+    // Elements separated by commas outside parentheses; each is a number, a
+    // range a-b or a group (a,b-c), optionally followed by @CPUS.
+    unsigned count = 0;
+    auto count_ids = [&count](std::string_view ids) {
+        size_t at = 0;
+        while (at <= ids.size()) {
+            const size_t comma = std::min(ids.find(',', at), ids.size());
+            const std::string_view item = ids.substr(at, comma - at);
+            const size_t dash = item.find('-');
+            if (dash == std::string_view::npos) {
+                count += item.empty() ? 0 : 1;
+            } else {
+                const unsigned lo = static_cast<unsigned>(std::atoi(std::string(item.substr(0, dash)).c_str()));
+                const unsigned hi = static_cast<unsigned>(std::atoi(std::string(item.substr(dash + 1)).c_str()));
+                count += hi >= lo ? hi - lo + 1 : 1;
+            }
+            at = comma + 1;
+        }
+    };
+    const std::string& l = o.lcores;
+    size_t at = 0;
+    while (at < l.size()) {
+        size_t end = at;
+        int depth = 0;
+        while (end < l.size() && (depth > 0 || l[end] != ',')) {
+            depth += l[end] == '(' ? 1 : l[end] == ')' ? -1 : 0;
+            ++end;
+        }
+        std::string_view element(l.data() + at, end - at);
+        element = element.substr(0, element.find('@'));
+        if (!element.empty() && element.front() == '(') element = element.substr(1, element.find(')') - 1);
+        count_ids(element);
+        at = end + 1;
+    }
+    return std::max(count, 1u);
+}
+
+unsigned packet_pool_size(const DaemonOptions& o, unsigned lcores) {
+    return 2 * (o.rx_descriptors + o.tx_descriptors + o.egress_queue_packets) + 4 * o.burst * lcores + 256 * lcores;
+}
+
+uint32_t memory_needed_mb(const DaemonOptions& o, unsigned lcores) {
+    // A buffer is 2,368 bytes (rte_mbuf, headroom, 2 KiB of data, the
+    // mempool's header), but without hugepages the EAL's memory is in 4 KiB
+    // pages and the pool puts no buffer across a page boundary (each page
+    // has its own IO address): one buffer takes a page. Measured: the
+    // defaults' 37,632 buffers fail in 148 MB and start in 150.
+    constexpr uint64_t kBytesPerBuffer = 4096;
+    constexpr uint64_t kBesidesPoolMb = kMemoryBesidesPoolMb;
+    const uint64_t pool = uint64_t{packet_pool_size(o, lcores)} * kBytesPerBuffer;
+    return static_cast<uint32_t>((pool + (1 << 20) - 1) / (1 << 20) + kBesidesPoolMb);
+}
+
+std::string memory_shortfall(const DaemonOptions& o, unsigned lcores) {
+    const uint32_t needed = memory_needed_mb(o, lcores);
+    if (o.no_huge_memory_mb >= needed) return {};
+    return fmt::format(
+        "--memory {} MB is too little for these settings: without hugepages they need at least {} MB ({} packet "
+        "buffers for --rx-descriptors {}, --tx-descriptors {} and --egress-queue {} on both ports and {} lcores, "
+        "and the EAL beside them); give --memory {} or more, or lower --egress-queue (each halving saves about "
+        "{} MB) or the descriptor counts; with hugepages (--hugepages) --memory is not used",
+        o.no_huge_memory_mb, needed, packet_pool_size(o, lcores), o.rx_descriptors, o.tx_descriptors,
+        o.egress_queue_packets, lcores, needed, o.egress_queue_packets * 4096 / (1 << 20));
+}
 
 Result<ParsedOptions> parse_options(int argc, const char* const* argv,
                                     const std::string& default_settings_file) {

@@ -54,4 +54,19 @@ Result<ParsedOptions> parse_options(int argc, const char* const* argv,
 
 std::string describe(const DaemonOptions& o);
 
+// The lcores the EAL will run for these settings: counted from --lcores
+// ("0-3", "0@0,1@0", "(0,1)@2" ...), two by default.
+unsigned lcore_count(const DaemonOptions& o);
+// Packet buffers enough for every ring and queue that can hold one at once:
+// both ports' rx and tx rings, both directions' egress stages, and the
+// per-lcore caches and bursts in flight.
+unsigned packet_pool_size(const DaemonOptions& o, unsigned lcores);
+// The DPDK memory (MB) these settings need when running without hugepages:
+// the packet pool and what the EAL and the ports take beside it. --memory
+// must be at least this.
+uint32_t memory_needed_mb(const DaemonOptions& o, unsigned lcores);
+// Why `o.no_huge_memory_mb` is too small for these settings, naming the
+// memory needed and the options that change it; empty when it suffices.
+std::string memory_shortfall(const DaemonOptions& o, unsigned lcores);
+
 }  // namespace sluice::dataplane

@@ -58,6 +58,15 @@ public:
     uint64_t quantile_ticks(double q, int floor_shift) const;
 
     void clear() { counts_.fill(0); }
+    uint64_t count(uint32_t bucket) const { return counts_[bucket]; }
+    // What was recorded since `earlier`, a copy of this histogram taken
+    // before; false (and nothing changed) if `earlier` is not that.
+    bool subtract(const DelayHistogram& earlier) {
+        for (uint32_t b = 0; b < kBuckets; ++b)
+            if (earlier.counts_[b] > counts_[b]) return false;
+        for (uint32_t b = 0; b < kBuckets; ++b) counts_[b] -= earlier.counts_[b];
+        return true;
+    }
 
     static uint32_t bucket_of_ticks(uint64_t ticks, int floor_shift) { return bucket_of(ticks >> floor_shift); }
 
@@ -162,6 +171,11 @@ struct ClassSnapshot {
     uint64_t delay_p50_ns = 0;
     uint64_t delay_p99_ns = 0;
     uint64_t delay_samples = 0;
+    // The whole histogram behind those figures, and how to read it, for a
+    // reader that keeps earlier copies to see a recent window.
+    DelayHistogram delays{};
+    int delay_floor_shift = 0;
+    double ns_per_tick = 0;
 };
 
 }  // namespace sluice::shaper

@@ -589,8 +589,11 @@ std::optional<ClassSnapshot> Scheduler::snapshot(uint32_t class_id) const {
     windows_[x].add_to(h);
     c.delays.add_to(h);
     s.delay_samples = h.total();
+    s.delays = h;
+    s.delay_floor_shift = delay_floor_shift_;
+    s.ns_per_tick = 1e9 / static_cast<double>(config_.tick_hz);
     if (s.delay_samples) {
-        const double ns_per_tick = 1e9 / static_cast<double>(config_.tick_hz);
+        const double ns_per_tick = s.ns_per_tick;
         s.delay_p50_ns = static_cast<uint64_t>(static_cast<double>(h.quantile_ticks(0.50, delay_floor_shift_)) * ns_per_tick);
         s.delay_p99_ns = static_cast<uint64_t>(static_cast<double>(h.quantile_ticks(0.99, delay_floor_shift_)) * ns_per_tick);
     }

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -35,7 +36,10 @@ Result<std::unique_ptr<ControlClient>> ControlClient::connect(const std::string&
 ControlClient::~ControlClient() { close(fd_); }
 
 Result<std::string> ControlClient::read_line() {
-    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    return read_line_until(std::chrono::steady_clock::now() + timeout_);
+}
+
+Result<std::string> ControlClient::read_line_until(std::chrono::steady_clock::time_point deadline) {
     for (;;) {
         if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
             std::string line = buffer_.substr(0, nl);
@@ -91,22 +95,38 @@ Result<std::string> ControlClient::exchange_raw(const std::string& bytes) {
 
 Result<json> ControlClient::call(const std::string& cmd, const json& args) {
     const uint64_t id = next_id_++;
-    const json req{{"id", id}, {"cmd", cmd}, {"args", args}};
-    auto line = exchange_raw(req.dump() + "\n");
-    if (!line) return Error{line.error()};
-    json resp = json::parse(*line, nullptr, false);
-    if (resp.is_discarded() || !resp.is_object() || !resp.contains("ok")) {
-        return Error{"sluiced answered something that is not a response"};
+    const json req{{"id", id}, {"cmd", cmd}, {"args", args}, {"progress", true}};
+    const std::string bytes = req.dump() + "\n";
+    if (const int e = write_all(bytes); e != 0 && e != EPIPE && e != ECONNRESET) {
+        return Error{fmt::format("write: {}", std::strerror(e))};
     }
-    if (resp.value("id", json()) != json(id)) {
-        // An answer to no request: sluiced refused the connection itself.
-        if (resp.value("id", json()).is_null() && resp.value("ok", true) == false && resp.contains("error") &&
-            resp["error"].is_string()) {
-            return Error{"sluiced refused the connection: " + resp["error"].get<std::string>()};
+    // (After EPIPE or ECONNRESET sluiced may have said why it closed, e.g.
+    // too many connections, before the request reached it: read that.)
+    auto deadline = std::chrono::steady_clock::now() + timeout_;
+    for (;;) {
+        auto line = read_line_until(deadline);
+        if (!line) return Error{line.error()};
+        json resp = json::parse(*line, nullptr, false);
+        if (is_working_line(resp) && resp.value("id", json()) == json(id)) {
+            // sluiced is on it: wait as long as it promises, at least our own timeout.
+            const auto promised = std::chrono::milliseconds(resp.value("deadline_ms", int64_t{0}));
+            deadline = std::max(deadline, std::chrono::steady_clock::now() + promised);
+            if (progress_) progress_(resp);
+            continue;
         }
-        return Error{"sluiced answered a different request"};
+        if (resp.is_discarded() || !resp.is_object() || !resp.contains("ok")) {
+            return Error{"sluiced answered something that is not a response"};
+        }
+        if (resp.value("id", json()) != json(id)) {
+            // An answer to no request: sluiced refused the connection itself.
+            if (resp.value("id", json()).is_null() && resp.value("ok", true) == false && resp.contains("error") &&
+                resp["error"].is_string()) {
+                return Error{"sluiced refused the connection: " + resp["error"].get<std::string>()};
+            }
+            return Error{"sluiced answered a different request"};
+        }
+        return resp;
     }
-    return resp;
 }
 
 }  // namespace sluice::control

@@ -63,6 +63,32 @@ constexpr std::array kParserWords{
              "duplicate key \"{name}\": it is already set above in this table; keep one"},
     WordsRow{"key-value pair: expected value", "", Point::toml,
              "missing value after =; write the value on the same line, e.g. rate = \"10mbit\""},
+    WordsRow{"parsing value: could not determine value type", "", Point::toml,
+             "not a value: write text and quantities in quotes (\"10mbit\"), numbers bare (3), true or false, or a "
+             "list such as [22, 443]"},
+    WordsRow{"parsing key: expected bare key starting character", "", Point::toml,
+             "missing key: a key is a word such as rate or default_class (letters, digits, _ and -), with at most one "
+             "dot between words"},
+    WordsRow{"parsing root table: expected keys, tables", "", Point::toml,
+             "unexpected text: a line holds key = value, a [table] or [[table]] header, or a # comment"},
+    WordsRow{"parsing date", "", Point::toml,
+             "TOML reads this as a date, which no policy key takes; write port ranges and other text in quotes, e.g. "
+             "dst_port = \"1000-2000\""},
+    WordsRow{"parsing time", "", Point::toml,
+             "TOML reads this as a time of day, which no policy key takes; write times and text in quotes, e.g. "
+             "target = \"5ms\""},
+    WordsRow{"underscores may only follow digits", "", Point::toml,
+             "misplaced _ in a number: write it only between two digits (1_000), or write the number without it"},
+    WordsRow{"leading zeroes are prohibited", "", Point::toml,
+             "a number may not start with 0 (0123): write 123, or \"0123\" in quotes for text"},
+    WordsRow{"parsing floating-point: expected decimal digit", "", Point::toml,
+             "a number with a point needs digits on both sides of it: 0.5, 5.0"},
+    WordsRow{"integer: expected digit", "", Point::toml,
+             "not a number: after 0x, 0o or 0b come only hexadecimal, octal or binary digits; write numbers in "
+             "decimal, e.g. 46"},
+    WordsRow{"unknown escape sequence", "", Point::toml,
+             "unknown escape in a string: inside \"...\" a backslash starts \\\\, \\\", \\n, \\t or \\uXXXX; write \\\\ for "
+             "a backslash, or use '...' where backslashes are plain"},
 };
 
 // ---- rows about the value the parser stopped in

@@ -45,6 +45,11 @@ struct CommandSpec {
     bool changes_state = false;  // audited with the peer's credentials
     std::function<Result<json>(const json& args, const Peer& peer)> handler;
     Access access = Access::member;
+    // Work that may take seconds (a policy compile, a file's fsync): run
+    // beside the control thread, which keeps answering other clients; its
+    // handler must therefore be safe to run concurrently with every other
+    // command's (see protocol.hpp for the interim lines such work sends).
+    bool background = false;
 };
 
 class CommandTable {
@@ -54,6 +59,11 @@ public:
     // lack of privilege are audited with the peer's uid.
     std::string dispatch(const Request& req, const Peer& peer) const;
     const std::map<std::string, CommandSpec>& commands() const { return commands_; }
+    // Whether `cmd` runs beside the control thread (CommandSpec::background).
+    bool runs_in_background(const std::string& cmd) const {
+        const auto it = commands_.find(cmd);
+        return it != commands_.end() && it->second.background;
+    }
     // The group named in refusals ("sluice" unless the daemon was told otherwise).
     void set_group_name(std::string name) { group_ = std::move(name); }
 

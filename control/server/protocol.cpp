@@ -84,9 +84,15 @@ Result<Request> parse_request(std::string_view line, json& id) {
     Request r;
     r.id = id;
     for (const auto& [key, value] : doc.items()) {
-        if (key != "id" && key != "cmd" && key != "args") {
-            return Error{fmt::format("unknown request field '{}'; a request has id, cmd and args", key)};
+        if (key != "id" && key != "cmd" && key != "args" && key != "progress") {
+            return Error{fmt::format("unknown request field '{}'; a request has id, cmd, args and progress", key)};
         }
+    }
+    if (auto progress = doc.find("progress"); progress != doc.end()) {
+        if (!progress->is_boolean()) {
+            return Error{fmt::format("'progress' must be true or false, not {}", progress->type_name())};
+        }
+        r.progress = progress->get<bool>();
     }
     auto cmd = doc.find("cmd");
     if (cmd == doc.end()) return Error{"request has no 'cmd'; e.g. {\"cmd\":\"status\"}"};
@@ -108,6 +114,16 @@ std::string ok_response(const json& id, const json& result) {
 std::string error_response(const json& id, std::string_view message) {
     json r{{"id", id}, {"ok", false}, {"error", message}};
     return r.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+std::string working_line(const json& id, std::string_view cmd, std::string_view state, int64_t elapsed_ms) {
+    json r{{"id", id}, {"working", cmd}, {"state", state}, {"elapsed_ms", elapsed_ms},
+           {"deadline_ms", kProgressDeadlineMs}};
+    return r.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+bool is_working_line(const json& line) {
+    return line.is_object() && line.contains("working") && !line.contains("ok");
 }
 
 }  // namespace sluice::control

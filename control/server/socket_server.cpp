@@ -155,13 +155,18 @@ Result<std::unique_ptr<SocketServer>> SocketServer::bind(const std::string& path
 
     s->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     s->wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (s->epoll_fd_ < 0 || s->wake_fd_ < 0) return Error{fmt::format("epoll/eventfd: {}", std::strerror(errno))};
+    s->done_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (s->epoll_fd_ < 0 || s->wake_fd_ < 0 || s->done_fd_ < 0) {
+        return Error{fmt::format("epoll/eventfd: {}", std::strerror(errno))};
+    }
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = s->listen_fd_;
     epoll_ctl(s->epoll_fd_, EPOLL_CTL_ADD, s->listen_fd_, &ev);
     ev.data.fd = s->wake_fd_;
     epoll_ctl(s->epoll_fd_, EPOLL_CTL_ADD, s->wake_fd_, &ev);
+    ev.data.fd = s->done_fd_;
+    epoll_ctl(s->epoll_fd_, EPOLL_CTL_ADD, s->done_fd_, &ev);
     return s;
 }
 
@@ -174,9 +179,11 @@ SocketServer::~SocketServer() {
     }
     if (epoll_fd_ >= 0) close(epoll_fd_);
     if (wake_fd_ >= 0) close(wake_fd_);
+    if (done_fd_ >= 0) close(done_fd_);
 }
 
 void SocketServer::start() {
+    jobs_thread_ = std::thread([this] { run_jobs(); });
     thread_ = std::thread([this] { run(); });
 }
 
@@ -188,15 +195,98 @@ void SocketServer::stop() {
         // The thread also checks the flag at its next timeout.
     }
     thread_.join();
+    // A command already running is finished (a policy half published is
+    // worse than a shutdown that waits for it); queued ones are dropped.
+    {
+        std::lock_guard lock(jobs_mutex_);
+        jobs_stopping_ = true;
+        jobs_.clear();
+    }
+    jobs_cv_.notify_all();
+    if (jobs_thread_.joinable()) jobs_thread_.join();
+}
+
+void SocketServer::run_jobs() {
+    for (;;) {
+        Job job;
+        {
+            std::unique_lock lock(jobs_mutex_);
+            jobs_cv_.wait(lock, [this] { return jobs_stopping_ || !jobs_.empty(); });
+            if (jobs_stopping_) return;
+            job = std::move(jobs_.front());
+            jobs_.pop_front();
+            running_serial_ = job.serial;
+        }
+        std::string response = table_.dispatch(job.request, job.peer);
+        {
+            std::lock_guard lock(jobs_mutex_);
+            running_serial_ = 0;
+            done_.push_back({job.fd, job.serial, std::move(response)});
+        }
+        const uint64_t one = 1;
+        if (write(done_fd_, &one, sizeof(one)) < 0) {
+            // The control thread also collects answers at its next timeout.
+        }
+    }
+}
+
+void SocketServer::collect_done() {
+    uint64_t count = 0;
+    if (read(done_fd_, &count, sizeof(count)) < 0) {
+        // Nothing signalled: collect anyway, the queue is the truth.
+    }
+    std::deque<Done> done;
+    {
+        std::lock_guard lock(jobs_mutex_);
+        done.swap(done_);
+    }
+    for (auto& d : done) {
+        auto it = conns_.find(d.fd);
+        // The client went away while its command ran: the command still
+        // took effect, nobody is left to tell.
+        if (it == conns_.end() || it->second.serial != d.serial) continue;
+        Connection& c = it->second;
+        c.busy = false;
+        c.out += d.response;
+        c.last_request_ms = now_ms();
+        answer_lines(d.fd, c);
+        if (c.eof && !c.busy) finish_input(c);
+        flush(d.fd, c);
+    }
+}
+
+void SocketServer::send_progress(int64_t now) {
+    uint64_t running = 0;
+    {
+        std::lock_guard lock(jobs_mutex_);
+        running = running_serial_;
+    }
+    std::vector<int> due;
+    for (auto& [fd, c] : conns_) {
+        if (!c.busy || !c.progress || c.closing || now < c.next_progress_ms) continue;
+        c.out += working_line(c.busy_id, c.busy_cmd, c.serial == running ? "running" : "queued", now - c.busy_since_ms);
+        c.next_progress_ms = now + kProgressIntervalMs;
+        due.push_back(fd);
+    }
+    for (const int fd : due) {
+        if (auto it = conns_.find(fd); it != conns_.end()) flush(fd, it->second);
+    }
 }
 
 void SocketServer::run() {
     epoll_event events[64];
     while (!stopping_) {
-        const int n = epoll_wait(epoll_fd_, events, 64, 1000);
+        // Interim lines are due every kProgressIntervalMs while a client waits.
+        bool waiting = false;
+        for (const auto& [fd, c] : conns_) waiting = waiting || (c.busy && c.progress);
+        const int n = epoll_wait(epoll_fd_, events, 64, waiting ? 100 : 1000);
         for (int i = 0; i < n; ++i) {
             const int fd = events[i].data.fd;
             if (fd == wake_fd_) continue;
+            if (fd == done_fd_) {
+                collect_done();
+                continue;
+            }
             if (fd == listen_fd_) {
                 accept_all();
                 continue;
@@ -214,9 +304,11 @@ void SocketServer::run() {
         // A connection that completes no request in time is closed, however
         // many bytes it drips: otherwise slow clients could hold every slot.
         const int64_t now = now_ms();
+        send_progress(now);
         std::vector<int> idle;
         for (const auto& [fd, c] : conns_) {
-            if (!c.closing && now - c.last_request_ms > limits_.idle_timeout_ms) idle.push_back(fd);
+            // A connection waiting for its command's answer is not idle.
+            if (!c.closing && !c.busy && now - c.last_request_ms > limits_.idle_timeout_ms) idle.push_back(fd);
         }
         for (const int fd : idle) {
             auto& c = conns_.at(fd);
@@ -287,6 +379,7 @@ void SocketServer::accept_all() {
         Connection c;
         c.peer = peer;
         c.last_request_ms = now_ms();
+        c.serial = next_serial_++;
         epoll_event ev{};
         ev.events = EPOLLIN;
         ev.data.fd = fd;
@@ -299,9 +392,9 @@ void SocketServer::accept_all() {
     }
 }
 
-void SocketServer::answer_lines(Connection& c) {
+void SocketServer::answer_lines(int fd, Connection& c) {
     size_t start = 0;
-    while (!c.closing) {
+    while (!c.closing && !c.busy) {
         const size_t nl = c.in.find('\n', std::max(start, c.scanned));
         if (nl == std::string::npos) break;
         std::string_view line(c.in.data() + start, nl - start);
@@ -314,8 +407,27 @@ void SocketServer::answer_lines(Connection& c) {
         }
         json id;
         auto req = parse_request(line, id);
-        c.out += req ? table_.dispatch(*req, c.peer) : error_response(id, req.error());
         c.last_request_ms = now_ms();
+        if (req && table_.runs_in_background(req->cmd)) {
+            // Answered when the job thread is done; later lines wait.
+            c.busy = true;
+            c.progress = req->progress;
+            c.busy_id = req->id;
+            c.busy_cmd = req->cmd;
+            c.busy_since_ms = c.last_request_ms;
+            c.next_progress_ms = c.last_request_ms + kProgressIntervalMs;
+            bool queued = false;
+            {
+                std::lock_guard lock(jobs_mutex_);
+                queued = running_serial_ != 0 || !jobs_.empty();
+                jobs_.push_back({fd, c.serial, std::move(*req), c.peer});
+            }
+            jobs_cv_.notify_one();
+            // The first interim line at once: the client learns that it may wait.
+            if (c.progress) c.out += working_line(c.busy_id, c.busy_cmd, queued ? "queued" : "running", 0);
+            break;
+        }
+        c.out += req ? table_.dispatch(*req, c.peer) : error_response(id, req.error());
     }
     const size_t before = c.in.size();
     if (c.closing) {
@@ -323,8 +435,16 @@ void SocketServer::answer_lines(Connection& c) {
     } else {
         c.in.erase(0, start);
     }
-    c.scanned = c.in.size();
+    // Lines left behind a busy request are still to be read.
+    c.scanned = c.busy ? 0 : c.in.size();
     buffered_ -= before - c.in.size();
+}
+
+void SocketServer::finish_input(Connection& c) {
+    if (!c.in.empty() && !c.closing) c.out += error_response(nullptr, "request ended without a newline");
+    buffered_ -= c.in.size();
+    c.in.clear();
+    c.closing = true;
 }
 
 void SocketServer::on_readable(int fd, Connection& c) {
@@ -343,8 +463,9 @@ void SocketServer::on_readable(int fd, Connection& c) {
             }
             c.in.append(buf, static_cast<size_t>(r));
             buffered_ += static_cast<size_t>(r);
-            answer_lines(c);
-            if (!c.closing && c.in.size() > limits_.max_request_bytes) {
+            answer_lines(fd, c);
+            if (!c.closing && c.in.size() > limits_.max_request_bytes &&
+                (!c.busy || c.in.find('\n') == std::string::npos)) {
                 // Without a newline in sight there is no way to find the next request.
                 c.out += error_response(nullptr, fmt::format("request longer than {} bytes without a newline; closing",
                                                              limits_.max_request_bytes));
@@ -355,11 +476,10 @@ void SocketServer::on_readable(int fd, Connection& c) {
             continue;
         }
         if (r == 0) {
-            // The client closed its side: answer a last request cut short, then close.
-            if (!c.in.empty() && !c.closing) {
-                c.out += error_response(nullptr, "request ended without a newline");
-            }
-            c.closing = true;
+            // The client closed its side: answer a last request cut short,
+            // then close; a command still running is answered first.
+            c.eof = true;
+            if (!c.busy) finish_input(c);
             break;
         }
         if (errno == EINTR) continue;
@@ -386,16 +506,18 @@ void SocketServer::flush(int fd, Connection& c) {
         close_connection(fd);
         return;
     }
-    if (c.out.empty() && c.closing) {
+    if (c.out.empty() && c.closing && !c.busy) {
         close_connection(fd);
         return;
     }
-    watch_output(fd, !c.out.empty());
+    // After the client's end of input only output is of interest (EPOLLIN
+    // would report the end again and again).
+    watch_output(fd, !c.out.empty(), !c.eof);
 }
 
-void SocketServer::watch_output(int fd, bool want) {
+void SocketServer::watch_output(int fd, bool want, bool input) {
     epoll_event ev{};
-    ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
+    ev.events = (input ? EPOLLIN : 0u) | (want ? EPOLLOUT : 0u);
     ev.data.fd = fd;
     epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
 }

@@ -12,6 +12,12 @@
 // it. One client can therefore never stall another, and nothing a client
 // sends reaches the packet path except through command handlers.
 //
+// Commands marked `background` (CommandSpec) run one after another on a
+// second thread; the connection that asked waits for its answer (its later
+// requests are answered after it, in order) while every other connection is
+// served as before. A client that asked for progress gets interim lines
+// meanwhile (protocol.hpp).
+//
 // Each connection's role (root, member of the socket's group, or neither)
 // is fixed at accept from the kernel's credentials; the command table
 // enforces what each role may do.
@@ -20,7 +26,10 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
 #include <map>
+#include <mutex>
 #include <memory>
 #include <string>
 #include <thread>
@@ -68,6 +77,26 @@ private:
         Peer peer;
         int64_t last_request_ms = 0;  // accept, or the last complete request
         bool closing = false;         // flush what is queued, then close
+        bool eof = false;             // the client has sent all it will send
+        uint64_t serial = 0;          // tells a reused fd from the connection that asked
+        // A background command this connection waits for.
+        bool busy = false;
+        bool progress = false;
+        json busy_id;
+        std::string busy_cmd;
+        int64_t busy_since_ms = 0;
+        int64_t next_progress_ms = 0;
+    };
+    struct Job {
+        int fd;
+        uint64_t serial;
+        Request request;
+        Peer peer;
+    };
+    struct Done {
+        int fd;
+        uint64_t serial;
+        std::string response;
     };
 
     SocketServer(std::string path, const CommandTable& table, ServerLimits limits)
@@ -77,10 +106,15 @@ private:
     // Why a new connection from this peer cannot be served now; empty when it can.
     std::string refusal(const Peer& peer) const;
     void on_readable(int fd, Connection& c);
-    void answer_lines(Connection& c);
+    void answer_lines(int fd, Connection& c);
+    // After the client's end of input: a last request cut short is answered.
+    void finish_input(Connection& c);
+    void run_jobs();
+    void collect_done();
+    void send_progress(int64_t now);
     void flush(int fd, Connection& c);
     void close_connection(int fd);
-    void watch_output(int fd, bool want);
+    void watch_output(int fd, bool want, bool input = true);
 
     std::string path_;
     const CommandTable& table_;
@@ -96,6 +130,18 @@ private:
     size_t buffered_ = 0;  // sum of every connection's `in`
     std::thread thread_;
     std::atomic<bool> stopping_{false};
+    uint64_t next_serial_ = 1;
+
+    // Background commands: queued by the control thread, run by jobs_thread_,
+    // answered back through done_ and done_fd_.
+    int done_fd_ = -1;
+    std::thread jobs_thread_;
+    std::mutex jobs_mutex_;
+    std::condition_variable jobs_cv_;
+    std::deque<Job> jobs_;
+    std::deque<Done> done_;
+    uint64_t running_serial_ = 0;  // the connection whose job runs now; 0: none
+    bool jobs_stopping_ = false;
 };
 
 }  // namespace sluice::control

@@ -114,8 +114,9 @@ std::string render(const std::string& request, const json& r) {
             for (const char* dir : {"upload", "download"}) {
                 if (!r["policy"].contains(dir)) continue;
                 const json& d = r["policy"][dir];
-                out += fmt::format("\n{:<20} {:>14} {:>10} {:>10} {:>8} {:>10} {:>10}  drops by reason ({})\n", "class", "rate now",
-                                   "sent pkts", "sent bytes", "queue", "delay p50", "delay p99", dir);
+                out += fmt::format("\n{:<20} {:>14} {:>10} {:>10} {:>8} {:>10} {:>10} {:>10} {:>10}  drops by reason ({})\n",
+                                   "class", "rate now", "sent pkts", "sent bytes", "queue", "delay p50", "delay p99",
+                                   "p50 10s", "p99 10s", dir);
                 for (const auto& c : d["classes"]) {
                     std::string drops;
                     if (c.contains("drops")) {
@@ -124,11 +125,13 @@ std::string render(const std::string& request, const json& r) {
                         }
                     }
                     const double bps = c.value("rate_bps", 0.0);
-                    out += fmt::format("{:<20} {:>14} {:>10} {:>10} {:>8} {:>8.2f}ms {:>8.2f}ms  {}\n", c.value("name", ""),
+                    out += fmt::format("{:<20} {:>14} {:>10} {:>10} {:>8} {:>8.2f}ms {:>8.2f}ms {:>8.2f}ms {:>8.2f}ms  {}\n",
+                                       c.value("name", ""),
                                        bps >= 1e6 ? fmt::format("{:.2f} Mbit/s", bps / 1e6) : fmt::format("{:.1f} kbit/s", bps / 1e3),
                                        human_count(c.value("sent_packets", 0ull)), human_count(c.value("sent_bytes", 0ull)),
                                        c.value("backlog_packets", 0u), c.value("delay_p50_us", 0.0) / 1000,
-                                       c.value("delay_p99_us", 0.0) / 1000, drops.empty() ? "-" : drops);
+                                       c.value("delay_p99_us", 0.0) / 1000, c.value("delay_recent_p50_us", 0.0) / 1000,
+                                       c.value("delay_recent_p99_us", 0.0) / 1000, drops.empty() ? "-" : drops);
                 }
                 if (d.contains("rules") && !d["rules"].empty()) {
                     out += fmt::format("{:<20} {:>10}   meters:", "rule", "hits");
@@ -144,7 +147,10 @@ std::string render(const std::string& request, const json& r) {
                 }
             }
         }
-        if (request == "stats reset") out += "\n(counters now start again from zero)\n";
+        if (request == "stats reset") {
+            out += fmt::format("\n(counters now start again from zero; not reset: {})\n",
+                               r.value("not_reset", std::string("-")));
+        }
         return out;
     }
     if (request == "log level") return fmt::format("log level is now {}\n", r.value("level", "?"));

@@ -62,7 +62,8 @@ std::string usage() {
     s += "\nOptions:\n"
          "  --socket PATH      control socket (default /run/sluice/sluiced.sock)\n"
          "  --json             print results as JSON, for scripts\n"
-         "  --timeout SECONDS  how long to wait for sluiced (default 5)\n"
+         "  --timeout SECONDS  how long to wait for sluiced (default 5); work sluiced\n"
+         "                     reports as under way (a big policy's load) is waited for\n"
          "  --help             this help; COMMAND --help for one command\n\n"
          "Exit codes: 0 done, 1 refused, 2 sluiced not reachable.\n";
     return s;
@@ -258,7 +259,22 @@ int main(int argc, char** argv) {
     auto client = sluice::control::ControlClient::connect(
         socket, std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)));
     if (!client) return fail(kUnreachable, client.error());
+    // Long work (a big policy's load) is waited for as long as sluiced says
+    // it is working on it; on a terminal, the wait is shown.
+    bool shown = false;
+    if (isatty(STDERR_FILENO)) {
+        (*client)->on_progress([&shown](const json& interim) {
+            const auto s = static_cast<double>(interim.value("elapsed_ms", int64_t{0})) / 1000;
+            if (s < 1) return;
+            std::fprintf(stderr, "\rsluicectl: sluiced is %s '%s' (%.0f s)\033[K",
+                         interim.value("state", "") == "queued" ? "queued behind other work for" : "working on",
+                         interim.value("working", "").c_str(), s);
+            std::fflush(stderr);
+            shown = true;
+        });
+    }
     auto resp = (*client)->call(request, args);
+    if (shown) std::fputs("\r\033[K", stderr);
     if (!resp) return fail(kUnreachable, resp.error());
     const json& r = *resp;
     if (verb == "call") {

@@ -87,11 +87,12 @@ std::string class_rows(const json& before, const json& after, double s) {
             const uint64_t d0 = drops_of(a), d1 = drops_of(c);
             rows.push_back({name, 8 * rate(a, c, "sent_bytes", s), rate(a, c, "sent_packets", s),
                             d1 >= d0 && s > 0 ? static_cast<double>(d1 - d0) / s : 0.0, c.value("backlog_packets", 0ull),
-                            c.value("delay_p99_us", 0.0) / 1000.0});
+                            // Recent, so that one old spike does not stay on screen.
+                            c.value("delay_recent_p99_us", c.value("delay_p99_us", 0.0)) / 1000.0});
         }
         std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) { return x.bps > y.bps; });
         out += fmt::format("\n{:<20} {:>14} {:>12} {:>11} {:>8} {:>10}  ({})\n", "CLASS", "RATE", "PPS", "DROPS/S",
-                           "QUEUE", "DELAY p99", dir);
+                           "QUEUE", "p99 10s", dir);
         for (const auto& r : rows) {
             out += fmt::format("{:<20} {:>14} {:>12} {:>11} {:>8} {:>8.2f}ms\n", r.name, si(r.bps, "bit/s"),
                                si(r.pps, "p/s"), si(r.drops, "p/s"), r.backlog, r.p99_ms);
@@ -180,7 +181,9 @@ json top_json(const json& before, const json& after, double s, const json& statu
                                 {"pps", rate(a, c, "sent_packets", s)},
                                 {"drops_per_s", d1 >= d0 && s > 0 ? static_cast<double>(d1 - d0) / s : 0.0},
                                 {"backlog_packets", c.value("backlog_packets", 0ull)},
-                                {"delay_p99_ms", c.value("delay_p99_us", 0.0) / 1000.0}});
+                                {"delay_p99_ms", c.value("delay_p99_us", 0.0) / 1000.0},
+                                {"delay_recent_p99_ms", c.value("delay_recent_p99_us", 0.0) / 1000.0},
+                                {"delay_recent_window_s", c.value("delay_recent_window_s", 0.0)}});
             }
             classes[dir] = list;
         }

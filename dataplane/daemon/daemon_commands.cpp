@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <memory>
+#include <string>
+#include <unordered_map>
 
 namespace sluice::dataplane {
 
@@ -57,8 +59,11 @@ json minus(const json& now, const json& base) {
     if (base.is_null()) return now;
     json out = now;
     for (auto& [key, value] : out.items()) {
-        // Gauges (what is queued now) are not counters: no baseline for them.
-        if (!base.contains(key) || key == "queued") continue;
+        // Gauges (what is queued now) and the delay figures are not
+        // counters: no baseline for them.
+        if (!base.contains(key) || key == "queued" || key.rfind("backlog_", 0) == 0 || key.rfind("delay_", 0) == 0) {
+            continue;
+        }
         if (value.is_number_unsigned() && base[key].is_number_unsigned()) {
             const auto a = value.get<uint64_t>(), b = base[key].get<uint64_t>();
             value = a >= b ? a - b : 0;
@@ -68,6 +73,36 @@ json minus(const json& now, const json& base) {
     }
     return out;
 }
+
+// The policy's counters (`stats policy`) less a baseline, matched by
+// direction and by class, rule and meter name: a class added since the
+// reset counts from its start.
+json policy_minus(const json& now, const json& base) {
+    if (base.is_null()) return now;
+    json out = now;
+    for (auto& [dir, d] : out.items()) {
+        if (!base.contains(dir)) continue;
+        const json& b = base[dir];
+        for (const char* family : {"classes", "rules", "meters"}) {
+            if (!d.contains(family) || !b.contains(family)) continue;
+            std::unordered_map<std::string, const json*> before;
+            for (const auto& e : b[family]) before[e.value("name", "")] = &e;
+            for (auto& e : d[family]) {
+                if (const auto it = before.find(e.value("name", "")); it != before.end()) e = minus(e, *it->second);
+            }
+        }
+        if (d.contains("unmatched") && b.contains("unmatched")) {
+            const auto a = d["unmatched"].get<uint64_t>(), z = b["unmatched"].get<uint64_t>();
+            d["unmatched"] = a >= z ? a - z : 0;
+        }
+    }
+    return out;
+}
+
+// What `stats reset` cannot start again, said in its answer and the docs.
+constexpr const char* kNotReset =
+    "queueing delay p50/p99 (lifetime figures) and the backlogs (gauges); Prometheus and telemetry counters keep "
+    "counting from the start, as counters must";
 
 }  // namespace
 
@@ -113,12 +148,29 @@ void register_daemon_commands(control::CommandTable& table, const DaemonView& vi
         return out;
     }});
 
+    // Per class, rule and meter, with a policy; the same zero point.
+    auto policy_baseline = std::make_shared<json>();
+    table.add("stats policy", {"counters per class, rule and meter", false,
+                               [&view, policy_baseline](const json&, const control::Peer&) -> Result<json> {
+        if (view.policy == nullptr || !view.policy->loaded()) {
+            return Error{"no policy is loaded (start sluiced with --policy FILE)"};
+        }
+        return policy_minus(view.policy->counters(), *policy_baseline);
+    }});
+
+    // Every counter family moves its zero point together: directions,
+    // ports, and (with a policy) classes, rules, meters and unmatched.
     table.add("stats reset", {"start the counters from zero", true,
-                              [snapshot, baseline](const json&, const control::Peer&) -> Result<json> {
+                              [snapshot, baseline, policy_baseline, &view](const json&, const control::Peer&) -> Result<json> {
         *baseline = snapshot();
         json out = *baseline;
         for (auto& d : out["directions"]) d = minus(d, d);
         for (auto& p : out["ports"]) p = minus(p, p);
+        if (view.policy != nullptr && view.policy->loaded()) {
+            *policy_baseline = view.policy->counters();
+            out["policy"] = policy_minus(*policy_baseline, *policy_baseline);
+        }
+        out["not_reset"] = kNotReset;
         return out;
     }});
 

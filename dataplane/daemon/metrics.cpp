@@ -87,6 +87,11 @@ int telemetry_classes(const char*, const char*, rte_tel_data* d) {
             rte_tel_data_add_dict_u64(d, (p + "sent_packets").c_str(), k.value("sent_packets", 0ull));
             rte_tel_data_add_dict_u64(d, (p + "sent_bytes").c_str(), k.value("sent_bytes", 0ull));
             rte_tel_data_add_dict_u64(d, (p + "backlog_packets").c_str(), k.value("backlog_packets", 0ull));
+            // Delays in whole microseconds: over the lifetime and the last 10-15 s.
+            rte_tel_data_add_dict_u64(d, (p + "delay_p99_us").c_str(),
+                                      static_cast<uint64_t>(k.value("delay_p99_us", 0.0)));
+            rte_tel_data_add_dict_u64(d, (p + "delay_recent_p99_us").c_str(),
+                                      static_cast<uint64_t>(k.value("delay_recent_p99_us", 0.0)));
         }
     }
     return 0;
@@ -194,6 +199,19 @@ std::string prometheus_text(const DaemonView& view) {
                 for (const auto& [q, key] : {std::pair{"0.5", "delay_p50_us"}, std::pair{"0.99", "delay_p99_us"}}) {
                     out += fmt::format("sluice_class_delay_seconds{{direction=\"{}\",class=\"{}\",quantile=\"{}\"}} {}\n",
                                        label(dir), label(k.value("name", "")), q, k.value(key, 0.0) / 1e6);
+                }
+            }
+        }
+        header(out, {"sluice_class_recent_delay_seconds", "gauge",
+                     "queueing delay of packets that departed in the last 10-15 s, by quantile (0 when none did)"});
+        for (const auto& [dir, d] : c.items()) {
+            for (const auto& k : d["classes"]) {
+                if (!k.contains("delay_recent_p50_us")) continue;
+                for (const auto& [q, key] :
+                     {std::pair{"0.5", "delay_recent_p50_us"}, std::pair{"0.99", "delay_recent_p99_us"}}) {
+                    out += fmt::format(
+                        "sluice_class_recent_delay_seconds{{direction=\"{}\",class=\"{}\",quantile=\"{}\"}} {}\n",
+                        label(dir), label(k.value("name", "")), q, k.value(key, 0.0) / 1e6);
                 }
             }
         }

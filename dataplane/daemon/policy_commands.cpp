@@ -13,7 +13,8 @@ namespace {
 
 json report_json(const LoadReport& r) {
     return json{{"file", r.file}, {"reload_file", r.reload_file}, {"checksum", r.checksum}, {"warnings", r.warnings},
-                {"messages", r.messages}, {"class_changes", r.tree_changes}, {"applied_in_ms", r.publish_ms}};
+                {"messages", r.messages}, {"class_changes", r.tree_changes}, {"applied_in_ms", r.publish_ms},
+                {"checked_in_ms", r.check_ms}, {"compiled_in_ms", r.compile_ms}, {"switched_in_ms", r.locked_ms}};
 }
 
 Result<bool> only_keys(const json& args, std::initializer_list<const char*> keys, const char* cmd) {
@@ -117,20 +118,33 @@ Result<policy::FileSpot> save_spot(const json& args, const control::Peer& peer, 
     return dir.spot(*file);
 }
 
+// A policy published without a shaper would classify and count but shape
+// nothing: refused, rather than answered "applied".
+constexpr const char* kNoShaper =
+    "policy refused: sluiced was started without --policy, so it forwards without a shaper, and its shapers are "
+    "built only at start, from the policy it starts with; restart sluiced with --policy FILE ('sluicectl policy "
+    "check FILE' validates a file meanwhile)";
+
 void log_report(const char* what, const LoadReport& r) {
-    spdlog::info("policy {} {} (checksum {}, {} warnings, workers switched in {:.2f} ms)", what, r.file, r.checksum,
-                 r.warnings, r.publish_ms);
+    spdlog::info("policy {} {} (checksum {}, {} warnings; checked in {:.0f} ms, rules compiled in {:.0f} ms, "
+                 "switched over in {:.1f} ms, workers switched in {:.2f} ms)",
+                 what, r.file, r.checksum, r.warnings, r.check_ms, r.compile_ms, r.locked_ms, r.publish_ms);
     for (const auto& c : r.tree_changes) spdlog::info("{}", c);
     for (const auto& m : r.messages) spdlog::warn("{}", m);
 }
 
 }  // namespace
 
+// Loads, edits, checks, diffs and saves run in the background (see
+// CommandSpec::background): each parses and checks a whole policy, which
+// takes seconds at 100,000 rules, and a save waits for the disk. They use
+// the runtime, which is safe from any thread, and nothing else.
 void register_policy_commands(control::CommandTable& table, PolicyRuntime& runtime,
                               const policy::PolicyDirectory& policy_dir) {
     table.add("policy load", {"apply a policy: a file ('file') or its text ('text', 'name')", true,
                               [&runtime, &policy_dir](const json& args, const control::Peer& peer) -> Result<json> {
         if (auto k = only_keys(args, {"file", "text", "name"}, "policy load"); !k) return Error{k.error()};
+        if (!runtime.shapes()) return Error{kNoShaper};
         auto source = source_of(args, peer, policy_dir, runtime, false);
         if (!source) return Error{fmt::format("policy refused; the running policy stays: {}", source.error())};
         auto r = runtime.load(*source);
@@ -140,7 +154,7 @@ void register_policy_commands(control::CommandTable& table, PolicyRuntime& runti
         }
         log_report("loaded", *r);
         return report_json(*r);
-    }});
+    }, control::Access::member, /*background=*/true});
     table.add("policy reload", {"load the running policy's file again", true,
                                 [&runtime](const json& args, const control::Peer&) -> Result<json> {
         if (auto k = only_keys(args, {}, "policy reload"); !k) return Error{k.error()};
@@ -151,13 +165,13 @@ void register_policy_commands(control::CommandTable& table, PolicyRuntime& runti
         }
         log_report("reloaded", *r);
         return report_json(*r);
-    }});
+    }, control::Access::member, /*background=*/true});
     table.add("set class", {"change a class's rate, ceil, burst, cburst, priority or weight live", true,
                             [&runtime](const json& args, const control::Peer&) -> Result<json> {
         auto r = runtime.set_class(args);
         if (r) spdlog::info("class {} changed: {}", (*r)["class"].get<std::string>(), (*r)["applied"].dump());
         return r;
-    }});
+    }, control::Access::member, /*background=*/true});
     for (const char* op : {"rule add", "rule del", "rule move", "meter set"}) {
         table.add(op, {"edit the running rules or meters (checked as a policy file is)", true,
                        [&runtime, op](const json& args, const control::Peer&) -> Result<json> {
@@ -165,7 +179,7 @@ void register_policy_commands(control::CommandTable& table, PolicyRuntime& runti
             if (r) spdlog::info("{}: rules now {}", op, (*r)["rules"].dump());
             else spdlog::warn("{}", r.error());
             return r;
-        }});
+        }, control::Access::member, /*background=*/true});
     }
     table.add("policy save", {"write the running policy to its file (or another), atomically", true,
                               [&runtime, &policy_dir](const json& args, const control::Peer& peer) -> Result<json> {
@@ -176,14 +190,14 @@ void register_policy_commands(control::CommandTable& table, PolicyRuntime& runti
         auto r = runtime.save(*spot, running_file);
         if (r) spdlog::info("policy saved to {}", (*r)["file"].get<std::string>());
         return r;
-    }});
+    }, control::Access::member, /*background=*/true});
     table.add("policy diff", {"what differs between the running policy and a file (default: its own) or a text", false,
                               [&runtime, &policy_dir](const json& args, const control::Peer& peer) -> Result<json> {
         if (auto k = only_keys(args, {"file", "text", "name"}, "policy diff"); !k) return Error{k.error()};
         auto source = source_of(args, peer, policy_dir, runtime, true);
         if (!source) return Error{source.error()};
         return runtime.diff(*source);
-    }});
+    }, control::Access::member, /*background=*/true});
     table.add("policy check", {"validate a policy (a file or its text) without applying it", false,
                                [&runtime, &policy_dir](const json& args, const control::Peer& peer) -> Result<json> {
         if (auto k = only_keys(args, {"file", "text", "name"}, "policy check"); !k) return Error{k.error()};
@@ -192,7 +206,7 @@ void register_policy_commands(control::CommandTable& table, PolicyRuntime& runti
         auto r = check_policy(*source);
         if (!r) return Error{r.error()};
         return json{{"file", source->name}, {"valid", true}, {"messages", *r}};
-    }});
+    }, control::Access::member, /*background=*/true});
     table.add("show classes", {"the class tree of each direction", false,
                                [&runtime](const json&, const control::Peer&) -> Result<json> {
         if (!runtime.loaded()) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
@@ -206,11 +220,8 @@ void register_policy_commands(control::CommandTable& table, PolicyRuntime& runti
         if (!runtime.loaded()) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
         return json{{"meters", runtime.meters()}};
     }});
-    table.add("stats policy", {"counters per class, rule and meter", false,
-                               [&runtime](const json&, const control::Peer&) -> Result<json> {
-        if (!runtime.loaded()) return Error{"no policy is loaded (start sluiced with --policy FILE)"};
-        return runtime.counters();
-    }});
+    // "stats policy" is the daemon's (daemon_commands.cpp): it shares the
+    // zero point that "stats reset" moves.
 }
 
 }  // namespace sluice::dataplane

@@ -3,21 +3,28 @@
 // the compiled policy for `show` and statistics. A file that does not load
 // changes nothing: the running policy and tables stay as they were.
 //
-// Used from the control socket's thread and from the main thread (SIGHUP);
-// one mutex orders them. None of it is on the packet path.
+// Used from the control socket's thread, its background thread (loads and
+// edits, see CommandSpec::background) and the main thread (SIGHUP); one
+// mutex orders them. A load parses, checks and compiles its rules before it
+// takes the mutex (seconds for 100,000 rules), so `status`, `show` and
+// `stats` are answered meanwhile; only the switch-over holds it. None of it
+// is on the packet path.
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
 
+#include "classifier/policy_spec.hpp"
 #include "classifier/table_publisher.hpp"
 #include "dataplane/daemon/change_channel.hpp"
 #include "shaper/policy_classes.hpp"
 #include "shaper/scheduler.hpp"
+#include "control/policy/loader.hpp"
 #include "control/policy/policy.hpp"
 #include "control/policy/policy_file.hpp"
 #include "control/server/protocol.hpp"
@@ -41,6 +48,12 @@ struct LoadReport {
     size_t warnings = 0;
     std::vector<std::string> messages;  // warnings and notes, formatted
     double publish_ms = 0;       // until every worker had moved to the new tables
+    // Where a load's time went: reading and checking the policy, compiling
+    // its rules (rte_acl), both without the lock; then the switch-over
+    // under it (publish_ms is part of that).
+    double check_ms = 0;
+    double compile_ms = 0;
+    double locked_ms = 0;
     std::vector<std::string> tree_changes;  // per direction whose class tree changed
 };
 
@@ -63,6 +76,9 @@ public:
     // the ids stable across reloads (see shaper::plan_tree_change).
     void set_schedulers(const shaper::Scheduler* upload, const shaper::Scheduler* download);
     void set_channels(ChangeChannel* upload, ChangeChannel* download);
+    // Whether a scheduler runs: sluiced builds its shapers at start, from
+    // the policy it starts with; without one it forwards unshaped.
+    bool shapes() const;
 
     // Live edits. Each is applied to a copy of the running policy, written
     // out as `policy save` would write it with the operator's own values in
@@ -98,13 +114,36 @@ public:
     std::string checksum() const;
 
     // Per-class, per-rule and per-meter counters of the running tables, by name.
+    // A leaf's queueing delay comes twice: p50/p99 over its lifetime and
+    // over a recent window (the last 10-15 s, from sample_delays()).
     control::json counters() const;
+    // Keeps a copy of each leaf's delay histogram every kDelaySampleSeconds
+    // (sluiced's main thread calls it), so that counters() can tell what
+    // departed in the last 10-15 s from what departed before.
+    void sample_delays();
+    static constexpr int kDelaySampleSeconds = 5;
+    // Leaves per direction whose recent delays are followed (3 histograms
+    // of 800 bytes each); busier trees get lifetime figures beyond that.
+    static constexpr size_t kMaxDelayWindows = 16384;
     control::json classes() const;
     control::json rules() const;
     control::json meters() const;
 
 private:
-    Result<LoadReport> load_locked(const PolicySource& source);
+    // What a load does before it takes the lock: parse and check the
+    // source, then build the classifier's spec and compile its rules.
+    struct Compiled {
+        classifier::PolicySpec spec;
+        std::shared_ptr<const classifier::RuleSet> rules;
+    };
+    struct Prepared {
+        policy::LoadResult result;
+        Result<Compiled> compiled = Error{"not compiled"};
+        double check_ms = 0, compile_ms = 0;
+    };
+    static Result<Compiled> compile(const policy::Policy& p);
+    static Prepared prepare(const PolicySource& source);
+    Result<LoadReport> load_locked(const PolicySource& source, Prepared& prepared);
     // Compiles and publishes `next`'s classifier tables and makes it the
     // running policy; returns how long the workers took to switch. Where
     // `next`'s class tree differs from a running scheduler's, the scheduler
@@ -114,11 +153,11 @@ private:
     // direction that changed. `classes_only`: `next` differs from the
     // running policy in class numbers only (same classes, rules, meters and
     // marks), so the classifier's tables stay unless the plan adds or
-    // removes a class.
+    // removes a class. `compiled`, when given, is `next`'s (see compile()).
     Result<double> publish_locked(std::shared_ptr<const policy::Policy> next,
                                   std::vector<std::string>* notes = nullptr,
                                   std::vector<std::string>* tree_changes = nullptr,
-                                  bool classes_only = false);
+                                  bool classes_only = false, Compiled* compiled = nullptr);
 
     mutable std::mutex mutex_;
     classifier::TablePublisher& publisher_;
@@ -145,6 +184,15 @@ private:
     shaper::IdSupply id_supply_[2];
     std::string path_;
     std::string checksum_;
+
+    // Per direction and scheduler id: the last three samples of a leaf's
+    // delay histogram, oldest first (see sample_delays()).
+    struct DelaySamples {
+        std::array<shaper::DelayHistogram, 3> at{};
+        std::array<std::chrono::steady_clock::time_point, 3> when{};
+        size_t count = 0;
+    };
+    std::unordered_map<uint32_t, DelaySamples> delay_samples_[2];
 };
 
 // Validates a policy without touching anything: "file:line:col: ..." lines

@@ -47,14 +47,6 @@ void setup_logging(const std::string& level) {
     spdlog::set_level(spdlog::level::from_str(level));
 }
 
-// Enough buffers for every ring and queue that can hold one at once: both
-// ports' rx and tx rings, both directions' egress stages, and the per-lcore
-// caches and bursts in flight.
-unsigned pool_size(const dp::DaemonOptions& o, unsigned lcores) {
-    return 2 * (o.rx_descriptors + o.tx_descriptors + o.egress_queue_packets) + 4 * o.burst * lcores +
-           256 * lcores;
-}
-
 int run(const dp::DaemonOptions& o) {
     // Signals are taken synchronously by the control thread. Blocking them
     // before the EAL starts its threads makes every thread inherit the mask.
@@ -84,6 +76,14 @@ int run(const dp::DaemonOptions& o) {
                              o.no_huge_memory_mb);
     }
     spdlog::info("memory: {}", memory);
+    if (!hugepages) {
+        // Said before the EAL starts, naming the option, rather than as a
+        // failed allocation later.
+        if (const std::string why = dp::memory_shortfall(o, dp::lcore_count(o)); !why.empty()) {
+            spdlog::error("{}", why);
+            return 1;
+        }
+    }
 
     // One daemon per port and per control socket, settled before the EAL
     // probes a port: a refused daemon must not touch a running one's ports.
@@ -105,10 +105,12 @@ int run(const dp::DaemonOptions& o) {
         return 1;
     }
 
-    auto pool = dp::make_packet_pool("sluice_pkts", pool_size(o, rte_lcore_count()),
+    auto pool = dp::make_packet_pool("sluice_pkts", dp::packet_pool_size(o, rte_lcore_count()),
                                      static_cast<int>(rte_socket_id()));
     if (!pool) {
-        spdlog::error("{}", pool.error());
+        // Without hugepages the EAL has --memory and no more.
+        const std::string why = hugepages ? std::string() : dp::memory_shortfall(o, rte_lcore_count());
+        spdlog::error("{}{}", pool.error(), why.empty() ? "" : "; " + why);
         return 1;
     }
     const auto rxd = static_cast<uint16_t>(o.rx_descriptors);
@@ -281,7 +283,15 @@ int run(const dp::DaemonOptions& o) {
     spdlog::info("bridging {} <-> {}; SIGINT or SIGTERM stops", (*lan)->name(), (*wan)->name());
     dp::notify_ready(fmt::format("bridging {} <-> {}", (*lan)->name(), (*wan)->name()));
 
-    const timespec tick{static_cast<time_t>(o.stats_interval_s ? o.stats_interval_s : 3600), 0};
+    // The main thread wakes every few seconds to sample the classes' delay
+    // histograms (the recent window of `stats`), and logs the counters
+    // every --stats-interval.
+    const int tick_s = o.stats_interval_s != 0 && o.stats_interval_s < dp::PolicyRuntime::kDelaySampleSeconds
+                           ? static_cast<int>(o.stats_interval_s)
+                           : dp::PolicyRuntime::kDelaySampleSeconds;
+    const timespec tick{static_cast<time_t>(tick_s), 0};
+    auto last_stats = std::chrono::steady_clock::now();
+    auto last_sample = last_stats;
     for (;;) {
         const int sig = sigtimedwait(&signals, nullptr, &tick);
         if (sig == SIGINT || sig == SIGTERM) {
@@ -302,7 +312,14 @@ int run(const dp::DaemonOptions& o) {
             dp::notify_ready(r ? "policy reloaded" : "policy reload refused; the running policy stays");
             continue;
         }
-        if (sig < 0 && o.stats_interval_s != 0) {
+        if (std::chrono::steady_clock::now() - last_sample >=
+            std::chrono::seconds(dp::PolicyRuntime::kDelaySampleSeconds) - std::chrono::milliseconds(100)) {
+            last_sample = std::chrono::steady_clock::now();
+            policy.sample_delays();
+        }
+        if (o.stats_interval_s != 0 &&
+            std::chrono::steady_clock::now() - last_stats >= std::chrono::seconds(o.stats_interval_s)) {
+            last_stats = std::chrono::steady_clock::now();
             spdlog::info("{}", dp::format_counters(upload.name(), upload.counters()));
             spdlog::info("{}", dp::format_counters(download.name(), download.counters()));
         }

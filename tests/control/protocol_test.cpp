@@ -38,6 +38,7 @@ TEST_CASE("each malformed request gets a message that says what to send instead"
         {R"({"id":6,"cmd":7})", "'cmd' must be a string, not number", 6},
         {R"({"id":8,"cmd":"status","args":[]})", "'args' must be an object, not array", 8},
         {R"({"id":9,"cmd":"status","arg":{}})", "unknown request field 'arg'", 9},
+        {R"({"id":10,"cmd":"status","progress":"yes"})", "'progress' must be true or false", 10},
     };
     for (const auto& c : cases) {
         INFO(c.line);
@@ -47,6 +48,26 @@ TEST_CASE("each malformed request gets a message that says what to send instead"
         CHECK(r.error().find(c.message_part) != std::string::npos);
         CHECK(id == c.id);
     }
+}
+
+TEST_CASE("a request may ask for progress; interim lines are told apart from responses") {
+    json id;
+    auto asked = parse_request(R"({"id":1,"cmd":"policy load","progress":true})", id);
+    REQUIRE(asked.ok());
+    CHECK(asked->progress);
+    auto plain = parse_request(R"({"id":1,"cmd":"policy load"})", id);
+    REQUIRE(plain.ok());
+    CHECK_FALSE(plain->progress);
+    const std::string line = working_line(1, "policy load", "running", 2000);
+    CHECK(line.back() == '\n');
+    const json j = json::parse(line);
+    CHECK(j["id"] == 1);
+    CHECK(j["working"] == "policy load");
+    CHECK(j["elapsed_ms"] == 2000);
+    CHECK(j["deadline_ms"] == kProgressDeadlineMs);
+    CHECK(is_working_line(j));
+    CHECK_FALSE(is_working_line(json::parse(ok_response(1, json::object()))));
+    CHECK_FALSE(is_working_line(json::parse(error_response(1, "no"))));
 }
 
 TEST_CASE("responses are one line of JSON echoing the id") {

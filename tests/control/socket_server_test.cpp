@@ -11,9 +11,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -378,4 +381,102 @@ TEST_CASE("a socket is bound in a private directory, so a planted symlink cannot
     CHECK((st.st_mode & 0777) == 0600);
     s->reset();
     std::filesystem::remove_all(dir);
+}
+
+// A command marked `background` (a big policy's load takes seconds) runs
+// beside the control thread: other clients are answered meanwhile, the
+// asking connection's later requests are answered after it, in order, and
+// a client that asked for progress gets interim lines whose deadline lets
+// it wait past its own timeout.
+TEST_CASE("a background command does not hold up other clients, and its client may wait past its timeout") {
+    Fixture f("background");
+    std::atomic<int> slow_runs{0};
+    f.table.add("slow", {"", true, [&slow_runs](const json& a, const Peer&) -> sluice::Result<json> {
+        std::this_thread::sleep_for(std::chrono::milliseconds(a.value("ms", 2500)));
+        return json{{"slept", ++slow_runs}};
+    }, Access::member, /*background=*/true});
+
+    SECTION("other connections are answered while it runs") {
+        std::optional<sluice::Result<json>> answer;
+        std::vector<json> interim;
+        std::thread asker([&] {
+            // A timeout shorter than the command: only the interim lines keep it waiting.
+            auto c = ControlClient::connect(f.path, 1s);
+            REQUIRE(c.ok());
+            (*c)->on_progress([&](const json& j) { interim.push_back(j); });
+            answer = (*c)->call("slow");
+        });
+        std::this_thread::sleep_for(100ms);
+        auto other = f.client();
+        int64_t slowest_ms = 0;
+        for (int i = 0; i < 10; ++i) {
+            const auto t0 = std::chrono::steady_clock::now();
+            CHECK(send_line(*other, "{\"id\":1,\"cmd\":\"get value\"}\n")["result"]["value"] == 42);
+            slowest_ms = std::max<int64_t>(
+                slowest_ms,
+                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count());
+            std::this_thread::sleep_for(100ms);
+        }
+        CHECK(slow_runs == 0);  // every answer above came while it ran
+        CHECK(slowest_ms < 500);
+        asker.join();
+        REQUIRE(answer.has_value());
+        REQUIRE(answer->ok());
+        CHECK((**answer)["ok"] == true);
+        CHECK((**answer)["result"]["slept"] == 1);
+        REQUIRE(interim.size() >= 2);  // one at once, then one a second
+        CHECK(interim[0]["working"] == "slow");
+        CHECK(interim[0]["state"] == "running");
+        CHECK(interim[0]["deadline_ms"].get<int64_t>() >= kProgressIntervalMs);
+        CHECK(interim.back()["elapsed_ms"].get<int64_t>() >= 1000);
+    }
+    SECTION("without progress a client gets the response alone; pipelined requests keep their order") {
+        auto c = f.client();
+        REQUIRE(c->send_raw("{\"id\":1,\"cmd\":\"slow\",\"args\":{\"ms\":300}}\n{\"id\":2,\"cmd\":\"get value\"}\n"
+                            "{\"id\":3,\"cmd\":\"slow\",\"args\":{\"ms\":10}}\n{\"id\":4,\"cmd\":\"get value\"}\n")
+                    .ok());
+        for (int id = 1; id <= 4; ++id) {
+            auto line = c->read_line();
+            REQUIRE(line.ok());
+            const json r = json::parse(*line);
+            CHECK(r["id"] == id);
+            CHECK(r["ok"] == true);
+        }
+    }
+    SECTION("a client that closes its side after asking still gets the answer") {
+        auto c = f.client();
+        REQUIRE(c->send_raw("{\"id\":7,\"cmd\":\"slow\",\"args\":{\"ms\":300},\"progress\":true}\n").ok());
+        // ControlClient has no half-close; the raw fd is not reachable, so a
+        // second, plain socket does it.
+        const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        sockaddr_un a{};
+        a.sun_family = AF_UNIX;
+        std::strncpy(a.sun_path, f.path.c_str(), sizeof(a.sun_path) - 1);
+        REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+        const std::string req = "{\"id\":8,\"cmd\":\"slow\",\"args\":{\"ms\":300}}\n";
+        REQUIRE(write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
+        shutdown(fd, SHUT_WR);
+        std::string got;
+        char buf[4096];
+        for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) got.append(buf, static_cast<size_t>(n));
+        close(fd);
+        const json r = json::parse(got.substr(0, got.find('\n')));
+        CHECK(r["id"] == 8);
+        CHECK(r["ok"] == true);
+        // The first connection's interim line, then its answer.
+        auto first = c->read_line();
+        REQUIRE(first.ok());
+        CHECK(is_working_line(json::parse(*first)));
+        for (;;) {
+            auto line = c->read_line();
+            REQUIRE(line.ok());
+            const json j = json::parse(*line);
+            if (is_working_line(j)) continue;
+            CHECK(j["id"] == 7);
+            CHECK(j["ok"] == true);
+            break;
+        }
+    }
+    // Stopping while a command runs waits for it rather than cut it short.
+    f.server->stop();
 }

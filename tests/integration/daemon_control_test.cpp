@@ -14,6 +14,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <atomic>
+#include <optional>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -149,6 +151,29 @@ TEST_CASE("sluicectl, Prometheus and DPDK telemetry see a live daemon's counters
         CHECK(metric(resp, "sluice_direction_dropped_packets_total{direction=\"download\",reason=\"malformed\"}") == 0);
         CHECK(http_get(port, "/other").rfind("HTTP/1.1 404", 0) == 0);
     }
+    SECTION("a policy load is refused, saying why, since no shaper was built at start") {
+        // Answering "applied" would list classes that shape nothing.
+        auto c = control::ControlClient::connect(sock, 5s);
+        REQUIRE(c.ok());
+        std::ifstream in(std::string(SLUICE_SOURCE_DIR) + "/configs/home.toml");
+        const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        auto r = (*c)->call("policy load", {{"text", text}, {"name", "home.toml"}});
+        REQUIRE(r.ok());
+        CHECK((*r)["ok"] == false);
+        const std::string error = (*r).value("error", "");
+        CHECK(error.find("started without --policy") != std::string::npos);
+        CHECK(error.find("restart sluiced with --policy FILE") != std::string::npos);
+        auto classes = (*c)->call("show classes");
+        REQUIRE(classes.ok());
+        CHECK((*classes)["ok"] == false);  // still no policy
+        auto status = (*c)->call("status");
+        REQUIRE(status.ok());
+        CHECK((*status)["result"]["policy"].is_null());
+        std::string out;
+        CHECK(run_sluicectl({"--socket", sock, "policy", "load", std::string(SLUICE_SOURCE_DIR) + "/configs/home.toml"},
+                            &out) == 1);
+        CHECK(out.find("started without --policy") != std::string::npos);
+    }
     SECTION("DPDK telemetry") {
         const json t = telemetry("/var/run/dpdk/" + tag + "/dpdk_telemetry.v2", "/sluice/stats");
         CHECK(t["/sluice/stats"]["upload_tx_packets"].get<uint64_t>() > 0);
@@ -226,6 +251,73 @@ TEST_CASE("an inner class's sent packets and bytes in `stats policy` are the sum
     const std::string root = stats[0]["name"].get<std::string>();
     const std::string text = http_get(port, "/metrics");
     CHECK(metric(text, "sluice_class_sent_bytes_total{direction=\"upload\",class=\"" + root + "\"}") ==
+          stats[0]["sent_bytes"].get<long long>());
+
+    // The root's sums agree with the direction's and the ports' counters:
+    // what the root sent is what the upload direction and the wan port sent.
+    auto totals = (*c)->call("stats");
+    REQUIRE(totals.ok());
+    const json& upload = (*totals)["result"]["directions"][0];
+    CHECK(upload["rx_packets"].get<uint64_t>() == frames.size());
+    CHECK(upload["tx_packets"] == stats[0]["sent_packets"]);
+    CHECK((*totals)["result"]["ports"][1]["tx_packets"] == stats[0]["sent_packets"]);
+    CHECK((*totals)["result"]["ports"][0]["rx_packets"].get<uint64_t>() == frames.size());
+
+    // Delays come over the lifetime and over the last 10-15 s: once the
+    // stream is that long gone, the recent figures are empty while the
+    // lifetime ones keep what happened.
+    bool recent_empty = false;
+    json leaves;
+    for (int i = 0; i < 60 && !recent_empty; ++i) {
+        auto r = (*c)->call("stats policy");
+        REQUIRE(r.ok());
+        leaves = (*r)["result"]["upload"]["classes"];
+        recent_empty = true;
+        for (const auto& k : leaves) {
+            if (k.value("delay_samples", uint64_t{0}) == 0) continue;
+            recent_empty = recent_empty && k["delay_recent_window_s"].get<double>() >= 10.0 &&
+                           k["delay_recent_samples"] == 0 && k["delay_recent_p99_us"] == 0.0;
+        }
+        if (!recent_empty) std::this_thread::sleep_for(500ms);
+    }
+    INFO(leaves.dump());
+    CHECK(recent_empty);
+    uint64_t lifetime_samples = 0;
+    for (const auto& k : leaves) lifetime_samples += k.value("delay_samples", uint64_t{0});
+    CHECK(lifetime_samples > 0);
+    CHECK(http_get(port, "/metrics").find("sluice_class_recent_delay_seconds{direction=\"upload\"") != std::string::npos);
+
+    // `stats reset` starts every family from zero: classes, rules, meters
+    // and the unmatched count as well as directions and ports; it says what
+    // it cannot reset. Prometheus keeps counting from the start.
+    auto before_reset = (*c)->call("stats policy");
+    REQUIRE(before_reset.ok());
+    uint64_t hits = 0;
+    for (const auto& r : (*before_reset)["result"]["upload"]["rules"]) hits += r["hits"].get<uint64_t>();
+    hits += (*before_reset)["result"]["upload"]["unmatched"].get<uint64_t>();
+    CHECK(hits == frames.size());  // every frame matched a rule or none
+    auto reset = (*c)->call("stats reset");
+    REQUIRE(reset.ok());
+    CHECK((*reset)["result"]["not_reset"].get<std::string>().find("delay") != std::string::npos);
+    auto after = (*c)->call("stats policy");
+    REQUIRE(after.ok());
+    for (const char* d : {"upload", "download"}) {
+        const json& p = (*after)["result"][d];
+        for (const auto& k : p["classes"]) {
+            INFO(d << " class " << k["name"]);
+            CHECK(k["classified_packets"] == 0);
+            CHECK(k["classified_bytes"] == 0);
+            CHECK(k.value("sent_packets", uint64_t{0}) == 0);
+            CHECK(k.value("sent_bytes", uint64_t{0}) == 0);
+            if (k.contains("drops")) {
+                for (const auto& [reason, n] : k["drops"].items()) CHECK(n == 0);
+            }
+        }
+        for (const auto& r : p["rules"]) CHECK(r["hits"] == 0);
+        for (const auto& m : p["meters"]) CHECK(m["green"].get<uint64_t>() + m["yellow"].get<uint64_t>() + m["red"].get<uint64_t>() == 0);
+        CHECK(p["unmatched"] == 0);
+    }
+    CHECK(metric(http_get(port, "/metrics"), "sluice_class_sent_bytes_total{direction=\"upload\",class=\"" + root + "\"}") ==
           stats[0]["sent_bytes"].get<long long>());
     CHECK(sluiced.stop(SIGTERM) == 0);
     fs::remove_all(dir);
@@ -739,4 +831,117 @@ TEST_CASE("random live edits always leave a policy that saves and loads back the
     INFO("accepted " << accepted << ", refused " << refused);
     CHECK(accepted >= 30);
     CHECK(refused >= 30);
+}
+
+// A policy of 100,000 rules takes seconds to compile (rte_acl). The load
+// runs beside the control thread: a client whose timeout is shorter than
+// the load still gets its answer, because sluiced tells it that it is
+// working, and another client's `status` is answered all the while.
+TEST_CASE("a 100,000-rule load is answered past a short client timeout, and status is answered meanwhile") {
+    const std::string tag = "sluice-big-" + std::to_string(getpid());
+    const fs::path dir = fs::temp_directory_path() / tag;
+    fs::create_directories(dir);
+    const std::string sock = (dir / "sluiced.sock").string();
+    const std::string home = std::string(SLUICE_SOURCE_DIR) + "/configs/home.toml";
+    // home.toml's classes and 100,000 five-field rules (rte_acl's work).
+    std::ifstream in(home);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    text = text.substr(0, text.find("[[rule]]"));
+    text.reserve(text.size() + 100'000 * 120);
+    constexpr int kRules = 100'000;
+    for (int i = 0; i < kRules; ++i) {
+        text += "[[rule]]\nname = \"r" + std::to_string(i) + "\"\nprotocol = \"udp\"\nsrc = \"10." +
+                std::to_string(i / 65536) + "." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256) +
+                "/32\"\ndst_port = " + std::to_string(1024 + i % 60000) + "\nclass = \"bulk\"\n";
+    }
+    const std::string big = (dir / "big.toml").string();
+    {
+        std::ofstream out(big);
+        out << text;
+    }
+    DaemonProcess sluiced(sluiced_path(),
+                          {"--lan", "net_null0,no-rx=1", "--wan", "net_null1,no-rx=1", "--hugepages", "off", "--memory",
+                           "1024", "--socket", sock, "--policy", home, "--", "--file-prefix", tag},
+                          (dir / "sluiced.log").string());
+    REQUIRE(sluiced.wait_for_log("bridging", 20s));
+
+    std::optional<Result<json>> answer;
+    std::vector<json> interim;
+    double load_s = 0;
+    std::atomic<bool> done{false};
+    std::thread loader([&] {
+        auto c = control::ControlClient::connect(sock, 1s);
+        if (c) {
+            (*c)->on_progress([&](const json& j) { interim.push_back(j); });
+            const auto t0 = std::chrono::steady_clock::now();
+            answer = (*c)->call("policy load", {{"file", big}});
+            load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        }
+        done = true;
+    });
+    auto other = control::ControlClient::connect(sock, 5s);
+    REQUIRE(other.ok());
+    double slowest_status_s = 0;
+    int answered = 0;
+    while (!done) {
+        const auto t0 = std::chrono::steady_clock::now();
+        auto s = (*other)->call("status");
+        REQUIRE(s.ok());
+        CHECK((*s)["ok"] == true);
+        slowest_status_s = std::max(slowest_status_s,
+                                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+        ++answered;
+        std::this_thread::sleep_for(50ms);
+    }
+    loader.join();
+    WARN("100,000-rule load answered in " << load_s << " s; " << answered << " status answers meanwhile, the slowest in "
+                                          << slowest_status_s << " s");
+    REQUIRE(answer.has_value());
+    REQUIRE(answer->ok());
+    INFO((**answer).dump());
+    REQUIRE((**answer)["ok"] == true);
+    // The load outlasted the client's 1 s timeout: only the interim lines kept it waiting.
+    REQUIRE(load_s > 1.0);
+    CHECK(!interim.empty());
+    CHECK(answered >= 5);
+    CHECK(slowest_status_s < 1.0);
+    auto status = (*other)->call("status");
+    REQUIRE(status.ok());
+    CHECK((*status)["result"]["policy"]["file"] == big);
+    // sluicectl waits as long, whatever its --timeout.
+    std::string out;
+    CHECK(run_sluicectl({"--socket", sock, "--timeout", "1", "policy", "load", big}, &out) == 0);
+    CHECK(sluiced.stop(SIGTERM) == 0);
+    fs::remove_all(dir);
+    fs::remove_all("/var/run/dpdk/" + tag);
+}
+
+// --memory too small is refused before the EAL starts, with the least that
+// these settings need; that least is enough to start.
+TEST_CASE("sluiced refuses too little --memory with the need, and starts with exactly that need") {
+    const std::string tag = "sluice-mem-" + std::to_string(getpid());
+    const fs::path dir = fs::temp_directory_path() / tag;
+    fs::create_directories(dir);
+    const std::string sock = (dir / "sluiced.sock").string();
+    auto args = [&](const std::string& memory) {
+        return std::vector<std::string>{"--lan", "net_null0,no-rx=1", "--wan", "net_null1,no-rx=1", "--hugepages", "off",
+                                        "--memory", memory, "--socket", sock, "--", "--file-prefix", tag};
+    };
+    std::string needed;
+    {
+        DaemonProcess refused(sluiced_path(), args("64"), (dir / "refused.log").string());
+        CHECK(refused.stop(0, 10s) == 2);  // waits for the exit: options are refused with 2
+        const std::string log = refused.log();
+        INFO(log);
+        std::smatch m;
+        REQUIRE(std::regex_search(log, m, std::regex("need at least ([0-9]+) MB")));
+        needed = m[1];
+        CHECK(log.find("give --memory " + needed + " or more") != std::string::npos);
+    }
+    DaemonProcess sluiced(sluiced_path(), args(needed), (dir / "sluiced.log").string());
+    INFO("--memory " << needed);
+    REQUIRE(sluiced.wait_for_log("bridging", 20s));
+    CHECK(sluiced.stop(SIGTERM) == 0);
+    fs::remove_all(dir);
+    fs::remove_all("/var/run/dpdk/" + tag);
 }

@@ -228,6 +228,23 @@ rate = "10Mbps"
                   "for megabits per second, or \"10MBps\" to keep bytes without this warning");
 }
 
+// tc reads "mbps" as megabytes per second in any case; lowercase is what
+// people type for megabits, so it warns as "Mbps" does, with the bit rate.
+TEST_CASE("a rate in lowercase mbps loads as tc reads it, with a warning giving the bit rate") {
+    const auto w = warnings_of(R"([upload]
+rate = "100mbit"
+default_class = "c"
+[[upload.class]]
+name = "c"
+rate = "2mbps"
+[download]
+rate = "10mbit"
+)");
+    REQUIRE(w.size() == 1);
+    CHECK(w[0] == "t.toml:6:8: warning: rate: \"2mbps\" is 2 megabytes per second (16mbit), as in tc; write \"2mbit\" "
+                  "for megabits per second, or \"2MBps\" to keep bytes without this warning");
+}
+
 TEST_CASE("the dump is the same for two spellings of the same policy") {
     const auto a = load_ok(std::string(kLinks) + "[[rule]]\nsrc = [\"10.0.0.0/8\", \"10.1.0.0/16\"]\ndscp = [\"EF\"]\nset_dscp = 0\n");
     const auto b = load_ok("[download]\nrate = \"12500kBps\"\n[upload]\nrate = \"0.1gbit\"\n"

@@ -71,7 +71,7 @@ TEST_CASE("every bad option gets a message that names it") {
         {{"--lan", "a", "--wan", "b", "--hugepages", "maybe"}, "auto, on or off"},
         {{"--lan", "a", "--wan", "b", "--log-level", "loud"}, "--log-level must be one of"},
         {{"--lan", "a", "--wan", "b", "--rx-descriptors", "8"}, "--rx-descriptors must be"},
-        {{"--lan", "a", "--wan", "b", "--memory", "16"}, "--memory must be at least"},
+        {{"--lan", "a", "--wan", "b", "--memory", "16"}, "--memory 16 MB is too little for these settings"},
         {{"--lan", "a", "--wan", "b", "--idle-sleep", "sometimes"}, "--idle-sleep must be on or off"},
         {{"--lan", "a", "--wan", "b", "--idle-sleep-max-us", "0"}, "--idle-sleep-max-us must be 1-100000"},
         {{"--lan", "a", "--wan", "b", "--idle-sleep-max-us", "200000"}, "--idle-sleep-max-us must be 1-100000"},
@@ -84,6 +84,50 @@ TEST_CASE("every bad option gets a message that names it") {
         REQUIRE_FALSE(r.ok());
         CHECK(contains(r.error(), c.message_part));
     }
+}
+
+// Without hugepages every packet buffer takes a 4 KiB page of --memory: the
+// defaults (1024 descriptors, an egress queue of 16384, two lcores) need
+// 37,632 buffers, 147 MB, and a few MB beside them.
+TEST_CASE("--memory is checked against what the settings need, and the message names the need and the options") {
+    auto at = [](std::vector<std::string> extra) {
+        std::vector<std::string> args{"--lan", "a", "--wan", "b"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return parse(args);
+    };
+    const uint32_t needed = memory_needed_mb(DaemonOptions{}, 2);
+    CHECK(packet_pool_size(DaemonOptions{}, 2) == 37'632);
+    CHECK(needed == 147 + 16);
+    auto small = at({"--memory", "64"});
+    REQUIRE_FALSE(small.ok());
+    CHECK(contains(small.error(), "--memory 64 MB is too little"));
+    CHECK(contains(small.error(), "need at least " + std::to_string(needed) + " MB"));
+    CHECK(contains(small.error(), "give --memory " + std::to_string(needed) + " or more"));
+    CHECK(contains(small.error(), "lower --egress-queue"));
+    CHECK(at({"--memory", std::to_string(needed)}).ok());
+    CHECK_FALSE(at({"--memory", std::to_string(needed - 1)}).ok());
+    // Smaller queues need less: 64 MB is enough for an egress queue of 2048.
+    CHECK(at({"--memory", "64", "--egress-queue", "2048"}).ok());
+    CHECK_FALSE(at({"--memory", "64", "--egress-queue", "4096"}).ok());
+    // More lcores, more per-lcore caches.
+    CHECK(memory_needed_mb(DaemonOptions{}, 8) > needed);
+    // With hugepages required, --memory is not used and not checked.
+    CHECK(at({"--memory", "16", "--hugepages", "on"}).ok());
+}
+
+TEST_CASE("the lcore count follows --lcores") {
+    auto count = [](const std::string& lcores) {
+        DaemonOptions o;
+        o.lcores = lcores;
+        return lcore_count(o);
+    };
+    CHECK(count("") == 2);
+    CHECK(count("0,1") == 2);
+    CHECK(count("0@0,1@0") == 2);
+    CHECK(count("0-3") == 4);
+    CHECK(count("0,2-4") == 4);
+    CHECK(count("(0-2)@1,3") == 4);
+    CHECK(count("(0,1)@(2,3)") == 2);
 }
 
 TEST_CASE("the settings file fills what the command line leaves out") {
