@@ -16,47 +16,22 @@
 #include <string>
 
 #include "dataplane/packet_wake.hpp"
+#include "tests/support/veth_pair.hpp"
 
 using sluice::dataplane::PacketWake;
 
 namespace {
 
-int run(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1").c_str()); }
-
-// A veth pair with IPv6 off on both ends, so that nothing but the test's own
-// frames crosses it; removed again by the destructor.
-struct VethPair {
-    std::string a, b;
-    VethPair() {
-        const std::string id = std::to_string(getpid() % 100000);
-        a = "swk" + id + "a";
-        b = "swk" + id + "b";
-        run("ip link add " + a + " type veth peer name " + b);
-        for (const auto& i : {a, b}) {
-            run("sysctl -qw net.ipv6.conf." + i + ".disable_ipv6=1");
-            run("ip link set " + i + " up");
-        }
-    }
-    ~VethPair() { run("ip link del " + a); }
-};
-
 // Sends one local-experimental frame (ethertype 0x88b5) out of `interface`.
 void send_frame(const std::string& interface) {
-    const int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
-    REQUIRE(fd >= 0);
-    sockaddr_ll to{};
-    to.sll_family = AF_PACKET;
-    to.sll_ifindex = static_cast<int>(if_nametoindex(interface.c_str()));
-    to.sll_halen = ETH_ALEN;
-    std::array<uint8_t, 60> frame{};
-    frame.fill(0);
+    sluice::test::FrameSender sender(interface);
+    REQUIRE(sender.ok());
+    std::vector<uint8_t> frame(60, 0);
     for (int i = 0; i < 6; ++i) frame[i] = 0xff;
     frame[6] = 0x02;
     frame[12] = 0x88;
     frame[13] = 0xb5;
-    REQUIRE(sendto(fd, frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)) ==
-            static_cast<ssize_t>(frame.size()));
-    close(fd);
+    REQUIRE(sender.send(frame));
 }
 
 bool readable_within(int fd, int ms) {
@@ -71,7 +46,7 @@ TEST_CASE("a wake-up socket turns readable on the next incoming frame only while
         WARN("needs root to create a veth pair; not run");
         return;
     }
-    VethPair veth;
+    sluice::test::VethPair veth("swk");
     auto wake = PacketWake::open(veth.a);
     REQUIRE(wake.ok());
     const int fd = (*wake)->fd();
