@@ -66,11 +66,7 @@ live_tx=$("$SLUICECTL" --socket "$SOCK" --json stats |
 kill "$IPERF_PID"; wait "$IPERF_PID" 2>/dev/null || true
 IPERF_PID=
 
-kill -TERM "$SLUICED_PID"
-rc=0
-wait "$SLUICED_PID" || rc=$?
-SLUICED_PID=
-[ "$rc" -eq 0 ] || fail "sluiced exited with $rc after SIGTERM"
+stop_sluiced
 
 grep -E "counters|port role" "$WORK/sluiced.log"
 value() {  # value DIRECTION-OR-ROLE-TAG KEY

@@ -162,8 +162,5 @@ echo "   EF pings across all changes: $received of 300 answered"
 [ "$received" -eq 300 ] || fail "EF pings were lost across the changes ($received of 300)"
 ! grep -q "failed" "$WORK/sluiced.log" || fail "sluiced logged a failure"
 
-kill -TERM "$SLUICED_PID"
-rc=0; wait "$SLUICED_PID" || rc=$?
-SLUICED_PID=
-[ "$rc" -eq 0 ] || fail "sluiced exited $rc"
+stop_sluiced
 echo "PASS"

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Sourced by the end-to-end tests once SLUICED and SLUICECTL are set: the
-# root check, a topology id, a work directory ($WORK), fail(), and a cleanup
+# root check, a topology id, a work directory ($WORK), fail(), stop_sluiced(),
+# and a cleanup
 # that always runs and stops what the test started: sluiced ($SLUICED_PID),
 # an iperf3 server ($IPERF_PID) and any other process in BACKGROUND_PIDS.
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../../scripts/netns-topology.sh"
@@ -58,4 +59,14 @@ stolen_pct() {
     read -r t0 s0 <<<"$STEAL_MARK"
     read -r t1 s1 <<<"$(cpu_times)"
     echo $(( t1 > t0 ? (s1 - s0) * 100 / (t1 - t0) : 0 ))
+}
+
+# stop_sluiced [WHEN]: SIGTERM to sluiced, which must then exit 0; WHEN
+# tells apart several stops in one test ("after the restart").
+stop_sluiced() {
+    kill -TERM "$SLUICED_PID"
+    local rc=0
+    wait "$SLUICED_PID" || rc=$?
+    SLUICED_PID=
+    [ "$rc" -eq 0 ] || fail "sluiced exited with $rc after SIGTERM${1:+ $1}"
 }

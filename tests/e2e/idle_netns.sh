@@ -54,14 +54,6 @@ start_sluiced() {  # start_sluiced LOG [options...]
     wait_for_sluiced "$log" "$SLUICED_PID" || { cp "$log" "$WORK/sluiced.log"; fail "sluiced did not start within 10 s"; }
 }
 
-stop_sluiced() {
-    kill -TERM "$SLUICED_PID"
-    local rc=0
-    wait "$SLUICED_PID" || rc=$?
-    SLUICED_PID=
-    [ "$rc" -eq 0 ] || fail "sluiced exited with $rc after SIGTERM"
-}
-
 # worker_cpu_percent SECONDS: the CPU time of sluiced's worker threads (DPDK
 # names them rte-worker-N) over SECONDS, in percent of one core, the
 # busiest first, one per line.

@@ -155,11 +155,7 @@ grep -q "lan port net_af_xdp0: not delivering: no XDP program is attached to int
     fail "the stall was logged more than once"
 grep -E "not delivering|delivering again" "$WORK/sluiced.log"
 
-kill -TERM "$SLUICED_PID"
-rc=0
-wait "$SLUICED_PID" || rc=$?
-SLUICED_PID=
-[ "$rc" -eq 0 ] || fail "sluiced exited with $rc after SIGTERM"
+stop_sluiced
 for f in "iface-$TOPO_LAN_IF.lock" "iface-$TOPO_WAN_IF.lock"; do
     [ ! -e "/run/lock/sluice/$f" ] || fail "sluiced left /run/lock/sluice/$f behind"
 done

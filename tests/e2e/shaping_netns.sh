@@ -246,10 +246,7 @@ echo "$out" | sed 's/^/   /'
 "$SLUICECTL" --socket "$SOCK" policy reload >/dev/null || fail "reload of the saved file refused"
 kill "$IPERF_PID"; wait "$IPERF_PID" 2>/dev/null || true
 IPERF_PID=
-kill -TERM "$SLUICED_PID"
-rc=0; wait "$SLUICED_PID" || rc=$?
-SLUICED_PID=
-[ "$rc" -eq 0 ] || fail "sluiced exited $rc"
+stop_sluiced
 
 "$SLUICED" --lan "net_af_packet0,iface=$TOPO_LAN_IF,framecnt=4096" --wan "net_af_packet1,iface=$TOPO_WAN_IF,framecnt=4096" \
     --policy "$WORK/policy2.toml" --socket "$SOCK" >"$WORK/sluiced.log" 2>&1 &
@@ -257,8 +254,5 @@ SLUICED_PID=$!
 wait_for_sluiced "$WORK/sluiced.log" "$SLUICED_PID" || fail "sluiced did not restart"
 "$SLUICECTL" --socket "$SOCK" show classes | grep -q "bulk rate 7mbit ceil 8mbit" ||
     fail "after a restart the saved live change is gone: $("$SLUICECTL" --socket "$SOCK" show classes)"
-kill -TERM "$SLUICED_PID"
-rc=0; wait "$SLUICED_PID" || rc=$?
-SLUICED_PID=
-[ "$rc" -eq 0 ] || fail "sluiced exited $rc after the restart"
+stop_sluiced "after the restart"
 echo "PASS"

@@ -14,13 +14,10 @@ using namespace sluice::shaper::testing;
 namespace {
 
 Scheduler make(std::initializer_list<ClassConfig> classes) {
-    SchedulerConfig cfg;
-    cfg.tick_hz = kHz;
     // The clock jumps by milliseconds here with packets queued: no catch-up.
+    SchedulerConfig cfg;
     cfg.catch_up_us = 0;
-    Scheduler s(cfg);
-    for (const ClassConfig& c : classes) REQUIRE(s.apply(AddClass{c}, 0).ok());
-    return s;
+    return scheduler_with(classes, cfg);
 }
 
 // Offers one packet of `cls`; returns whether it passed (left at once).

@@ -16,23 +16,11 @@
 using namespace sluice::shaper;
 using namespace sluice::shaper::testing;
 
-namespace {
-
-Scheduler make(std::initializer_list<ClassConfig> classes) {
-    SchedulerConfig cfg;
-    cfg.tick_hz = kHz;
-    Scheduler s(cfg);
-    for (const ClassConfig& c : classes) REQUIRE(s.apply(AddClass{c}, 0).ok());
-    return s;
-}
-
-}  // namespace
-
 TEST_CASE("with a saturating bulk class, a priority-0 class at 10% of a 20 Mbit/s link sees p99 delay under 2 ms",
           "[shaper][latency]") {
     ClassConfig bulk = leaf(11, 1, mbit(18), mbit(20), 1);
     bulk.leaf.limit_packets = 10'000;  // a deep bulk queue: its own delay is large
-    Scheduler s = make({leaf(1, kNoParent, mbit(20)), leaf(10, 1, mbit(2), mbit(20), 0), bulk});
+    Scheduler s = scheduler_with({leaf(1, kNoParent, mbit(20)), leaf(10, 1, mbit(2), mbit(20), 0), bulk});
     VirtualTraffic t(s);
     Source voice;  // 1.6 Mbit/s of 200-byte packets, within the class's rate
     voice.class_id = 10;
@@ -61,7 +49,7 @@ TEST_CASE("CoDel holds a responsive flow's standing queue near its 5 ms target w
     auto run = [](LeafKind kind) {
         ClassConfig c = leaf(10, 1, mbit(10), mbit(10), 0, 1, kind);
         c.leaf.limit_packets = 1'000;
-        Scheduler s = make({leaf(1, kNoParent, mbit(10)), c});
+        Scheduler s = scheduler_with({leaf(1, kNoParent, mbit(10)), c});
         VirtualTraffic t(s);
         Source tcp;
         tcp.class_id = 10;
@@ -86,7 +74,7 @@ TEST_CASE("fq_codel keeps a sparse flow's delay low next to a bulk flow in the s
     auto run = [](LeafKind kind) {
         ClassConfig c = leaf(10, 1, mbit(10), mbit(10), 0, 1, kind);
         c.leaf.limit_packets = 2'000;
-        Scheduler s = make({leaf(1, kNoParent, mbit(10)), c});
+        Scheduler s = scheduler_with({leaf(1, kNoParent, mbit(10)), c});
         VirtualTraffic t(s);
         Source bulk;  // unresponsive, twice the class rate
         bulk.class_id = 10;
@@ -118,7 +106,7 @@ TEST_CASE("every packet offered either departs, is dropped with a reason, or is 
     small.leaf.limit_packets = 50;
     ClassConfig fq = leaf(11, 1, mbit(1), mbit(5), 1, 1, LeafKind::fq_codel);
     fq.leaf.limit_packets = 80;
-    Scheduler s = make({leaf(1, kNoParent, mbit(5)), small, fq});
+    Scheduler s = scheduler_with({leaf(1, kNoParent, mbit(5)), small, fq});
     VirtualTraffic t(s);
     for (uint32_t f = 0; f < 4; ++f) {
         Source src;
@@ -155,7 +143,7 @@ TEST_CASE("every packet offered either departs, is dropped with a reason, or is 
 }
 
 TEST_CASE("an idle worker learns from next_wakeup when a waiting class may send again", "[shaper][timer]") {
-    Scheduler s = make({leaf(1, kNoParent, mbit(10)), leaf(10, 1, mbit(1), mbit(1))});
+    Scheduler s = scheduler_with({leaf(1, kNoParent, mbit(10)), leaf(10, 1, mbit(1), mbit(1))});
     for (uint64_t k = 0; k < 4; ++k) REQUIRE(s.enqueue(10, Packet{k, 1'500, 0}, 0));
     Packet out[4];
     // The bucket (1 ms at 1 Mbit/s plus one MTU) lets two packets go at once.
@@ -173,7 +161,7 @@ TEST_CASE("an idle worker learns from next_wakeup when a waiting class may send 
 }
 
 TEST_CASE("a meter's drop is counted in the class it was meant for", "[shaper][stats]") {
-    Scheduler s = make({leaf(1, kNoParent, mbit(10)), leaf(10, 1, mbit(1))});
+    Scheduler s = scheduler_with({leaf(1, kNoParent, mbit(10)), leaf(10, 1, mbit(1))});
     s.count_drop(10, DropReason::meter, 1'000);
     s.count_drop(10, DropReason::meter, 500);
     const auto snap = s.snapshot(10);
@@ -311,7 +299,7 @@ TEST_CASE("100,000 fq_codel classes of 1,024 flows each pass traffic with flow r
 }
 
 TEST_CASE("removing a fq_codel class hands out its packets and frees its flow records", "[shaper][fq_codel]") {
-    Scheduler s = make({leaf(1, kNoParent, mbit(10)), leaf(10, 1, mbit(1), mbit(1), 0, 1, LeafKind::fq_codel),
+    Scheduler s = scheduler_with({leaf(1, kNoParent, mbit(10)), leaf(10, 1, mbit(1), mbit(1), 0, 1, LeafKind::fq_codel),
                         leaf(11, 1, mbit(1), mbit(1), 0, 1, LeafKind::fq_codel)});
     uint64_t removed = 0;
     s.set_drop_handler(
@@ -339,7 +327,7 @@ TEST_CASE("removing a fq_codel class hands out its packets and frees its flow re
 }
 
 TEST_CASE("a fq_codel leaf that gets a child hands its packets over and keeps no flow records", "[shaper][fq_codel]") {
-    Scheduler s = make({leaf(1, kNoParent, mbit(10)), leaf(10, 1, mbit(1), mbit(1), 0, 1, LeafKind::fq_codel)});
+    Scheduler s = scheduler_with({leaf(1, kNoParent, mbit(10)), leaf(10, 1, mbit(1), mbit(1), 0, 1, LeafKind::fq_codel)});
     for (uint32_t k = 0; k < 30; ++k) REQUIRE(s.enqueue(10, Packet{k, 500, k * 0x0800'0000u}, 0));
     const uint64_t bytes = s.snapshot(10)->backlog_bytes;
     CHECK(s.flow_table().in_use() == 30);
@@ -369,7 +357,7 @@ TEST_CASE("a class whose packets cost more than its quantum keeps sharing with i
     // costs more than the class's quantum. Its deficit must stay bounded:
     // an int32 deficit that kept falling wrapped after about 290,000 such
     // packets, and the class then held the turn and starved its sibling.
-    Scheduler s = make({leaf(1, kNoParent, gbit(10)), leaf(10, 1, mbit(1), gbit(10)), leaf(11, 1, mbit(1), gbit(10))});
+    Scheduler s = scheduler_with({leaf(1, kNoParent, gbit(10)), leaf(10, 1, mbit(1), gbit(10)), leaf(11, 1, mbit(1), gbit(10))});
     VirtualTraffic t(s);
     Source jumbo;
     jumbo.class_id = 10;

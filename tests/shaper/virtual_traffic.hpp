@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -17,6 +19,20 @@
 namespace sluice::shaper::testing {
 
 inline constexpr uint64_t kHz = 1'000'000'000;  // virtual ticks are nanoseconds
+
+// A scheduler on the virtual clock (`cfg` with its tick rate set to kHz)
+// holding `classes`, added at tick 0. A class it refuses throws, which
+// fails the test that asked for it.
+inline Scheduler scheduler_with(std::initializer_list<ClassConfig> classes, SchedulerConfig cfg = {}) {
+    cfg.tick_hz = kHz;
+    Scheduler s(cfg);
+    for (const ClassConfig& c : classes) {
+        if (const Status st = s.apply(AddClass{c}, 0); !st.ok()) {
+            throw std::runtime_error("class " + std::to_string(c.id) + " refused: " + st.error());
+        }
+    }
+    return s;
+}
 inline constexpr uint64_t ms(double v) { return static_cast<uint64_t>(v * 1e6); }
 inline constexpr uint64_t sec(double v) { return static_cast<uint64_t>(v * 1e9); }
 inline constexpr uint64_t mbit(double v) { return static_cast<uint64_t>(v * 1e6 / 8); }
