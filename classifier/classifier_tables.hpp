@@ -15,7 +15,7 @@
 #include "classifier/meter.hpp"
 #include "classifier/rule_set.hpp"
 #include "classifier/rule_spec.hpp"
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 
 namespace sluice::classifier {
 

@@ -14,7 +14,7 @@
 
 #include <cstdint>
 
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 
 namespace sluice::classifier {
 

@@ -27,7 +27,7 @@
 #include "classifier/port_dscp_table.hpp"
 #include "classifier/rule_spec.hpp"
 #include "dataplane/packet_meta.hpp"
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 
 namespace sluice::classifier {
 

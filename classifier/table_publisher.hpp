@@ -13,7 +13,7 @@
 #include <memory>
 
 #include "classifier/classifier_tables.hpp"
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 
 namespace sluice::classifier {
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "dataplane/options.hpp"
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 
 namespace sluice::dataplane {
 

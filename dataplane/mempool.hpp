@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 
 namespace sluice::dataplane {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 
 namespace sluice::dataplane {
 

@@ -9,7 +9,7 @@
 #include <string>
 
 #include "dataplane/packet_wake.hpp"
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 
 namespace sluice::dataplane {
 

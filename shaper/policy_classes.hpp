@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "control/policy/policy.hpp"
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 #include "shaper/change.hpp"
 #include "shaper/scheduler.hpp"
 

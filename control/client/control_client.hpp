@@ -8,7 +8,7 @@
 #include <string>
 
 #include "control/server/protocol.hpp"
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 
 namespace sluice::control {
 

@@ -24,7 +24,7 @@
 #include <string>
 #include <string_view>
 
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 
 namespace sluice::policy {
 

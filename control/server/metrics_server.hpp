@@ -22,7 +22,7 @@
 #include <string>
 #include <thread>
 
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 
 namespace sluice::control {
 

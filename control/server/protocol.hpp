@@ -39,7 +39,7 @@
 #include <string>
 #include <string_view>
 
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 
 namespace sluice::control {
 

@@ -36,7 +36,7 @@
 #include <unordered_map>
 
 #include "control/server/command_table.hpp"
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 
 namespace sluice::control {
 

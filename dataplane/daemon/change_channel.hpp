@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 #include "shaper/scheduler.hpp"
 
 namespace sluice::dataplane {

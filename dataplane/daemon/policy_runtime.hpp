@@ -28,7 +28,7 @@
 #include "control/policy/policy.hpp"
 #include "control/policy/policy_file.hpp"
 #include "control/server/protocol.hpp"
-#include "dataplane/result.hpp"
+#include "common/result.hpp"
 
 namespace sluice::dataplane {
 
