@@ -18,25 +18,26 @@
 #include <vector>
 
 #include "control/server/socket_server.hpp"
-#include "dataplane/daemon/daemon_commands.hpp"
+#include "control/runtime/daemon_commands.hpp"
 #include "control/server/metrics_server.hpp"
-#include "dataplane/daemon/direction.hpp"
-#include "dataplane/daemon/metrics.hpp"
-#include "dataplane/daemon/policy_commands.hpp"
-#include "dataplane/daemon/policy_runtime.hpp"
-#include "shaper/policy_classes.hpp"
+#include "dataplane/pipeline/direction.hpp"
+#include "control/runtime/metrics.hpp"
+#include "control/runtime/policy_commands.hpp"
+#include "control/runtime/policy_runtime.hpp"
+#include "control/runtime/shaper_config.hpp"
 #include "dataplane/eal.hpp"
 #include "dataplane/instance_lock.hpp"
-#include "dataplane/daemon/port_watch.hpp"
+#include "dataplane/pipeline/port_watch.hpp"
 #include "dataplane/mempool.hpp"
 #include "dataplane/options.hpp"
 #include "dataplane/port.hpp"
 #include "dataplane/tsc_rate.hpp"
-#include "dataplane/daemon/report.hpp"
+#include "control/runtime/report.hpp"
 #include "dataplane/daemon/service_notify.hpp"
-#include "dataplane/daemon/worker.hpp"
+#include "dataplane/pipeline/worker.hpp"
 
 namespace dp = sluice::dataplane;
+namespace rt = sluice::runtime;
 
 namespace {
 
@@ -133,7 +134,7 @@ int run(const dp::DaemonOptions& o) {
         spdlog::error("{}", publisher.error());
         return 1;
     }
-    dp::PolicyRuntime policy(**publisher);
+    rt::PolicyRuntime policy(**publisher);
     if (!o.policy_file.empty()) {
         auto r = policy.load_file(o.policy_file);
         if (!r) {
@@ -155,7 +156,7 @@ int run(const dp::DaemonOptions& o) {
     uint32_t default_class[2] = {0, 0};
     if (const auto p = policy.current()) {
         for (size_t d = 0; d < 2; ++d) {
-            auto s = sluice::shaper::build_scheduler(p->directions[d], dp::tsc_hz(), o.egress_queue_packets,
+            auto s = sluice::runtime::build_scheduler(p->directions[d], dp::tsc_hz(), o.egress_queue_packets,
                                                      rte_rdtsc());
             if (!s) {
                 spdlog::error("{} shaper: {}", d == 0 ? "upload" : "download", s.error());
@@ -196,7 +197,7 @@ int run(const dp::DaemonOptions& o) {
     // The control socket is bound before any packet moves, so a daemon that
     // cannot be managed never starts forwarding.
     sluice::control::CommandTable commands;
-    dp::DaemonView view;
+    rt::DaemonView view;
     view.ports = {lan->get(), wan->get()};
     view.directions = {&upload, &download};
     view.started = std::chrono::steady_clock::now();
@@ -208,8 +209,8 @@ int run(const dp::DaemonOptions& o) {
     view.policy_dir = o.policy_dir;
     const auto policy_dir = sluice::policy::PolicyDirectory::open(o.policy_dir);
     commands.set_group_name(o.socket_group);
-    dp::register_daemon_commands(commands, view);
-    dp::register_policy_commands(commands, policy, policy_dir);
+    rt::register_daemon_commands(commands, view);
+    rt::register_policy_commands(commands, policy, policy_dir);
     auto server = sluice::control::SocketServer::bind(o.socket, commands, {}, o.socket_group);
     if (!server) {
         spdlog::error("control socket: {}", server.error());
@@ -217,14 +218,14 @@ int run(const dp::DaemonOptions& o) {
     }
     std::unique_ptr<sluice::control::MetricsServer> metrics;
     if (!o.metrics.empty()) {
-        auto m = sluice::control::MetricsServer::bind(o.metrics, [&view] { return dp::prometheus_text(view); });
+        auto m = sluice::control::MetricsServer::bind(o.metrics, [&view] { return rt::prometheus_text(view); });
         if (!m) {
             spdlog::error("{}", m.error());
             return 1;
         }
         metrics = std::move(*m);
     }
-    dp::register_telemetry(view);
+    rt::register_telemetry(view);
 
     std::atomic<bool> stop{false};
     std::vector<unsigned> lcores;
@@ -286,9 +287,9 @@ int run(const dp::DaemonOptions& o) {
     // The main thread wakes every few seconds to sample the classes' delay
     // histograms (the recent window of `stats`), and logs the counters
     // every --stats-interval.
-    const int tick_s = o.stats_interval_s != 0 && o.stats_interval_s < dp::PolicyRuntime::kDelaySampleSeconds
+    const int tick_s = o.stats_interval_s != 0 && o.stats_interval_s < rt::DelayWindows::kSampleSeconds
                            ? static_cast<int>(o.stats_interval_s)
-                           : dp::PolicyRuntime::kDelaySampleSeconds;
+                           : rt::DelayWindows::kSampleSeconds;
     const timespec tick{static_cast<time_t>(tick_s), 0};
     auto last_stats = std::chrono::steady_clock::now();
     auto last_sample = last_stats;
@@ -313,15 +314,15 @@ int run(const dp::DaemonOptions& o) {
             continue;
         }
         if (std::chrono::steady_clock::now() - last_sample >=
-            std::chrono::seconds(dp::PolicyRuntime::kDelaySampleSeconds) - std::chrono::milliseconds(100)) {
+            std::chrono::seconds(rt::DelayWindows::kSampleSeconds) - std::chrono::milliseconds(100)) {
             last_sample = std::chrono::steady_clock::now();
             policy.sample_delays();
         }
         if (o.stats_interval_s != 0 &&
             std::chrono::steady_clock::now() - last_stats >= std::chrono::seconds(o.stats_interval_s)) {
             last_stats = std::chrono::steady_clock::now();
-            spdlog::info("{}", dp::format_counters(upload.name(), upload.counters()));
-            spdlog::info("{}", dp::format_counters(download.name(), download.counters()));
+            spdlog::info("{}", rt::format_counters(upload.name(), upload.counters()));
+            spdlog::info("{}", rt::format_counters(download.name(), download.counters()));
         }
     }
     // Stop answering first: no command may reach a pipeline being torn down.
@@ -334,13 +335,13 @@ int run(const dp::DaemonOptions& o) {
         spdlog::info("worker lcore={} sleeps={} slept_ms={} rx_interrupts={}", lcores[i], workers[i].sleeps,
                      workers[i].slept_ns / 1'000'000, workers[i].waits_for_rx ? "yes" : "no");
     }
-    spdlog::info("{}", dp::format_counters(upload.name(), upload.counters()));
-    spdlog::info("{}", dp::format_counters(download.name(), download.counters()));
-    spdlog::info("{}", dp::format_port_stats(**lan));
-    spdlog::info("{}", dp::format_port_stats(**wan));
+    spdlog::info("{}", rt::format_counters(upload.name(), upload.counters()));
+    spdlog::info("{}", rt::format_counters(download.name(), download.counters()));
+    spdlog::info("{}", rt::format_port_stats(**lan));
+    spdlog::info("{}", rt::format_port_stats(**wan));
     if constexpr (dp::kStageCycles) {
         for (const dp::Direction* d : {&upload, &download})
-            spdlog::info("{}", dp::format_stage_cycles(d->name(), d->stage_clock(), d->counters().rx_packets));
+            spdlog::info("{}", rt::format_stage_cycles(d->name(), d->stage_clock(), d->counters().rx_packets));
     }
     return 0;
 }
@@ -360,7 +361,7 @@ int main(int argc, char** argv) {
         std::fputs(parsed->text.c_str(), stdout);
         return 0;
     case dp::ParsedOptions::Action::check: {
-        auto r = dp::check_policy_file(parsed->options.policy_file);
+        auto r = rt::check_policy_file(parsed->options.policy_file);
         if (!r) {
             std::fprintf(stderr, "%s\n", r.error().c_str());
             return 1;

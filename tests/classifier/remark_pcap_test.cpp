@@ -16,8 +16,8 @@
 #include <thread>
 
 #include "classifier/table_publisher.hpp"
-#include "dataplane/daemon/direction.hpp"
-#include "dataplane/daemon/worker.hpp"
+#include "dataplane/pipeline/direction.hpp"
+#include "dataplane/pipeline/worker.hpp"
 #include "dataplane/mempool.hpp"
 #include "dataplane/port.hpp"
 #include "tests/support/frame_builder.hpp"

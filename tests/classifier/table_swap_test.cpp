@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "classifier/table_publisher.hpp"
-#include "dataplane/daemon/direction.hpp"
-#include "dataplane/daemon/worker.hpp"
+#include "dataplane/pipeline/direction.hpp"
+#include "dataplane/pipeline/worker.hpp"
 #include "dataplane/mempool.hpp"
 #include "dataplane/parser.hpp"
 #include "tests/support/frame_builder.hpp"

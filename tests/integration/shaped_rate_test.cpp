@@ -13,8 +13,8 @@
 #include <atomic>
 #include <cstring>
 
-#include "dataplane/daemon/direction.hpp"
-#include "dataplane/daemon/worker.hpp"
+#include "dataplane/pipeline/direction.hpp"
+#include "dataplane/pipeline/worker.hpp"
 #include "dataplane/mempool.hpp"
 #include "shaper/scheduler.hpp"
 #include "tests/support/frame_builder.hpp"

@@ -25,12 +25,12 @@
 #include <unistd.h>
 
 #include "classifier/table_publisher.hpp"
-#include "dataplane/daemon/change_channel.hpp"
-#include "dataplane/daemon/direction.hpp"
-#include "dataplane/daemon/policy_runtime.hpp"
-#include "dataplane/daemon/worker.hpp"
+#include "dataplane/pipeline/change_channel.hpp"
+#include "dataplane/pipeline/direction.hpp"
+#include "control/runtime/policy_runtime.hpp"
+#include "dataplane/pipeline/worker.hpp"
 #include "dataplane/mempool.hpp"
-#include "shaper/policy_classes.hpp"
+#include "control/runtime/shaper_config.hpp"
 #include "tests/support/frame_builder.hpp"
 #include "tests/support/ring_port.hpp"
 #include "tests/support/test_eal.hpp"
@@ -78,12 +78,12 @@ TEST_CASE("class trees changed under traffic lose no packet", "[tree-change][int
     const std::string file_b = write_file("b.toml", policy_text(5));
     auto publisher = classifier::TablePublisher::create(1);
     REQUIRE(publisher.ok());
-    dataplane::PolicyRuntime runtime(**publisher);
+    runtime::PolicyRuntime runtime(**publisher);
     auto loaded = runtime.load_file(file_a);
     INFO((loaded ? std::string() : loaded.error()));
     REQUIRE(loaded.ok());
     const auto& tree = runtime.current()->directions[0];
-    auto built = shaper::build_scheduler(tree, rte_get_tsc_hz(), 16384, rte_rdtsc());
+    auto built = runtime::build_scheduler(tree, rte_get_tsc_hz(), 16384, rte_rdtsc());
     REQUIRE(built.ok());
     std::unique_ptr<shaper::Scheduler> scheduler = std::move(*built);
     auto channel = dataplane::ChangeChannel::create("tree_traffic_changes");

@@ -7,12 +7,13 @@
 #include <string>
 
 #include "control/policy/loader.hpp"
-#include "shaper/policy_classes.hpp"
+#include "control/runtime/shaper_config.hpp"
 #include "tests/shaper/virtual_traffic.hpp"
 
 using namespace sluice;
 using namespace sluice::shaper;
 using namespace sluice::shaper::testing;
+using namespace sluice::runtime;
 
 namespace {
 

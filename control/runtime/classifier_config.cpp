@@ -1,10 +1,12 @@
-#include "classifier/policy_spec.hpp"
+#include "control/runtime/classifier_config.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
-namespace sluice::classifier {
+namespace sluice::runtime {
+
+using namespace classifier;
 namespace {
 
 std::vector<PortRange> ranges(const std::vector<policy::Range>& in) {
@@ -101,4 +103,4 @@ PolicySpec spec_from_policy(const policy::Policy& p) {
     return out;
 }
 
-}  // namespace sluice::classifier
+}  // namespace sluice::runtime

@@ -5,9 +5,9 @@
 
 #include <string>
 
-#include "dataplane/daemon/daemon_commands.hpp"
+#include "control/runtime/daemon_commands.hpp"
 
-namespace sluice::dataplane {
+namespace sluice::runtime {
 
 // Every counter as a Prometheus metric family with HELP and TYPE lines.
 std::string prometheus_text(const DaemonView& view);
@@ -17,4 +17,4 @@ std::string prometheus_text(const DaemonView& view);
 // must outlive the EAL.
 void register_telemetry(const DaemonView& view);
 
-}  // namespace sluice::dataplane
+}  // namespace sluice::runtime

@@ -1,4 +1,4 @@
-#include "dataplane/daemon/metrics.hpp"
+#include "control/runtime/metrics.hpp"
 
 #include <rte_telemetry.h>
 
@@ -6,7 +6,9 @@
 
 #include <cctype>
 
-namespace sluice::dataplane {
+namespace sluice::runtime {
+
+using namespace dataplane;
 namespace {
 
 struct Family {
@@ -249,4 +251,4 @@ void register_telemetry(const DaemonView& view) {
                                "Sluice per-class counters (with a policy). Takes no parameters");
 }
 
-}  // namespace sluice::dataplane
+}  // namespace sluice::runtime

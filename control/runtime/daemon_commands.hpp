@@ -7,16 +7,16 @@
 #include <vector>
 
 #include "control/server/command_table.hpp"
-#include "dataplane/daemon/direction.hpp"
-#include "dataplane/daemon/policy_runtime.hpp"
-#include "dataplane/daemon/port_watch.hpp"
+#include "dataplane/pipeline/direction.hpp"
+#include "control/runtime/policy_runtime.hpp"
+#include "dataplane/pipeline/port_watch.hpp"
 #include "dataplane/port.hpp"
 
-namespace sluice::dataplane {
+namespace sluice::runtime {
 
 struct DaemonView {
-    std::vector<const Port*> ports;
-    std::vector<const Direction*> directions;
+    std::vector<const dataplane::Port*> ports;
+    std::vector<const dataplane::Direction*> directions;
     std::chrono::steady_clock::time_point started;
     unsigned control_lcore = 0;
     std::vector<unsigned> worker_lcores;
@@ -24,14 +24,14 @@ struct DaemonView {
     std::string socket;
     std::string policy_dir;  // where members may name policy files
     const PolicyRuntime* policy = nullptr;
-    const PortWatch* watch = nullptr;  // whether each port delivers; none: not watched
+    const dataplane::PortWatch* watch = nullptr;  // whether each port delivers; none: not watched
 };
 
 // Registers the commands; `view` must outlive the table's use.
 void register_daemon_commands(control::CommandTable& table, const DaemonView& view);
 
 // The counters as JSON, as `stats` returns them (before any reset baseline).
-control::json direction_json(const Direction& d);
-control::json port_json(const Port& p);
+control::json direction_json(const dataplane::Direction& d);
+control::json port_json(const dataplane::Port& p);
 
-}  // namespace sluice::dataplane
+}  // namespace sluice::runtime

@@ -1,11 +1,13 @@
-#include "shaper/policy_classes.hpp"
+#include "control/runtime/shaper_config.hpp"
 
 #include <algorithm>
 #include <functional>
 #include <string_view>
 #include <unordered_map>
 
-namespace sluice::shaper {
+namespace sluice::runtime {
+
+using namespace shaper;
 
 SchedulerConfig scheduler_config(const policy::ClassTree& tree, uint64_t tick_hz, uint32_t packet_capacity) {
     SchedulerConfig c;
@@ -169,4 +171,4 @@ Result<std::unique_ptr<Scheduler>> build_scheduler(const policy::ClassTree& tree
     return s;
 }
 
-}  // namespace sluice::shaper
+}  // namespace sluice::runtime

@@ -8,7 +8,9 @@
 #include "classifier/classifier_tables.hpp"
 #include "control/policy/policy.hpp"
 
-namespace sluice::classifier {
+namespace sluice::runtime {
+
+using classifier::ClassifierSpec;
 
 struct PolicySpec {
     ClassifierSpec spec;
@@ -19,4 +21,4 @@ struct PolicySpec {
 
 PolicySpec spec_from_policy(const policy::Policy& p);
 
-}  // namespace sluice::classifier
+}  // namespace sluice::runtime

@@ -27,7 +27,7 @@
 #include "classifier/classify_stage.hpp"
 #include "shaper/scheduler.hpp"
 #include "classifier/table_publisher.hpp"
-#include "dataplane/daemon/change_channel.hpp"
+#include "dataplane/pipeline/change_channel.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/egress_queue.hpp"
 #include "dataplane/packet_meta.hpp"

@@ -1,4 +1,4 @@
-#include "dataplane/daemon/worker.hpp"
+#include "dataplane/pipeline/worker.hpp"
 
 #include <rte_cycles.h>
 #include <rte_epoll.h>

@@ -1,4 +1,4 @@
-#include "dataplane/daemon/direction.hpp"
+#include "dataplane/pipeline/direction.hpp"
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "dataplane/daemon/direction.hpp"
+#include "dataplane/pipeline/direction.hpp"
 #include "dataplane/idle_governor.hpp"
 #include "dataplane/packet_wake.hpp"
 

@@ -1,11 +1,13 @@
-#include "dataplane/daemon/policy_commands.hpp"
+#include "control/runtime/policy_commands.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <initializer_list>
 
-namespace sluice::dataplane {
+namespace sluice::runtime {
+
+using namespace dataplane;
 
 using control::json;
 
@@ -224,4 +226,4 @@ void register_policy_commands(control::CommandTable& table, PolicyRuntime& runti
     // zero point that "stats reset" moves.
 }
 
-}  // namespace sluice::dataplane
+}  // namespace sluice::runtime

@@ -1,4 +1,4 @@
-#include "dataplane/daemon/port_watch.hpp"
+#include "dataplane/pipeline/port_watch.hpp"
 
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>

@@ -1,8 +1,10 @@
-#include "dataplane/daemon/report.hpp"
+#include "control/runtime/report.hpp"
 
 #include <fmt/format.h>
 
-namespace sluice::dataplane {
+namespace sluice::runtime {
+
+using namespace dataplane;
 
 std::string format_counters(const std::string& direction, const DirectionCounters& c) {
     std::string s = fmt::format(
@@ -44,4 +46,4 @@ std::string format_port_stats(const Port& port) {
         st.rx_missed, st.rx_errors, st.tx_errors, st.rx_no_mbuf);
 }
 
-}  // namespace sluice::dataplane
+}  // namespace sluice::runtime

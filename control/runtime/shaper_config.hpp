@@ -12,7 +12,12 @@
 #include "shaper/change.hpp"
 #include "shaper/scheduler.hpp"
 
-namespace sluice::shaper {
+namespace sluice::runtime {
+
+using shaper::SchedulerConfig;
+using shaper::ClassConfig;
+using shaper::Scheduler;
+using shaper::ClassChange;
 
 SchedulerConfig scheduler_config(const policy::ClassTree& tree, uint64_t tick_hz, uint32_t packet_capacity);
 // Scheduler ids are the policy's class numbers, or ids[number] when given.
@@ -82,4 +87,4 @@ struct TreePlan {
 TreePlan plan_tree_change(const policy::ClassTree& was, const std::vector<uint32_t>& was_ids,
                           const policy::ClassTree& now, IdSupply supply);
 
-}  // namespace sluice::shaper
+}  // namespace sluice::runtime

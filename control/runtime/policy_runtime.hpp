@@ -17,12 +17,13 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <unordered_map>
 
-#include "classifier/policy_spec.hpp"
+#include "control/runtime/carried_counters.hpp"
+#include "control/runtime/classifier_config.hpp"
+#include "control/runtime/delay_windows.hpp"
 #include "classifier/table_publisher.hpp"
-#include "dataplane/daemon/change_channel.hpp"
-#include "shaper/policy_classes.hpp"
+#include "dataplane/pipeline/change_channel.hpp"
+#include "control/runtime/shaper_config.hpp"
 #include "shaper/scheduler.hpp"
 #include "control/policy/loader.hpp"
 #include "control/policy/policy.hpp"
@@ -30,7 +31,7 @@
 #include "control/server/protocol.hpp"
 #include "common/result.hpp"
 
-namespace sluice::dataplane {
+namespace sluice::runtime {
 
 // A policy's text and where it came from.
 struct PolicySource {
@@ -73,31 +74,17 @@ public:
     std::shared_ptr<const policy::Policy> current() const;
     // The running schedulers (null: none), built from the running policy
     // with each class's number as its id; from then on the runtime keeps
-    // the ids stable across reloads (see shaper::plan_tree_change).
+    // the ids stable across reloads (see plan_tree_change).
     void set_schedulers(const shaper::Scheduler* upload, const shaper::Scheduler* download);
-    void set_channels(ChangeChannel* upload, ChangeChannel* download);
+    void set_channels(dataplane::ChangeChannel* upload, dataplane::ChangeChannel* download);
     // Whether a scheduler runs: sluiced builds its shapers at start, from
     // the policy it starts with; without one it forwards unshaped.
     bool shapes() const;
 
-    // Live edits. Each is applied to a copy of the running policy, written
-    // out as `policy save` would write it with the operator's own values in
-    // it, and loaded again: checked by exactly the checks a file gets, with
-    // values the operator did not give (bursts from rates, a ceil from the
-    // parent's, shares of a parent) derived again. It is then published
-    // as a policy load is (publish_locked): a class whose tree place stays
-    // is changed in place, its queued packets kept. Refused whole on any
-    // problem, with a message that quotes the command as given
-    // ("set class staff rate=6mbit refused: ...") and names the key,
-    // class, rule or meter each problem is about, never a line of the
-    // written text.
-    //
-    //   set class: {"class": NAME, "rate", "ceil", "burst", "cburst",
-    //               "priority" (or "prio"), "weight", "direction"}
-    //   rule add:  {"rule": "<TOML body of a [[rule]]>", "at": 1-based position (default: last)}
-    //   rule del:  {"name": NAME}
-    //   rule move: {"name": NAME, "to": 1-based position}
-    //   meter set: {"name": NAME, "cir", "cbs", "ebs", "pir", "pbs", "yellow", "red", "yellow_dscp", "red_dscp"}
+    // Live edits (see live_edits.hpp for the arguments and how they are
+    // checked), published as a policy load is (publish_locked): a class
+    // whose tree place stays is changed in place, its queued packets kept.
+    // Refused whole on any problem.
     Result<control::json> set_class(const control::json& args);
     Result<control::json> edit(const std::string& op, const control::json& args);
 
@@ -113,18 +100,12 @@ public:
     std::string path() const;
     std::string checksum() const;
 
-    // Per-class, per-rule and per-meter counters of the running tables, by name.
-    // A leaf's queueing delay comes twice: p50/p99 over its lifetime and
-    // over a recent window (the last 10-15 s, from sample_delays()).
+    // Per-class, per-rule and per-meter counters of the running tables, by
+    // name (see policy_counters.hpp).
     control::json counters() const;
-    // Keeps a copy of each leaf's delay histogram every kDelaySampleSeconds
-    // (sluiced's main thread calls it), so that counters() can tell what
-    // departed in the last 10-15 s from what departed before.
+    // Keeps a copy of each leaf's delay histogram (see DelayWindows);
+    // sluiced's main thread calls it every DelayWindows::kSampleSeconds.
     void sample_delays();
-    static constexpr int kDelaySampleSeconds = 5;
-    // Leaves per direction whose recent delays are followed (3 histograms
-    // of 800 bytes each); busier trees get lifetime figures beyond that.
-    static constexpr size_t kMaxDelayWindows = 16384;
     control::json classes() const;
     control::json rules() const;
     control::json meters() const;
@@ -133,7 +114,7 @@ private:
     // What a load does before it takes the lock: parse and check the
     // source, then build the classifier's spec and compile its rules.
     struct Compiled {
-        classifier::PolicySpec spec;
+        PolicySpec spec;
         std::shared_ptr<const classifier::RuleSet> rules;
     };
     struct Prepared {
@@ -147,7 +128,7 @@ private:
     // Compiles and publishes `next`'s classifier tables and makes it the
     // running policy; returns how long the workers took to switch. Where
     // `next`'s class tree differs from a running scheduler's, the scheduler
-    // changes too (see shaper::plan_tree_change): changes and additions go
+    // changes too (see plan_tree_change): changes and additions go
     // to the workers first (undone if any part is refused), then the tables
     // are published, then the removals. `tree_changes` gets one line per
     // direction that changed. `classes_only`: `next` differs from the
@@ -163,36 +144,18 @@ private:
     classifier::TablePublisher& publisher_;
     std::shared_ptr<const policy::Policy> policy_;
     const shaper::Scheduler* schedulers_[2] = {nullptr, nullptr};
-    ChangeChannel* channels_[2] = {nullptr, nullptr};
-    // Classifier counters of tables that were replaced, by name, so that a
-    // class's, rule's or meter's counts run on across reloads and edits
-    // (each generation of tables starts its own at zero). Names the running
-    // policy no longer has are forgotten.
-    struct Carried {
-        std::unordered_map<std::string, std::array<uint64_t, 2>> classes;  // packets, bytes
-        std::unordered_map<std::string, uint64_t> rules;
-        std::unordered_map<std::string, std::array<uint64_t, 3>> meters;  // green, yellow, red
-        uint64_t unmatched = 0;
-    };
-    Carried carried_[2];
-    void carry_counters_locked(const classifier::ClassifierTables& old, const policy::Policy& next);
+    dataplane::ChangeChannel* channels_[2] = {nullptr, nullptr};
+    CarriedCounters carried_;
 
     // Per direction: the scheduler id of each class of policy_, and the ids
     // new classes may take (those of removed classes first, so that ids
     // stay dense across reloads).
     std::vector<uint32_t> shaper_ids_[2];
-    shaper::IdSupply id_supply_[2];
+    IdSupply id_supply_[2];
     std::string path_;
     std::string checksum_;
 
-    // Per direction and scheduler id: the last three samples of a leaf's
-    // delay histogram, oldest first (see sample_delays()).
-    struct DelaySamples {
-        std::array<shaper::DelayHistogram, 3> at{};
-        std::array<std::chrono::steady_clock::time_point, 3> when{};
-        size_t count = 0;
-    };
-    std::unordered_map<uint32_t, DelaySamples> delay_samples_[2];
+    DelayWindows windows_[2];
 };
 
 // Validates a policy without touching anything: "file:line:col: ..." lines
@@ -200,4 +163,4 @@ private:
 Result<std::vector<std::string>> check_policy(const PolicySource& source);
 Result<std::vector<std::string>> check_policy_file(const std::string& path);
 
-}  // namespace sluice::dataplane
+}  // namespace sluice::runtime

@@ -1,4 +1,4 @@
-#include "dataplane/daemon/change_channel.hpp"
+#include "dataplane/pipeline/change_channel.hpp"
 
 #include <rte_errno.h>
 #include <rte_lcore.h>

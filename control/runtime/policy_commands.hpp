@@ -3,12 +3,12 @@
 #pragma once
 
 #include "control/server/command_table.hpp"
-#include "dataplane/daemon/policy_runtime.hpp"
+#include "control/runtime/policy_runtime.hpp"
 
-namespace sluice::dataplane {
+namespace sluice::runtime {
 
 // `policy_dir` is where members may name files (see docs/operations.md).
 void register_policy_commands(control::CommandTable& table, PolicyRuntime& runtime,
                               const policy::PolicyDirectory& policy_dir);
 
-}  // namespace sluice::dataplane
+}  // namespace sluice::runtime

@@ -1,4 +1,4 @@
-#include "dataplane/daemon/daemon_commands.hpp"
+#include "control/runtime/daemon_commands.hpp"
 
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -7,7 +7,9 @@
 #include <string>
 #include <unordered_map>
 
-namespace sluice::dataplane {
+namespace sluice::runtime {
+
+using namespace dataplane;
 
 using control::json;
 
@@ -190,4 +192,4 @@ void register_daemon_commands(control::CommandTable& table, const DaemonView& vi
     }, control::Access::root});
 }
 
-}  // namespace sluice::dataplane
+}  // namespace sluice::runtime
