@@ -58,43 +58,9 @@ void Scheduler::set_profile(uint32_t x, const ClassConfig& cfg) {
         p.fq = {cfg.leaf.flows, cfg.leaf.quantum, codel_profile_of(cfg.leaf)};
     // Take the new one before letting go of the old: they may be the same.
     const uint32_t old = c.profile;
-    c.profile = intern_profile(p);
-    if (old != kNone) release_profile(old);
+    c.profile = profiles_.intern(p);
+    if (old != kNone) profiles_.release(old);
     c.prio = cfg.prio;
-}
-
-namespace {
-
-std::array<uint64_t, 11> key_of(const auto& p) {
-    return {p.rate.cost_per_byte, static_cast<uint64_t>(p.rate.size), p.ceil.cost_per_byte,
-            static_cast<uint64_t>(p.ceil.size), p.quantum, p.limits.packets, p.limits.bytes,
-            p.fq.flows, p.fq.quantum, p.fq.codel.target, p.fq.codel.interval};
-}
-
-}  // namespace
-
-// Classes with equal profiles share one, counted by its users.
-uint32_t Scheduler::intern_profile(const ClassProfile& p) {
-    const auto [it, added] = profile_index_.try_emplace(key_of(p), 0);
-    if (added) {
-        if (free_profiles_.empty()) {
-            it->second = static_cast<uint32_t>(profiles_.size());
-            profiles_.push_back(p);
-            profile_users_.push_back(0);
-        } else {
-            it->second = free_profiles_.back();
-            free_profiles_.pop_back();
-            profiles_[it->second] = p;
-        }
-    }
-    ++profile_users_[it->second];
-    return it->second;
-}
-
-void Scheduler::release_profile(uint32_t i) {
-    if (--profile_users_[i] > 0) return;
-    profile_index_.erase(key_of(profiles_[i]));
-    free_profiles_.push_back(i);
 }
 
 // Sets up the (empty) queue of a class that is, or is again, a leaf.
@@ -122,20 +88,15 @@ uint32_t Scheduler::allocate_slot() {
     tuning_.emplace_back();
     fq_flows_.emplace_back();
     counters_.emplace_back();
-    windows_.emplace_back();
     configs_.emplace_back();
     wheel_.resize(x + 1);
-    direct_delays_ = cls_.size() <= kDirectDelayClasses;
-    // Its delay histogram now, not when it first needs it: the packet path
-    // never allocates.
-    const uint32_t chunk = x / kHistogramsPerChunk;
-    if (chunk == histogram_chunks_.size()) histogram_chunks_.emplace_back(kHistogramsPerChunk);
+    delays_.add_slot(x);
     return x;
 }
 
 void Scheduler::release_slot(uint32_t x) {
-    histogram_of(x).clear();
-    release_profile(cls_[x].profile);
+    delays_.clear_slot(x);
+    profiles_.release(cls_[x].profile);
     cls_[x] = ClassState{};
     tree_[x] = TreeLinks{};
     links_[x] = {};
@@ -143,7 +104,6 @@ void Scheduler::release_slot(uint32_t x) {
     tuning_[x] = LeafTuning{};
     fq_flows_[x] = 0;
     counters_[x] = {};
-    windows_[x] = {};
     free_slots_.push_back(x);
 }
 

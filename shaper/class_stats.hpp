@@ -92,7 +92,7 @@ private:
 // buckets, small enough to live in a class's hot state. A class that sends
 // within its rate sees delays within an octave or two, and nearly all of
 // them are counted here; the departures outside the window and counters
-// that fill up go to the class's DelayWindow (see Scheduler::spill_delays).
+// that fill up go to the class's DelayWindow (see DelayRecorder::spill).
 // A backlogged, borrowing class's delays spread over many octaves, more
 // than the window holds, so a large share of them spill.
 struct DelayTally {

@@ -203,7 +203,7 @@ uint32_t Scheduler::enqueue_or_pass_burst(const uint32_t* class_ids, const Packe
     // The pass is judged at the scheduler's time: timers due by `now` fire first.
     advance_to(now);
     const uint32_t passed = admit_burst(class_ids, packets, n, now, leave);
-    if (spill_count_ | window_spill_count_) flush_delays();
+    delays_.flush();
     return passed;
 }
 
@@ -243,7 +243,7 @@ SLUICE_HOT_INLINE bool Scheduler::pass_one(uint32_t cls, const Packet& packet) {
         if (x == lender) break;
     }
     uint64_t* direct_counter = nullptr;
-    if (direct_delays_) direct_counter = histogram_of(cls).counter(0);
+    if (delays_.direct()) direct_counter = delays_.direct_counter(cls, 0);
     charge(cls, cls_[lender].level, cost);
     count_departure(cls, packet, cost, 0, direct_counter);
     return true;
@@ -267,7 +267,7 @@ SLUICE_HOT_INLINE void Scheduler::count_departure(uint32_t leaf, const Packet& p
     if (direct_counter)
         ++*direct_counter;
     else if (!lc.delays.add(bucket))
-        spill_delays(leaf, bucket);
+        delays_.spill(leaf, lc.delays, bucket);
 }
 
 uint32_t Scheduler::admit_burst(const uint32_t* class_ids, const Packet* packets, uint32_t n, uint64_t now,
@@ -369,8 +369,8 @@ SLUICE_HOT_INLINE bool Scheduler::dequeue_tree(uint32_t level, uint32_t prio, Pa
         // not in the class's tally) before the rest of the work on the path.
         const uint32_t bucket = DelayHistogram::bucket_of_ticks(now_ - slot.enqueued_at, delay_floor_shift_);
         uint64_t* direct_counter = nullptr;
-        if (direct_delays_) {
-            direct_counter = histogram_of(leaf).counter(bucket);
+        if (delays_.direct()) {
+            direct_counter = delays_.direct_counter(leaf, bucket);
             __builtin_prefetch(direct_counter, 1);
         }
         // Deficit round robin at every step of the path: a class that used
@@ -475,7 +475,7 @@ uint32_t Scheduler::dequeue_burst(Packet* out, uint32_t n, uint64_t now) {
         if (!sent) break;
         ++got;
     }
-    if (spill_count_ | window_spill_count_) flush_delays();
+    delays_.flush();
     return got;
 }
 
@@ -500,54 +500,6 @@ void Scheduler::fold_into_parent(uint32_t x) {
         counters_[p].drops[r] += counters_[x].drops[r];
         counters_[p].drop_bytes[r] += counters_[x].drop_bytes[r];
     }
-}
-
-// The departure did not fit the class's tally: a counter is full, or the
-// delay is outside the window. Out of line, as it is the rare case.
-[[gnu::noinline]] void Scheduler::spill_delays(uint32_t leaf, uint32_t bucket) {
-    DelayTally& t = cls_[leaf].delays;
-    const uint32_t i = bucket - t.base;
-    if (i < DelayTally::kWidth) {
-        // A bucket that fills up is where the delays are: keep the window.
-        defer_window(leaf, bucket, DelayTally::kFull + 1);
-        t.clear(i);
-        t.misses = 0;
-        return;
-    }
-    // An empty window moves for free; one that keeps missing moves to where
-    // the delays are now, handing over its counts.
-    constexpr uint8_t kMissesToMove = 64;
-    if (!t.empty() && ++t.misses < kMissesToMove) {
-        defer_window(leaf, bucket, 1);
-        return;
-    }
-    for (uint32_t k = 0; k < DelayTally::kWidth; ++k)
-        if (const uint32_t n = t.count(k)) defer_window(leaf, t.base + k, n);
-    t = DelayTally{};
-    t.base = static_cast<uint8_t>(bucket > DelayTally::kWidth / 2 ? bucket - DelayTally::kWidth / 2 : 0);
-    t.add(bucket);
-}
-
-// The same one level down: the window's counters go to the histogram when
-// they pass 255 (delays beyond the window went there directly, see
-// defer_window).
-void Scheduler::window_delays(uint32_t leaf, uint32_t bucket, uint32_t n) {
-    uint8_t& count = windows_[leaf].counts[bucket];
-    const uint32_t sum = count + n;
-    if (sum > DelayWindow::kFull) {
-        defer_delays(leaf, bucket, sum);
-        count = 0;
-    } else {
-        count = static_cast<uint8_t>(sum);
-    }
-}
-
-void Scheduler::flush_delays() {
-    // Windows first: what they spill joins the histograms' batch.
-    for (uint32_t i = 0; i < window_spill_count_; ++i)
-        window_delays(window_spills_[i].leaf, window_spills_[i].bucket, window_spills_[i].n);
-    window_spill_count_ = 0;
-    flush_histograms();
 }
 
 std::optional<ClassSnapshot> Scheduler::snapshot(uint32_t class_id) const {
@@ -585,9 +537,7 @@ std::optional<ClassSnapshot> Scheduler::snapshot(uint32_t class_id) const {
         while (y != x && tree_[y].next_sibling == kNone) y = cls_[y].parent;
         y = y == x ? kNone : tree_[y].next_sibling;
     }
-    DelayHistogram h = histogram_of(x);
-    windows_[x].add_to(h);
-    c.delays.add_to(h);
+    const DelayHistogram h = delays_.total(x, c.delays);
     s.delay_samples = h.total();
     s.delays = h;
     s.delay_floor_shift = delay_floor_shift_;

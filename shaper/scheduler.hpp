@@ -22,7 +22,6 @@
 
 #include <array>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -31,10 +30,12 @@
 #include "shaper/change.hpp"
 #include "shaper/class_stats.hpp"
 #include "shaper/config.hpp"
+#include "shaper/delay_recorder.hpp"
 #include "shaper/huge_array.hpp"
 #include "shaper/id_index.hpp"
 #include "shaper/leaf_queue.hpp"
 #include "shaper/packet.hpp"
+#include "shaper/profile_table.hpp"
 #include "shaper/timer_wheel.hpp"
 #include "shaper/token_bucket.hpp"
 
@@ -143,25 +144,13 @@ private:
         uint32_t next = kNone;
     };
 
-    // What a class's settings come to on the packet path. Classes with
-    // the same settings (a plan's subscribers, say) share one, so the
-    // profiles of many classes take a few cache lines, and a class's own
-    // state has room for its queue.
-    struct ClassProfile {
-        BucketProfile rate{};
-        BucketProfile ceil{};
-        uint32_t quantum = 0;
-        LeafLimits limits{};
-        FqParams fq{};  // fq_codel leaves only
-    };
-
     // What the packet path touches for a class, in two cache lines: with a
     // fifo leaf, all of it but the shared profile and the packet slots.
     struct alignas(64) ClassState {
         int64_t tokens = 0;
         int64_t ctokens = 0;
         uint64_t t_c = 0;  // tick the buckets were last brought up to date
-        uint32_t profile = kNone;  // in profiles_
+        uint32_t profile = kNone;  // in profiles_ (shared by equal settings)
         uint32_t parent = kNone;
         int32_t deficit[2] = {0, 0};  // [0] in its row, [1] in its parent's feed
         uint8_t level = 0;
@@ -172,8 +161,8 @@ private:
         bool leaf = true;
         bool timer_armed = false;  // spares a look at the wheel when not
         // Departure counters and delays live here too: no extra cache miss
-        // per packet. The tally spills into windows_[x], and that into
-        // histogram_of(x), now and then.
+        // per packet. The tally spills into delays_ (DelayRecorder) now
+        // and then.
         DelayTally delays{};
         Link own_link{};  // a leaf is in one ring only, at its prio
         LeafQueue queue{};  // fifo and CoDel packets; fq_codel's header
@@ -241,33 +230,11 @@ private:
     void queue_slot(uint32_t cls, uint32_t s);
     // Adds a removed class's departures and drops to its parent's own.
     void fold_into_parent(uint32_t x);
-    void spill_delays(uint32_t leaf, uint32_t bucket);
-    void window_delays(uint32_t leaf, uint32_t bucket, uint32_t n);
-    void defer_window(uint32_t leaf, uint32_t bucket, uint32_t n) {
-        if (bucket >= DelayWindow::kWidth) return defer_delays(leaf, bucket, n);
-        __builtin_prefetch(&windows_[leaf], 1);
-        window_spills_[window_spill_count_++] = {leaf, bucket, n};
-        if (window_spill_count_ == kMaxSpills) flush_delays();
-    }
-    void defer_delays(uint32_t leaf, uint32_t bucket, uint32_t n) {
-        uint64_t* counter = histogram_of(leaf).counter(bucket);
-        __builtin_prefetch(counter, 1);
-        if (spill_count_ == kMaxSpills) flush_histograms();
-        spills_[spill_count_++] = {counter, n};
-    }
-    void flush_delays();
-    void flush_histograms() {
-        for (uint32_t i = 0; i < spill_count_; ++i) *spills_[i].counter += spills_[i].n;
-        spill_count_ = 0;
-    }
-
     Status add_class(const ClassConfig& cfg, uint64_t now);
     Status remove_class(const RemoveClass& rc);
     Status modify_class(const ModifyClass& mc, uint64_t now);
     Status check_config(const ClassConfig& cfg, bool is_root) const;
     void set_profile(uint32_t x, const ClassConfig& cfg);
-    uint32_t intern_profile(const ClassProfile& p);
-    void release_profile(uint32_t i);
     const ClassProfile& profile_of(const ClassState& c) const { return profiles_[c.profile]; }
     void set_leaf(uint32_t x, const LeafConfig& leaf);
     uint32_t allocate_slot();
@@ -328,47 +295,10 @@ private:
     // cache (the bound of direct delays): a small one stays in cache.
     uint32_t aqm_classes_ = 0;
     uint32_t fq_classes_ = 0;  // of which fq_codel
-    bool fetch_aqm_ahead() const { return aqm_classes_ && !direct_delays_; }
-    HugeVector<ClassProfile> profiles_;
-    std::vector<uint32_t> profile_users_;
-    std::vector<uint32_t> free_profiles_;
-    std::map<std::array<uint64_t, 11>, uint32_t> profile_index_;  // by value
+    bool fetch_aqm_ahead() const { return aqm_classes_ && !delays_.direct(); }
+    ProfileTable profiles_;
     HugeVector<ClassCounters> counters_;
-    HugeVector<DelayWindow> windows_;  // by slot; see DelayWindow
-    // Delay histograms by slot, in chunks allocated with the first class
-    // of each (so that adding classes never moves the others'), 800 bytes a
-    // class: 83 MB for 100,000. Allocated up front, not when a class first
-    // spills: a chunk allocated on the packet path cost milliseconds of page
-    // faults in the middle of traffic.
-    static constexpr uint32_t kHistogramsPerChunk = 4'096;  // 3.4 MB: huge pages
-    std::vector<HugeVector<DelayHistogram>> histogram_chunks_;
-    DelayHistogram& histogram_of(uint32_t x) { return histogram_chunks_[x / kHistogramsPerChunk][x % kHistogramsPerChunk]; }
-    const DelayHistogram& histogram_of(uint32_t x) const {
-        return histogram_chunks_[x / kHistogramsPerChunk][x % kHistogramsPerChunk];
-    }
-    // While all histograms fit in a small part of the cache (a few thousand
-    // classes), the tally would only add work: departures go straight to
-    // the histogram then.
-    static constexpr uint32_t kDirectDelayClasses = 4'096;
-    bool direct_delays_ = true;
-    // Departures the tallies spilled during this dequeue_burst, added to
-    // the histograms at its end: their lines are prefetched when they
-    // spill and arrive while the burst goes on. Empty between bursts.
-    struct DelaySpill {
-        uint64_t* counter;  // in histogram_of(the class)
-        uint64_t n;
-    };
-    static constexpr uint32_t kMaxSpills = 64;
-    std::array<DelaySpill, kMaxSpills> spills_{};
-    uint32_t spill_count_ = 0;
-    // The same for the windows, whose spills are applied first.
-    struct WindowSpill {
-        uint32_t leaf;
-        uint32_t bucket;
-        uint32_t n;
-    };
-    std::array<WindowSpill, kMaxSpills> window_spills_{};
-    uint32_t window_spill_count_ = 0;
+    DelayRecorder delays_;
     std::vector<ClassConfig> configs_;
     std::vector<uint32_t> free_slots_;
 
