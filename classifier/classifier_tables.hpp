@@ -88,7 +88,6 @@ public:
     const RuleAction& action(uint32_t rule) const { return actions_[rule]; }
     const MeterProfile& meter_profile(uint32_t m) const { return profiles_[m]; }
     const MeterDef& meter(uint32_t m) const { return meters_[m]; }
-    size_t meter_count() const { return meters_.size(); }
     uint32_t default_class(Direction d) const { return default_class_[static_cast<unsigned>(d)]; }
     uint32_t class_count(Direction d) const { return class_count_[static_cast<unsigned>(d)]; }
     int16_t class_dscp(Direction d, uint32_t cls) const { return class_dscp_[static_cast<unsigned>(d)][cls]; }

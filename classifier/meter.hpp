@@ -20,10 +20,6 @@ namespace sluice::classifier {
 
 enum class Color : uint8_t { green = 0, yellow = 1, red = 2 };
 
-constexpr const char* color_name(Color c) {
-    return c == Color::green ? "green" : c == Color::yellow ? "yellow" : "red";
-}
-
 struct MeterParams {
     enum class Kind : uint8_t { srtcm, trtcm } kind = Kind::srtcm;
     enum class Unit : uint8_t { bytes, packets } unit = Unit::bytes;

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 
+#include "common/counter_fields.hpp"
 #include "dataplane/packet_meta.hpp"
 
 namespace sluice::dataplane {
@@ -52,6 +53,19 @@ struct alignas(64) DirectionCounters {
         for (uint64_t d : drops) n += d;
         return n;
     }
+};
+
+// The plain counters above, for every renderer (see counter_fields.hpp);
+// the drops by reason and malformed frames by cause are labelled families
+// walked by their enums.
+inline constexpr CounterField<DirectionCounters> kDirectionFields[] = {
+    {"rx_packets", &DirectionCounters::rx_packets, "rx_packets_total", "packets received by a direction's ingress port"},
+    {"rx_bytes", &DirectionCounters::rx_bytes, "rx_bytes_total", "bytes received by a direction's ingress port"},
+    {"tx_packets", &DirectionCounters::tx_packets, "tx_packets_total", "packets a direction transmitted"},
+    {"tx_bytes", &DirectionCounters::tx_bytes, "tx_bytes_total", "bytes a direction transmitted"},
+    {"non_ip", &DirectionCounters::non_ip_packets, "non_ip_packets_total", "non-IP frames passed through"},
+    {"tx_retries", &DirectionCounters::tx_retries, "tx_retries_total",
+     "transmit bursts the egress port did not take whole at the first try"},
 };
 
 }  // namespace sluice::dataplane

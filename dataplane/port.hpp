@@ -9,6 +9,7 @@
 #include <string>
 
 #include "dataplane/packet_wake.hpp"
+#include "common/counter_fields.hpp"
 #include "common/result.hpp"
 
 namespace sluice::dataplane {
@@ -26,6 +27,18 @@ struct PortSettings {
 struct PortStats {
     uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
     uint64_t rx_missed = 0, rx_errors = 0, tx_errors = 0, rx_no_mbuf = 0;
+};
+
+// PortStats for every renderer (see counter_fields.hpp).
+inline constexpr CounterField<PortStats> kPortFields[] = {
+    {"rx_packets", &PortStats::rx_packets, "rx_packets_total", "packets the port received"},
+    {"rx_bytes", &PortStats::rx_bytes, "rx_bytes_total", "bytes the port received"},
+    {"tx_packets", &PortStats::tx_packets, "tx_packets_total", "packets the port transmitted"},
+    {"tx_bytes", &PortStats::tx_bytes, "tx_bytes_total", "bytes the port transmitted"},
+    {"rx_missed", &PortStats::rx_missed, "rx_missed_total", "packets the port dropped because its receive ring was full"},
+    {"rx_errors", &PortStats::rx_errors, "rx_errors_total", "receive errors reported by the port"},
+    {"tx_errors", &PortStats::tx_errors, "tx_errors_total", "transmit errors reported by the port"},
+    {"rx_no_mbuf", &PortStats::rx_no_mbuf, "rx_no_mbuf_total", "packets the port dropped for want of a packet buffer"},
 };
 
 class Port {

@@ -34,8 +34,6 @@ public:
     uint32_t intern(const ClassProfile& p);
     // One user fewer; the entry is free for another profile after its last.
     void release(uint32_t i);
-    // Entries in use (for tests and memory figures).
-    size_t size() const { return index_.size(); }
 
 private:
     using Key = std::array<uint64_t, 11>;

@@ -21,18 +21,20 @@ json direction_json(const Direction& d) {
     for (unsigned e = 1; e < kParseErrorCount; ++e) {
         malformed[parse_error_name(static_cast<ParseError>(e))] = c.malformed_by_error[e];
     }
-    return json{{"name", d.name()},          {"rx_packets", c.rx_packets}, {"rx_bytes", c.rx_bytes},
-                {"tx_packets", c.tx_packets}, {"tx_bytes", c.tx_bytes},     {"non_ip", c.non_ip_packets},
-                {"tx_retries", c.tx_retries}, {"dropped", c.dropped()},     {"drops", drops},
-                {"malformed", malformed},     {"queued", d.queued()}};
+    json out{{"name", d.name()}};
+    for (const auto& f : kDirectionFields) out[f.name] = c.*f.member;
+    out["dropped"] = c.dropped();
+    out["drops"] = drops;
+    out["malformed"] = malformed;
+    out["queued"] = d.queued();
+    return out;
 }
 
 json port_json(const Port& p) {
     const PortStats s = p.stats();
-    return json{{"role", p.role()},         {"name", p.name()},           {"driver", p.driver()},
-                {"link", p.link_status()},  {"rx_packets", s.rx_packets}, {"rx_bytes", s.rx_bytes},
-                {"tx_packets", s.tx_packets}, {"tx_bytes", s.tx_bytes},   {"rx_missed", s.rx_missed},
-                {"rx_errors", s.rx_errors}, {"tx_errors", s.tx_errors},   {"rx_no_mbuf", s.rx_no_mbuf}};
+    json out{{"role", p.role()}, {"name", p.name()}, {"driver", p.driver()}, {"link", p.link_status()}};
+    for (const auto& f : kPortFields) out[f.name] = s.*f.member;
+    return out;
 }
 
 namespace {

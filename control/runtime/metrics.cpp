@@ -6,6 +6,8 @@
 
 #include <cctype>
 
+#include "control/runtime/policy_counters.hpp"
+
 namespace sluice::runtime {
 
 using namespace dataplane;
@@ -43,10 +45,7 @@ int telemetry_stats(const char*, const char*, rte_tel_data* d) {
     for (const Direction* dir : g_view->directions) {
         const DirectionCounters& c = dir->counters();
         const std::string p = dir->name() + "_";
-        rte_tel_data_add_dict_u64(d, (p + "rx_packets").c_str(), c.rx_packets);
-        rte_tel_data_add_dict_u64(d, (p + "rx_bytes").c_str(), c.rx_bytes);
-        rte_tel_data_add_dict_u64(d, (p + "tx_packets").c_str(), c.tx_packets);
-        rte_tel_data_add_dict_u64(d, (p + "tx_bytes").c_str(), c.tx_bytes);
+        for (const auto& f : kDirectionFields) rte_tel_data_add_dict_u64(d, (p + f.name).c_str(), c.*f.member);
         rte_tel_data_add_dict_u64(d, (p + "dropped").c_str(), c.dropped());
         for (unsigned r = 0; r < kDropReasonCount; ++r) {
             rte_tel_data_add_dict_u64(d, (p + "drop_" + drop_reason_name(static_cast<DropReason>(r))).c_str(), c.drops[r]);
@@ -62,11 +61,7 @@ int telemetry_ports(const char*, const char*, rte_tel_data* d) {
         const PortStats s = port->stats();
         const std::string p = port->role() + "_";
         rte_tel_data_add_dict_u64(d, (p + "port_id").c_str(), port->id());
-        rte_tel_data_add_dict_u64(d, (p + "rx_packets").c_str(), s.rx_packets);
-        rte_tel_data_add_dict_u64(d, (p + "tx_packets").c_str(), s.tx_packets);
-        rte_tel_data_add_dict_u64(d, (p + "rx_missed").c_str(), s.rx_missed);
-        rte_tel_data_add_dict_u64(d, (p + "rx_errors").c_str(), s.rx_errors);
-        rte_tel_data_add_dict_u64(d, (p + "tx_errors").c_str(), s.tx_errors);
+        for (const auto& f : kPortFields) rte_tel_data_add_dict_u64(d, (p + f.name).c_str(), s.*f.member);
     }
     return 0;
 }
@@ -86,9 +81,9 @@ int telemetry_classes(const char*, const char*, rte_tel_data* d) {
     for (const auto& [dir, v] : c.items()) {
         for (const auto& k : v["classes"]) {
             const std::string p = dir + "_" + clean(k.value("name", "")) + "_";
-            rte_tel_data_add_dict_u64(d, (p + "sent_packets").c_str(), k.value("sent_packets", 0ull));
-            rte_tel_data_add_dict_u64(d, (p + "sent_bytes").c_str(), k.value("sent_bytes", 0ull));
-            rte_tel_data_add_dict_u64(d, (p + "backlog_packets").c_str(), k.value("backlog_packets", 0ull));
+            for (const auto& f : kClassFields) {
+                if (k.contains(f.key)) rte_tel_data_add_dict_u64(d, (p + f.key).c_str(), k.value(f.key, 0ull));
+            }
             // Delays in whole microseconds: over the lifetime and the last 10-15 s.
             rte_tel_data_add_dict_u64(d, (p + "delay_p99_us").c_str(),
                                       static_cast<uint64_t>(k.value("delay_p99_us", 0.0)));
@@ -106,19 +101,11 @@ std::string prometheus_text(const DaemonView& view) {
     header(out, {"sluice_up", "gauge", "1 while sluiced runs"});
     out += "sluice_up 1\n";
 
-    const Family dir_counters[] = {
-        {"sluice_direction_rx_packets_total", "counter", "packets received by a direction's ingress port"},
-        {"sluice_direction_rx_bytes_total", "counter", "bytes received by a direction's ingress port"},
-        {"sluice_direction_tx_packets_total", "counter", "packets a direction transmitted"},
-        {"sluice_direction_tx_bytes_total", "counter", "bytes a direction transmitted"},
-        {"sluice_direction_non_ip_packets_total", "counter", "non-IP frames passed through"},
-    };
-    for (size_t f = 0; f < std::size(dir_counters); ++f) {
-        header(out, dir_counters[f]);
+    for (const auto& f : kDirectionFields) {
+        const std::string name = std::string("sluice_direction_") + f.metric;
+        header(out, {name.c_str(), "counter", f.help});
         for (const Direction* d : view.directions) {
-            const DirectionCounters& c = d->counters();
-            const uint64_t v[] = {c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes, c.non_ip_packets};
-            out += fmt::format("{}{{direction=\"{}\"}} {}\n", dir_counters[f].name, label(d->name()), v[f]);
+            out += fmt::format("{}{{direction=\"{}\"}} {}\n", name, label(d->name()), d->counters().*f.member);
         }
     }
     header(out, {"sluice_direction_dropped_packets_total", "counter", "packets freed instead of sent, by reason"});
@@ -141,40 +128,26 @@ std::string prometheus_text(const DaemonView& view) {
         out += fmt::format("sluice_direction_queued_packets{{direction=\"{}\"}} {}\n", label(d->name()), d->queued());
     }
 
-    const Family port_counters[] = {
-        {"sluice_port_rx_packets_total", "counter", "packets the port received"},
-        {"sluice_port_tx_packets_total", "counter", "packets the port transmitted"},
-        {"sluice_port_rx_bytes_total", "counter", "bytes the port received"},
-        {"sluice_port_tx_bytes_total", "counter", "bytes the port transmitted"},
-        {"sluice_port_rx_missed_total", "counter", "packets the port dropped because its receive ring was full"},
-        {"sluice_port_rx_errors_total", "counter", "receive errors reported by the port"},
-        {"sluice_port_tx_errors_total", "counter", "transmit errors reported by the port"},
-    };
     std::vector<PortStats> stats;
     for (const Port* p : view.ports) stats.push_back(p->stats());
-    for (size_t f = 0; f < std::size(port_counters); ++f) {
-        header(out, port_counters[f]);
+    for (const auto& f : kPortFields) {
+        const std::string name = std::string("sluice_port_") + f.metric;
+        header(out, {name.c_str(), "counter", f.help});
         for (size_t i = 0; i < view.ports.size(); ++i) {
-            const PortStats& s = stats[i];
-            const uint64_t v[] = {s.rx_packets, s.tx_packets, s.rx_bytes, s.tx_bytes, s.rx_missed, s.rx_errors, s.tx_errors};
-            out += fmt::format("{}{{port=\"{}\",device=\"{}\"}} {}\n", port_counters[f].name,
-                               label(view.ports[i]->role()), label(view.ports[i]->name()), v[f]);
+            out += fmt::format("{}{{port=\"{}\",device=\"{}\"}} {}\n", name, label(view.ports[i]->role()),
+                               label(view.ports[i]->name()), stats[i].*f.member);
         }
     }
     if (view.policy != nullptr && view.policy->loaded()) {
         const control::json c = view.policy->counters();
-        const Family class_counters[] = {
-            {"sluice_class_sent_packets_total", "counter", "packets a class sent"},
-            {"sluice_class_sent_bytes_total", "counter", "frame bytes a class sent"},
-            {"sluice_class_classified_packets_total", "counter", "packets the classifier put in a class"},
-        };
-        const char* keys[] = {"sent_packets", "sent_bytes", "classified_packets"};
-        for (size_t f = 0; f < std::size(class_counters); ++f) {
-            header(out, class_counters[f]);
+        for (const auto& f : kClassFields) {
+            const std::string name = std::string("sluice_class_") + f.metric;
+            header(out, {name.c_str(), f.type, f.help});
             for (const auto& [dir, d] : c.items()) {
                 for (const auto& k : d["classes"]) {
-                    out += fmt::format("{}{{direction=\"{}\",class=\"{}\"}} {}\n", class_counters[f].name, label(dir),
-                                       label(k.value("name", "")), k.value(keys[f], 0ull));
+                    if (!k.contains(f.key)) continue;  // not shaped: no scheduler counters
+                    out += fmt::format("{}{{direction=\"{}\",class=\"{}\"}} {}\n", name, label(dir),
+                                       label(k.value("name", "")), k.value(f.key, 0ull));
                 }
             }
         }
@@ -186,13 +159,6 @@ std::string prometheus_text(const DaemonView& view) {
                     out += fmt::format("sluice_class_dropped_packets_total{{direction=\"{}\",class=\"{}\",reason=\"{}\"}} {}\n",
                                        label(dir), label(k.value("name", "")), label(reason), n.get<uint64_t>());
                 }
-            }
-        }
-        header(out, {"sluice_class_backlog_packets", "gauge", "packets waiting in a class"});
-        for (const auto& [dir, d] : c.items()) {
-            for (const auto& k : d["classes"]) {
-                out += fmt::format("sluice_class_backlog_packets{{direction=\"{}\",class=\"{}\"}} {}\n", label(dir),
-                                   label(k.value("name", "")), k.value("backlog_packets", 0ull));
             }
         }
         header(out, {"sluice_class_delay_seconds", "gauge", "queueing delay of departed packets, by quantile"});

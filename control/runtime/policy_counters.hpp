@@ -29,6 +29,23 @@ struct CounterSources {
     std::array<const DelayWindows*, 2> windows{};
 };
 
+// The plain per-class counters of counters_json(), for the renderers
+// (Prometheus families sluice_class_<metric>, telemetry DIRECTION_CLASS_<key>).
+struct ClassField {
+    const char* key;     // in counters_json()'s class objects
+    const char* metric;  // Prometheus family after "sluice_class_"
+    const char* type;    // counter or gauge
+    const char* help;
+};
+inline constexpr ClassField kClassFields[] = {
+    {"classified_packets", "classified_packets_total", "counter", "packets the classifier put in a class"},
+    {"classified_bytes", "classified_bytes_total", "counter", "frame bytes the classifier put in a class"},
+    {"sent_packets", "sent_packets_total", "counter", "packets a class sent"},
+    {"sent_bytes", "sent_bytes_total", "counter", "frame bytes a class sent"},
+    {"backlog_packets", "backlog_packets", "gauge", "packets waiting in a class"},
+    {"backlog_bytes", "backlog_bytes", "gauge", "frame bytes waiting in a class"},
+};
+
 // Read while the workers run: single-writer counters, a snapshot that may
 // be a packet or two out of step, never torn apart.
 control::json counters_json(const CounterSources& sources, std::chrono::steady_clock::time_point now);

@@ -7,11 +7,9 @@ namespace sluice::runtime {
 using namespace dataplane;
 
 std::string format_counters(const std::string& direction, const DirectionCounters& c) {
-    std::string s = fmt::format(
-        "counters direction={} rx_packets={} rx_bytes={} tx_packets={} tx_bytes={} non_ip={} "
-        "tx_retries={} dropped={}",
-        direction, c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes, c.non_ip_packets,
-        c.tx_retries, c.dropped());
+    std::string s = fmt::format("counters direction={}", direction);
+    for (const auto& f : kDirectionFields) s += fmt::format(" {}={}", f.name, c.*f.member);
+    s += fmt::format(" dropped={}", c.dropped());
     for (unsigned r = 0; r < kDropReasonCount; ++r) {
         s += fmt::format(" drop_{}={}", drop_reason_name(static_cast<DropReason>(r)), c.drops[r]);
     }
@@ -39,11 +37,9 @@ std::string format_stage_cycles(const std::string& direction, const StageClock& 
 
 std::string format_port_stats(const Port& port) {
     const PortStats st = port.stats();
-    return fmt::format(
-        "port role={} name={} rx_packets={} rx_bytes={} tx_packets={} tx_bytes={} rx_missed={} "
-        "rx_errors={} tx_errors={} rx_no_mbuf={}",
-        port.role(), port.name(), st.rx_packets, st.rx_bytes, st.tx_packets, st.tx_bytes,
-        st.rx_missed, st.rx_errors, st.tx_errors, st.rx_no_mbuf);
+    std::string s = fmt::format("port role={} name={}", port.role(), port.name());
+    for (const auto& f : kPortFields) s += fmt::format(" {}={}", f.name, st.*f.member);
+    return s;
 }
 
 }  // namespace sluice::runtime
