@@ -210,11 +210,13 @@ struct Meter {
 struct Service {
     uint8_t protocol = 0;
     std::vector<Range> ports;  // empty: every port (or a protocol without ports)
+    friend bool operator==(const Service&, const Service&) = default;
 };
 
 struct Management {
     std::vector<Prefix> addresses;
     std::vector<Service> services;
+    friend bool operator==(const Management&, const Management&) = default;
 };
 
 // ---------------------------------------------------------------- the whole

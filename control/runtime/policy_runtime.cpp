@@ -110,6 +110,11 @@ void PolicyRuntime::set_channels(dataplane::ChangeChannel* upload, dataplane::Ch
     channels_[1] = download;
 }
 
+void PolicyRuntime::set_management_hook(ManagementHook hook) {
+    std::lock_guard lock(mutex_);
+    management_hook_ = std::move(hook);
+}
+
 Result<control::json> PolicyRuntime::set_class(const control::json& args) {
     using control::json;
     std::lock_guard lock(mutex_);
@@ -241,6 +246,21 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
                                                        compiled != nullptr ? compiled->rules : nullptr);
         if (!*tables) return Error{tables->error()};
     }
+    // The gateway's own traffic first: a section the enforcers refuse
+    // refuses the policy before anything else of it changes.
+    management_warnings_.clear();
+    const bool management_changes = management_hook_ && (!policy_ || !(policy_->management == next->management));
+    if (management_changes) {
+        auto r = management_hook_(next->management);
+        if (!r) return Error{fmt::format("[management]: {}", r.error())};
+        management_warnings_ = std::move(*r);
+    }
+    // Puts the running policy's section back when a later step refuses.
+    auto undo_management = [&]() {
+        if (!management_changes) return;
+        auto r = management_hook_(policy_ ? policy_->management : policy::Management{});
+        if (!r) spdlog::error("[management]: giving back the running policy's section failed: {}", r.error());
+    };
     const auto t0 = std::chrono::steady_clock::now();
     constexpr auto kTimeout = std::chrono::milliseconds(5000);
 
@@ -268,11 +288,13 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
             auto r = channels_[d]->apply_all(plan.before, kTimeout);
             if (!r) {
                 undo();
+                undo_management();
                 return Error{fmt::format("{}: {} (class changes already made were undone)", dir, r.error())};
             }
             done[d] = r->applied;
             if (!r->error.empty()) {
                 undo();
+                undo_management();
                 return Error{fmt::format("{} class tree: {} (class changes already made were undone)", dir,
                                          r->error)};
             }
@@ -349,6 +371,10 @@ Result<LoadReport> PolicyRuntime::load_locked(const PolicySource& source, Prepar
     auto ms = publish_locked(result.policy, &notes, &report.tree_changes, false, &*prepared.compiled);
     if (!ms) return Error{fmt::format("policy {} refused; the running policy stays: {}", path, ms.error())};
     for (const auto& n : notes) report.messages.push_back(fmt::format("{}: note: {}", path, n));
+    for (const auto& w : management_warnings_) {
+        report.messages.push_back(fmt::format("{}: warning: [management]: {}", path, w));
+        ++report.warnings;
+    }
     report.publish_ms = *ms;
     report.check_ms = prepared.check_ms;
     report.compile_ms = prepared.compile_ms;

@@ -14,6 +14,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -77,6 +78,15 @@ public:
     // the ids stable across reloads (see plan_tree_change).
     void set_schedulers(const shaper::Scheduler* upload, const shaper::Scheduler* download);
     void set_channels(dataplane::ChangeChannel* upload, dataplane::ChangeChannel* download);
+    // Where a policy's [management] section goes: sluiced's main hands it to
+    // the XDP programs of af_xdp ports and to the exception paths. Called,
+    // under the lock, with each policy whose section differs from the
+    // running one's (the first one included), before anything else of it is
+    // published; an error refuses the policy (and the section the running
+    // policy had is given back). What it returns are warnings for the load's
+    // report: ports that cannot honour the section, and why.
+    using ManagementHook = std::function<Result<std::vector<std::string>>(const policy::Management&)>;
+    void set_management_hook(ManagementHook hook);
     // Whether a scheduler runs: sluiced builds its shapers at start, from
     // the policy it starts with; without one it forwards unshaped.
     bool shapes() const;
@@ -146,6 +156,9 @@ private:
     const shaper::Scheduler* schedulers_[2] = {nullptr, nullptr};
     dataplane::ChangeChannel* channels_[2] = {nullptr, nullptr};
     CarriedCounters carried_;
+    ManagementHook management_hook_;
+    // The last publish's warnings from the management hook (see load_locked).
+    std::vector<std::string> management_warnings_;
 
     // Per direction: the scheduler id of each class of policy_, and the ids
     // new classes may take (those of removed classes first, so that ids
