@@ -215,6 +215,7 @@ struct Service {
 struct Management {
     std::vector<Prefix> addresses;
     std::vector<Service> services;
+    std::vector<uint16_t> ethertypes;  // sorted, no duplicates; host order
 };
 
 // ---------------------------------------------------------------- the whole
