@@ -47,7 +47,8 @@ bool has_rx_interrupt_fd(uint16_t id) {
 
 }  // namespace
 
-Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* pool) {
+Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* pool,
+                                         const ManagementFilter& management) {
     auto found = find_port(s.devargs);
     if (!found) return Error{fmt::format("--{}: {}", s.role, found.error())};
     const uint16_t id = *found;
@@ -98,7 +99,7 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
         if (xdp_program && !port->management_) {
             auto adopted = bpf::ManagementProgram::adopt(port->interface_);
             if (!adopted) return Error{fmt::format("--{}: {}", s.role, adopted.error())};
-            auto applied = (*adopted)->apply(s.management);
+            auto applied = (*adopted)->apply(management);
             if (!applied) return Error{fmt::format("--{}: {}", s.role, applied.error())};
             port->management_ = std::move(*adopted);
         }

@@ -23,10 +23,6 @@ struct PortSettings {
     // Ask for a receive interrupt, so an idle worker can wait for packets
     // instead of polling; kept only where the driver provides one.
     bool rx_interrupts = false;
-    // For an af_xdp port that runs Sluice's XDP program (xdp_prog= in the
-    // devargs, see xdp_port.hpp): the gateway's own traffic, written into the
-    // program's maps as soon as the driver has attached it.
-    ManagementFilter management;
 };
 
 struct PortStats {
@@ -37,7 +33,11 @@ struct PortStats {
 class Port {
 public:
     // Finds the port that the EAL probed for `settings.devargs` and starts it.
-    static Result<std::unique_ptr<Port>> open(const PortSettings& settings, rte_mempool* pool);
+    // For an af_xdp port that runs Sluice's XDP program (xdp_prog= in the
+    // devargs, see xdp_port.hpp), `management` is written into the program's
+    // maps as soon as the driver has attached it, before the port starts.
+    static Result<std::unique_ptr<Port>> open(const PortSettings& settings, rte_mempool* pool,
+                                              const ManagementFilter& management = {});
     ~Port();
     Port(const Port&) = delete;
     Port& operator=(const Port&) = delete;

@@ -122,8 +122,7 @@ std::unique_ptr<dp::Port> open_port(const std::string& name, const std::string& 
     s.devargs = *devargs;
     s.rx_descriptors = 1024;
     s.tx_descriptors = 1024;
-    s.management = filter;
-    auto port = dp::Port::open(s, mp);
+    auto port = dp::Port::open(s, mp, filter);
     INFO((port ? std::string() : port.error()));
     REQUIRE(port);
     return std::move(*port);
