@@ -2,6 +2,7 @@
 
 #include <rte_bus.h>
 #include <rte_dev.h>
+#include <rte_devargs.h>
 #include <rte_errno.h>
 #include <rte_log.h>
 
@@ -11,6 +12,7 @@
 #include "dataplane/eal.hpp"
 #include "dataplane/instance_lock.hpp"
 #include "dataplane/kernel_link.hpp"
+#include "dataplane/xdp_port.hpp"
 
 namespace sluice::dataplane {
 
@@ -45,7 +47,8 @@ bool has_rx_interrupt_fd(uint16_t id) {
 
 }  // namespace
 
-Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* pool) {
+Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* pool,
+                                         const ManagementFilter& management) {
     auto found = find_port(s.devargs);
     if (!found) return Error{fmt::format("--{}: {}", s.role, found.error())};
     const uint16_t id = *found;
@@ -56,6 +59,22 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
     std::unique_ptr<Port> port(new Port(id, s.role, device_name(s.devargs),
                                         info.driver_name ? info.driver_name : "?"));
     port->interface_ = kernel_interface(s.devargs);
+
+    // An af_xdp port given Sluice's program attaches it when its rx queue is
+    // set up, and only to an interface without one (the driver asks the
+    // kernel for that). A program that a killed run left behind goes first;
+    // anything else on the interface is not ours to remove, and the port is
+    // refused with the command that would.
+    const rte_devargs* given = rte_dev_devargs(info.device);
+    const bool xdp_program = port->driver_ == "net_af_xdp" && !port->interface_.empty() && given != nullptr &&
+                             given->args != nullptr && names_xdp_program(std::string(",") + given->args);
+    if (xdp_program) {
+        auto cleared = bpf::clear_stale_program(port->interface_);
+        if (!cleared) return Error{fmt::format("--{}: {}", s.role, cleared.error())};
+        if (*cleared)
+            spdlog::warn("{} port {}: removed the XDP program a previous run left on {}", s.role, port->name_,
+                         port->interface_);
+    }
 
     // A transparent bridge must not let the NIC alter frames: no offloads.
     // With rx interrupts asked for, the port is set up with them first; a
@@ -74,6 +93,16 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
         const int socket = port->socket_id();
         r = rte_eth_rx_queue_setup(id, 0, rxd, static_cast<unsigned>(socket), nullptr, pool);
         if (r != 0) return Error{fmt::format("--{}: rx queue setup failed: {}", s.role, rte_strerror(-r))};
+        // The driver has attached the program now, with empty maps: until
+        // they are filled the gateway's own frames would reach the data
+        // plane, so they are filled before the port starts.
+        if (xdp_program && !port->management_) {
+            auto adopted = bpf::ManagementProgram::adopt(port->interface_);
+            if (!adopted) return Error{fmt::format("--{}: {}", s.role, adopted.error())};
+            auto applied = (*adopted)->apply(management);
+            if (!applied) return Error{fmt::format("--{}: {}", s.role, applied.error())};
+            port->management_ = std::move(*adopted);
+        }
         r = rte_eth_tx_queue_setup(id, 0, txd, static_cast<unsigned>(socket), nullptr);
         if (r != 0) return Error{fmt::format("--{}: tx queue setup failed: {}", s.role, rte_strerror(-r))};
 
@@ -111,15 +140,21 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
         spdlog::warn("{} port {}: cannot enable promiscuous mode: {}", s.role, port->name_,
                      rte_strerror(-rc));
     }
-    spdlog::info("{} port {} (id {}, driver {}): {} rx / {} tx descriptors, {}{}", s.role,
+    spdlog::info("{} port {} (id {}, driver {}): {} rx / {} tx descriptors, {}{}{}", s.role,
                  port->name_, id, port->driver_, port->rx_descriptors_, port->tx_descriptors_,
                  port->link_status(), port->rx_interrupts_ ? ", rx interrupts"
                                       : port->wake_ ? ", wake-up socket on " + port->interface_
-                                                    : std::string());
+                                                    : std::string(),
+                 port->management_ ? fmt::format(", management XDP program {} on {}", port->management_->program_id(),
+                                                 port->interface_)
+                                   : std::string());
     return port;
 }
 
 Port::~Port() {
+    // The program first, and only while it is still the one we adopted; the
+    // driver's close would remove whatever program the interface has.
+    management_.reset();
     if (started_) {
         int rc = rte_eth_dev_stop(id_);
         if (rc != 0) spdlog::warn("{} port {}: stop failed: {}", role_, name_, rte_strerror(-rc));

@@ -8,9 +8,11 @@
 #include <memory>
 #include <string>
 
-#include "dataplane/packet_wake.hpp"
+#include "bpf/management_program.hpp"
 #include "common/counter_fields.hpp"
 #include "common/result.hpp"
+#include "dataplane/management_filter.hpp"
+#include "dataplane/packet_wake.hpp"
 
 namespace sluice::dataplane {
 
@@ -44,7 +46,11 @@ inline constexpr CounterField<PortStats> kPortFields[] = {
 class Port {
 public:
     // Finds the port that the EAL probed for `settings.devargs` and starts it.
-    static Result<std::unique_ptr<Port>> open(const PortSettings& settings, rte_mempool* pool);
+    // For an af_xdp port that runs Sluice's XDP program (xdp_prog= in the
+    // devargs, see xdp_port.hpp), `management` is written into the program's
+    // maps as soon as the driver has attached it, before the port starts.
+    static Result<std::unique_ptr<Port>> open(const PortSettings& settings, rte_mempool* pool,
+                                              const ManagementFilter& management = {});
     ~Port();
     Port(const Port&) = delete;
     Port& operator=(const Port&) = delete;
@@ -70,6 +76,10 @@ public:
     // socket on its interface that an idle worker can wait on instead; null
     // otherwise, or when it could not be opened (then workers sleep by time).
     PacketWake* packet_wake() const { return wake_.get(); }
+    // For an af_xdp port running Sluice's XDP program: its owner, to refill
+    // its maps (apply) and read its verdict counters (counters); null for
+    // every other port. Removed from the interface when the port closes.
+    bpf::ManagementProgram* management() const { return management_.get(); }
 
 private:
     Port(uint16_t id, std::string role, std::string name, std::string driver)
@@ -83,6 +93,7 @@ private:
     bool started_ = false;
     bool rx_interrupts_ = false;
     std::unique_ptr<PacketWake> wake_;
+    std::unique_ptr<bpf::ManagementProgram> management_;
     uint16_t rx_descriptors_ = 0;
     uint16_t tx_descriptors_ = 0;
 };

@@ -33,10 +33,10 @@ tests/classifier/meter_test tests/classifier/rule_set_test
 tests/control/protocol_test tests/control/socket_server_test tests/shaper/shaper_tests
 tests/policy/broken_policies_test tests/policy/units_test tests/policy/shadowing_test
 tests/policy/examples_test tests/policy/loader_test tests/policy/writer_test tests/policy/tree_change_test
-tests/policy/policy_file_test"
+tests/policy/policy_file_test tests/policy/management_test"
 unit_tests="parser|options|dscp re-marking|meters|rule set|control protocol|control socket|shaper|policy broken policies|\
 policy units|policy shadowed rules|policy example configs|policy loading|policy written back|policy class tree change|\
-policy files on disk"
+policy files on disk|policy management"
 
 if ! command -v clang++ >/dev/null; then
     echo "fuzz: clang++ is missing; run scripts/install-deps.sh" >&2

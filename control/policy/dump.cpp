@@ -1,6 +1,7 @@
 #include "control/policy/dump.hpp"
 
 #include <bit>
+#include <cstdio>
 
 #include "control/policy/address.hpp"
 #include "control/policy/names.hpp"
@@ -165,6 +166,11 @@ std::string dump(const Policy& p) {
         out += "management service " + protocol_name(s.protocol);
         if (!s.ports.empty()) out += " ports=" + ranges(s.ports);
         out += "\n";
+    }
+    for (const uint16_t type : p.management.ethertypes) {
+        char buf[8];
+        std::snprintf(buf, sizeof(buf), "0x%04x", type);
+        out += "management ethertype " + std::string(buf) + "\n";
     }
     return out;
 }

@@ -1,6 +1,8 @@
 #include "control/policy/management.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cstdio>
 
 #include "control/policy/address.hpp"
 #include "control/policy/names.hpp"
@@ -12,7 +14,7 @@ namespace sluice::policy {
 
 namespace {
 
-constexpr std::array<std::string_view, 2> kManagementKeys{"addresses", "service"};
+constexpr std::array<std::string_view, 3> kManagementKeys{"addresses", "service", "ethertypes"};
 constexpr std::array<std::string_view, 2> kServiceKeys{"protocol", "ports"};
 
 constexpr std::string_view kNotEnforced =
@@ -27,6 +29,49 @@ std::optional<Range> read_port(const toml::node& n, DiagnosticSink& sink) {
     }
     sink.error(position_of(n), "ports: write port numbers, e.g. ports = [22, 443], not " + std::string(type_phrase(n)));
     return std::nullopt;
+}
+
+std::string hex(int64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof(buf), "0x%04llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+// Ethertypes that carry the traffic the addresses already sort: listing one
+// would hand every frame of that family to the kernel, not only the
+// gateway's. VLAN tags are peeled before the ethertype is looked at, so a
+// tag's type would never match.
+std::optional<std::string> whole_family(int64_t v) {
+    switch (v) {
+        case 0x0800: return "IPv4";
+        case 0x86dd: return "IPv6";
+        case 0x0806: return "ARP";
+        case 0x8100:
+        case 0x88a8: return "a VLAN tag";
+        default: return std::nullopt;
+    }
+}
+
+std::optional<uint16_t> read_ethertype(const toml::node& n, DiagnosticSink& sink) {
+    const auto* i = n.as_integer();
+    if (i == nullptr) {
+        sink.error(position_of(n), "ethertypes: write ethertypes as numbers, e.g. ethertypes = [0x88cc], not " +
+                                       std::string(type_phrase(n)));
+        return std::nullopt;
+    }
+    const int64_t v = i->get();
+    if (v < 0x0600 || v > 0xffff) {
+        sink.error(position_of(n), "ethertypes: " + std::to_string(v) + " (" + (v < 0 ? std::string("negative") : hex(v)) +
+                                       ") is not an ethertype (0x0600 to 0xffff), e.g. 0x88cc for LLDP");
+        return std::nullopt;
+    }
+    if (auto family = whole_family(v)) {
+        sink.error(position_of(n), "ethertypes: " + hex(v) + " is " + *family +
+                                       ", which would send every such frame to the kernel; list the gateway's "
+                                       "addresses in addresses instead (ARP and neighbour discovery for them follow)");
+        return std::nullopt;
+    }
+    return static_cast<uint16_t>(v);
 }
 
 Service read_service(const toml::table& t, DiagnosticSink& sink) {
@@ -71,23 +116,38 @@ void read_management(const toml::node* node, Management& out, DiagnosticSink& si
     if (!t->empty())
         sink.warning(r.at(), std::string(kNotEnforced));
     r.check_keys(kManagementKeys);
-    if (r.require("addresses", "the gateway's own addresses, e.g. addresses = [\"192.168.1.2\", \"fd00::2\"]")) {
-        const toml::node* n = r.find("addresses");
-        const auto* array = n->as_array();
-        if (array == nullptr) {
-            r.error("addresses", "addresses must be a list of addresses, e.g. [\"192.168.1.2\"]");
+    if (const toml::node* n = r.find("ethertypes")) {
+        if (const auto* array = n->as_array()) {
+            for (const toml::node& e : *array)
+                if (auto type = read_ethertype(e, sink)) out.ethertypes.push_back(*type);
+            std::sort(out.ethertypes.begin(), out.ethertypes.end());
+            out.ethertypes.erase(std::unique(out.ethertypes.begin(), out.ethertypes.end()), out.ethertypes.end());
         } else {
-            for (const toml::node& e : *array) {
-                const auto text = string_value(e, "addresses", "192.168.1.2", sink);
-                if (!text) continue;
-                Parsed<Prefix> p = parse_prefix(*text);
-                if (p.ok()) {
-                    out.addresses.push_back(p.value);
-                } else {
-                    sink.error(position_of(e), "addresses: " + p.error);
+            r.error("ethertypes", "ethertypes must be a list of ethertypes, e.g. ethertypes = [0x88cc], not " +
+                                      std::string(type_phrase(*n)));
+        }
+    }
+    // A section with only ethertypes (LLDP to the kernel, say) names no
+    // address; one with neither would describe no traffic at all.
+    const bool addresses_required = !r.has("ethertypes") || r.has("service");
+    if (!addresses_required || r.require("addresses", "the gateway's own addresses, e.g. addresses = [\"192.168.1.2\", \"fd00::2\"]")) {
+        if (const toml::node* n = r.find("addresses")) {
+            const auto* array = n->as_array();
+            if (array == nullptr) {
+                r.error("addresses", "addresses must be a list of addresses, e.g. [\"192.168.1.2\"]");
+            } else {
+                for (const toml::node& e : *array) {
+                    const auto text = string_value(e, "addresses", "192.168.1.2", sink);
+                    if (!text) continue;
+                    Parsed<Prefix> p = parse_prefix(*text);
+                    if (p.ok()) {
+                        out.addresses.push_back(p.value);
+                    } else {
+                        sink.error(position_of(e), "addresses: " + p.error);
+                    }
                 }
+                normalise_prefixes(out.addresses);
             }
-            normalise_prefixes(out.addresses);
         }
     }
     if (const toml::node* n = r.find("service")) {

@@ -216,6 +216,7 @@ struct Service {
 struct Management {
     std::vector<Prefix> addresses;
     std::vector<Service> services;
+    std::vector<uint16_t> ethertypes;  // sorted, no duplicates; host order
     friend bool operator==(const Management&, const Management&) = default;
 };
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <iterator>
 #include <string_view>
 
@@ -258,13 +259,26 @@ void write_meter(const Meter& m, const OperatorText* edit, Out& out) {
 }
 
 void write_management(const Policy& p, Out& out) {
-    if (!p.management.addresses.empty()) {
+    const Management& m = p.management;
+    if (!m.addresses.empty() || !m.ethertypes.empty()) {
         out.table("[management]", "[management]");
-        std::string line = "addresses = [";
-        for (size_t i = 0; i < p.management.addresses.size(); ++i) {
-            line += (i ? ", " : "") + quoted(prefix_text(p.management.addresses[i]));
+        if (!m.addresses.empty()) {
+            std::string line = "addresses = [";
+            for (size_t i = 0; i < m.addresses.size(); ++i) {
+                line += (i ? ", " : "") + quoted(prefix_text(m.addresses[i]));
+            }
+            out += line + "]\n";
         }
-        out += line + "]\n\n";
+        if (!m.ethertypes.empty()) {
+            std::string line = "ethertypes = [";
+            for (size_t i = 0; i < m.ethertypes.size(); ++i) {
+                char buf[8];
+                std::snprintf(buf, sizeof(buf), "0x%04x", m.ethertypes[i]);
+                line += (i ? ", " : "") + std::string(buf);
+            }
+            out += line + "]\n";
+        }
+        out += "\n";
         for (const Service& s : p.management.services) {
             out.table("[[management.service]]", "[[management.service]]");
             out += "protocol = " + protocol_text(s.protocol) + "\n";

@@ -30,6 +30,7 @@
 #include "dataplane/pipeline/port_watch.hpp"
 #include "dataplane/mempool.hpp"
 #include "dataplane/options.hpp"
+#include "dataplane/xdp_port.hpp"
 #include "dataplane/port.hpp"
 #include "dataplane/tsc_rate.hpp"
 #include "control/runtime/report.hpp"
@@ -94,7 +95,13 @@ int run(const dp::DaemonOptions& o) {
         return 1;
     }
 
-    auto eal = dp::Eal::init(dp::eal_arguments(o, hugepages));
+    // af_xdp ports run Sluice's XDP program: the driver loads it from a file.
+    auto eal_args = dp::with_management_program(dp::eal_arguments(o, hugepages));
+    if (!eal_args) {
+        spdlog::error("{}", eal_args.error());
+        return 1;
+    }
+    auto eal = dp::Eal::init(*eal_args);
     if (!eal) {
         spdlog::error("{}", eal.error());
         return 1;
