@@ -29,6 +29,12 @@ Result<uint16_t> find_port(const std::string& devargs) {
                              devargs)};
 }
 
+KernelAccess kernel_access_of(const std::string& driver) {
+    if (driver == "net_af_packet") return KernelAccess::copy;
+    if (driver == "net_af_xdp") return KernelAccess::xdp_program;
+    return KernelAccess::none;
+}
+
 namespace {
 
 // Whether the port's rx queue 0 has an interrupt fd. ethdev logs an error

@@ -23,6 +23,26 @@ struct PortSettings {
     bool rx_interrupts = false;
 };
 
+// How the kernel sees a port's frames, and so how the gateway's own traffic
+// (the policy's [management] section) can reach it.
+enum class KernelAccess {
+    copy,         // net_af_packet: the kernel receives every frame besides the port
+    xdp_program,  // net_af_xdp: the kernel gets what the port's XDP program passes to it
+    none,         // PCI NICs bound to DPDK, pcap, ring, null: only through an exception tap
+};
+
+constexpr const char* kernel_access_name(KernelAccess a) {
+    switch (a) {
+    case KernelAccess::copy: return "copy";
+    case KernelAccess::xdp_program: return "xdp_program";
+    case KernelAccess::none: return "none";
+    }
+    return "unknown";
+}
+
+// By driver name ("net_af_packet", "net_af_xdp", ...).
+KernelAccess kernel_access_of(const std::string& driver);
+
 struct PortStats {
     uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
     uint64_t rx_missed = 0, rx_errors = 0, tx_errors = 0, rx_no_mbuf = 0;
@@ -57,6 +77,10 @@ public:
     // socket on its interface that an idle worker can wait on instead; null
     // otherwise, or when it could not be opened (then workers sleep by time).
     PacketWake* packet_wake() const { return wake_.get(); }
+    // Whether and how the kernel sees this port's frames: a [management]
+    // section needs copy or xdp_program, or an exception tap (ExceptionPort)
+    // for a port with none.
+    KernelAccess kernel_access() const { return kernel_access_of(driver_); }
 
 private:
     Port(uint16_t id, std::string role, std::string name, std::string driver)

@@ -21,6 +21,7 @@
 #include "dataplane/daemon/daemon_commands.hpp"
 #include "control/server/metrics_server.hpp"
 #include "dataplane/daemon/direction.hpp"
+#include "dataplane/daemon/exception_paths.hpp"
 #include "dataplane/daemon/metrics.hpp"
 #include "dataplane/daemon/policy_commands.hpp"
 #include "dataplane/daemon/policy_runtime.hpp"
@@ -147,6 +148,14 @@ int run(const dp::DaemonOptions& o) {
     }
     // Until a policy is published the pointer is null and packets pass unclassified.
     const sluice::classifier::TablePublisher* tables = publisher->get();
+    // Taps for the gateway's own traffic on ports the kernel cannot see;
+    // set_management() gives them the policy's [management] matcher.
+    auto exception = dp::ExceptionPaths::open({o.management_tap_lan, o.management_tap_wan}, **lan, **wan,
+                                              pool->get(), **publisher);
+    if (!exception) {
+        spdlog::error("{}", exception.error());
+        return 1;
+    }
 
     // With a policy, each direction gets a scheduler with the policy's class
     // tree, owned here and used only by the worker that owns the direction.
@@ -188,6 +197,7 @@ int run(const dp::DaemonOptions& o) {
     down_cfg.scheduler = schedulers[1].get();
     down_cfg.default_class = default_class[1];
     down_cfg.changes = channels[1].get();
+    (*exception)->wire(up_cfg, down_cfg);
     dp::Direction upload(up_cfg);
     dp::Direction download(down_cfg);
     // Says in the log and in `status` when a port stops delivering.
@@ -336,6 +346,7 @@ int run(const dp::DaemonOptions& o) {
     }
     spdlog::info("{}", dp::format_counters(upload.name(), upload.counters()));
     spdlog::info("{}", dp::format_counters(download.name(), download.counters()));
+    for (const auto& line : (*exception)->describe_counters()) spdlog::info("{}", line);
     spdlog::info("{}", dp::format_port_stats(**lan));
     spdlog::info("{}", dp::format_port_stats(**wan));
     if constexpr (dp::kStageCycles) {
