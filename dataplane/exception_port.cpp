@@ -43,7 +43,10 @@ Result<std::unique_ptr<ExceptionPort>> ExceptionPort::open(const ExceptionPortSe
     if (rc != 0) return Error{fmt::format("{}: the tap {} has no port: {}", option, s.interface, rte_strerror(-rc))};
     p->id_ = id;
 
+    // With an rx interrupt, a worker that sleeps until its ports have
+    // packets wakes for the kernel's frames too.
     rte_eth_conf conf{};
+    conf.intr_conf.rxq = 1;
     rc = rte_eth_dev_configure(id, 1, 1, &conf);
     if (rc != 0) return Error{fmt::format("{}: configuring the tap failed: {}", option, rte_strerror(-rc))};
     uint16_t rxd = s.descriptors, txd = s.descriptors;
@@ -57,6 +60,7 @@ Result<std::unique_ptr<ExceptionPort>> ExceptionPort::open(const ExceptionPortSe
     rc = rte_eth_dev_start(id);
     if (rc != 0) return Error{fmt::format("{}: starting the tap failed: {}", option, rte_strerror(-rc))};
     p->started_ = true;
+    p->rx_interrupts_ = rte_eth_dev_rx_intr_ctl_q_get_fd(id, 0) >= 0;
     spdlog::info("{} port: the gateway's own frames reach the kernel on {} (tap {}, MAC {})", s.role, s.interface,
                  p->device_, mac_text);
     return p;

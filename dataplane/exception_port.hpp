@@ -60,6 +60,9 @@ public:
     const std::string& interface() const { return interface_; }
     const std::string& device() const { return device_; }
     const ExceptionCounters& counters() const { return counters_; }
+    // Whether the tap's rx queue raises an interrupt a worker can wait for
+    // (net_tap's does).
+    bool rx_interrupts() const { return rx_interrupts_; }
 
     // The most frames one call moves.
     static constexpr uint32_t kMaxBurst = 256;
@@ -83,6 +86,7 @@ private:
     std::string device_;  // the vdev's name
     bool created_ = false;
     bool started_ = false;
+    bool rx_interrupts_ = false;
     ExceptionCounters counters_;
 };
 

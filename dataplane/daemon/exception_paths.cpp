@@ -51,6 +51,15 @@ void ExceptionPaths::wire(DirectionConfig& upload, DirectionConfig& download) {
     download.egress_tap = lan;
 }
 
+void ExceptionPaths::add_wake_sources(Worker& upload, Worker& download) const {
+    // Download transmits on the LAN port, upload on the WAN port.
+    const std::array<Worker*, 2> sender{&download, &upload};
+    for (size_t i = 0; i < 2; ++i) {
+        if (taps_[i] && taps_[i]->rx_interrupts() && !sender[i]->wake_ports.empty())
+            sender[i]->wake_ports.push_back({taps_[i]->id(), nullptr});
+    }
+}
+
 std::vector<std::string> ExceptionPaths::unreachable() const {
     std::vector<std::string> out;
     for (const auto& m : unreachable_)

@@ -21,6 +21,7 @@
 #include "common/result.hpp"
 #include "dataplane/daemon/direction.hpp"
 #include "dataplane/daemon/management_slot.hpp"
+#include "dataplane/daemon/worker.hpp"
 #include "dataplane/exception_port.hpp"
 #include "dataplane/port.hpp"
 
@@ -49,6 +50,13 @@ public:
     // previous matcher.
     void set_management(std::shared_ptr<const ManagementMatch> match) { slot_.publish(std::move(match)); }
     std::shared_ptr<const ManagementMatch> management() const { return slot_.current_owned(); }
+
+    // Each tap's rx interrupt becomes a wake source of the worker that
+    // sends the tap's frames (the one transmitting on its port), when that
+    // worker waits for its ports' interrupts: the kernel's frames then leave
+    // without waiting for the next packet. Call after the workers' own
+    // wake sources are set.
+    void add_wake_sources(Worker& upload, Worker& download) const;
 
     // The tap of the LAN (0) or WAN (1) port; null when it has none.
     const ExceptionPort* tap(size_t side) const { return taps_[side].get(); }

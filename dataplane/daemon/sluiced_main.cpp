@@ -264,6 +264,7 @@ int run(const dp::DaemonOptions& o) {
     for (auto& w : workers) {
         if (w.wake_ports.size() != w.directions.size()) w.wake_ports.clear();
     }
+    (*exception)->add_wake_sources(workers.front(), workers.back());
     if (lcores.size() > 2) {
         spdlog::warn("{} worker lcores given; two are used (one per direction), the rest stay idle",
                      lcores.size());

@@ -165,6 +165,7 @@ Outcome bridge(rte_mempool* pool, const std::string& tag, bool filter) {
         auto paths = dataplane::ExceptionPaths::open({tap, ""}, **lan, **wan, pool, **publisher);
         REQUIRE(paths.ok());
         REQUIRE((*paths)->tap(0) != nullptr);
+        CHECK((*paths)->tap(0)->rx_interrupts());
         CHECK((*paths)->tap(1) == nullptr);
         // The WAN pcap port has no tap: the kernel cannot see it, and that is said.
         REQUIRE((*paths)->unreachable().size() == 1);
