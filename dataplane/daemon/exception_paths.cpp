@@ -23,15 +23,16 @@ Result<std::unique_ptr<ExceptionPaths>> ExceptionPaths::open(const Settings& s, 
             continue;
         }
         // A second way into the kernel would hand it every own frame twice.
+        const std::string iface = port.interface().empty() ? std::string("its interface") : port.interface();
         if (access == KernelAccess::copy) {
             return Error{fmt::format("--management-tap-{}: the {} port {} is an af_packet port: the kernel "
                                      "already receives its frames on {}; leave the option out",
-                                     port.role(), port.role(), port.name(), port.interface())};
+                                     port.role(), port.role(), port.name(), iface)};
         }
         if (access == KernelAccess::xdp_program) {
             return Error{fmt::format("--management-tap-{}: the {} port {} is an af_xdp port: its XDP program "
                                      "hands the gateway's own frames to the kernel on {}; leave the option out",
-                                     port.role(), port.role(), port.name(), port.interface())};
+                                     port.role(), port.role(), port.name(), iface)};
         }
         auto tap = ExceptionPort::open({port.role(), *names[i], port.id(), s.descriptors}, pool);
         if (!tap) return Error{tap.error()};

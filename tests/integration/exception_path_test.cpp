@@ -4,7 +4,8 @@
 // kernel through the tap, and the kernel's ARP reply and echo reply leave on
 // the LAN port (its tx pcap), with the port's MAC address; the ordinary
 // traffic is bridged to the WAN port as before, and the counters say so.
-// With no matcher published, the same frames are all bridged.
+// With no matcher published, the same frames are all bridged. A tap is
+// refused for ports the kernel sees already.
 #include <catch2/catch.hpp>
 
 #include <rte_bus_vdev.h>
@@ -31,6 +32,7 @@
 #include "tests/support/management_cases.hpp"
 #include "tests/support/pcap_file.hpp"
 #include "tests/support/test_eal.hpp"
+#include "tests/support/veth_pair.hpp"
 
 using namespace sluice;
 using namespace std::chrono_literals;
@@ -285,4 +287,48 @@ TEST_CASE("with no management matcher published, a port's tap receives nothing a
     CHECK(o.tap.to_kernel.packets == 0);
     for (const Bytes& f : o.lan_out) CHECK_FALSE(is_echo_reply_from(f, o.lan_mac));
     CHECK(o.upload.tx_packets == o.lan_in.size());
+}
+
+TEST_CASE("a tap is refused, with the reason, for a port whose frames the kernel sees, and for a taken name") {
+    if (!root_with_tun()) {
+        WARN("SKIP: net_tap and af_packet need root");
+        return;
+    }
+    rte_mempool* packets = pool();
+    test::VethPair veth("hyv");
+    const fs::path dir = fs::temp_directory_path() / ("sluice-exception-refused-" + std::to_string(getpid()));
+    fs::create_directories(dir);
+    test::write_pcap(dir / "empty.pcap", {});
+    const std::string afp = "net_af_packet_hy", pcap = "net_pcap_hyrefused";
+    REQUIRE(rte_vdev_init(afp.c_str(), ("iface=" + veth.a).c_str()) == 0);
+    REQUIRE(rte_vdev_init(pcap.c_str(), ("rx_pcap=" + (dir / "empty.pcap").string() + ",tx_pcap=" +
+                                         (dir / "out.pcap").string()).c_str()) == 0);
+    {
+        auto lan = dataplane::Port::open({"lan", afp + ",iface=" + veth.a, 256, 256, false}, packets);
+        auto wan = dataplane::Port::open({"wan", pcap, 256, 256, false}, packets);
+        REQUIRE(lan.ok());
+        REQUIRE(wan.ok());
+        CHECK((*lan)->kernel_access() == dataplane::KernelAccess::copy);
+        CHECK(dataplane::kernel_access_of("net_af_xdp") == dataplane::KernelAccess::xdp_program);
+        auto publisher = classifier::TablePublisher::create(2);
+        REQUIRE(publisher.ok());
+
+        auto refused = dataplane::ExceptionPaths::open({"hyrefused0", ""}, **lan, **wan, packets, **publisher);
+        REQUIRE_FALSE(refused.ok());
+        CHECK(refused.error() == "--management-tap-lan: the lan port " + afp + " is an af_packet port: the kernel "
+                                 "already receives its frames on " + veth.a + "; leave the option out");
+
+        refused = dataplane::ExceptionPaths::open({"", veth.b}, **lan, **wan, packets, **publisher);
+        REQUIRE_FALSE(refused.ok());
+        CHECK(refused.error().find("--management-tap-wan: an interface named " + veth.b + " exists already") == 0);
+
+        // Without taps, only the pcap port is out of the kernel's sight.
+        auto none = dataplane::ExceptionPaths::open({"", ""}, **lan, **wan, packets, **publisher);
+        REQUIRE(none.ok());
+        REQUIRE((*none)->unreachable().size() == 1);
+        CHECK((*none)->unreachable()[0].find("wan port " + pcap + " (net_pcap)") == 0);
+    }
+    rte_vdev_uninit(afp.c_str());
+    rte_vdev_uninit(pcap.c_str());
+    fs::remove_all(dir);
 }
