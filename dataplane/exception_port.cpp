@@ -32,7 +32,12 @@ Result<std::unique_ptr<ExceptionPort>> ExceptionPort::open(const ExceptionPortSe
     p->role_ = s.role;
     p->interface_ = s.interface;
     p->device_ = "net_tap_sluice_" + s.role;
-    rc = rte_vdev_init(p->device_.c_str(), fmt::format("iface={},mac={}", s.interface, mac_text).c_str());
+    // A port without an address of its own (net_ring, net_null) leaves the
+    // tap to net_tap's random one.
+    const bool has_mac = !rte_is_zero_ether_addr(&mac);
+    const std::string args = has_mac ? fmt::format("iface={},mac={}", s.interface, mac_text)
+                                     : fmt::format("iface={}", s.interface);
+    rc = rte_vdev_init(p->device_.c_str(), args.c_str());
     if (rc != 0) {
         return Error{fmt::format("{}: cannot create the tap {} (net_tap needs /dev/net/tun and CAP_NET_ADMIN): {}",
                                  option, s.interface, rte_strerror(rc < 0 ? -rc : rte_errno))};
@@ -61,8 +66,8 @@ Result<std::unique_ptr<ExceptionPort>> ExceptionPort::open(const ExceptionPortSe
     if (rc != 0) return Error{fmt::format("{}: starting the tap failed: {}", option, rte_strerror(-rc))};
     p->started_ = true;
     p->rx_interrupts_ = rte_eth_dev_rx_intr_ctl_q_get_fd(id, 0) >= 0;
-    spdlog::info("{} port: the gateway's own frames reach the kernel on {} (tap {}, MAC {})", s.role, s.interface,
-                 p->device_, mac_text);
+    spdlog::info("{} port: the gateway's own frames reach the kernel on {} (tap {}, {})", s.role, s.interface,
+                 p->device_, has_mac ? fmt::format("the port's MAC {}", mac_text) : "a random MAC: the port has none");
     return p;
 }
 

@@ -5,11 +5,14 @@
 // the LAN port (its tx pcap), with the port's MAC address; the ordinary
 // traffic is bridged to the WAN port as before, and the counters say so.
 // With no matcher published, the same frames are all bridged. A tap is
-// refused for ports the kernel sees already.
+// refused for ports the kernel sees already. A matcher set while the
+// worker runs decides the frames after it (net_ring ports).
 #include <catch2/catch.hpp>
 
 #include <rte_bus_vdev.h>
+#include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_ring.h>
 #include <rte_launch.h>
 #include <unistd.h>
 
@@ -331,4 +334,109 @@ TEST_CASE("a tap is refused, with the reason, for a port whose frames the kernel
     rte_vdev_uninit(afp.c_str());
     rte_vdev_uninit(pcap.c_str());
     fs::remove_all(dir);
+}
+
+TEST_CASE("a matcher set while the worker runs decides the frames that come after it") {
+    if (!root_with_tun()) {
+        WARN("SKIP: net_tap needs root and /dev/net/tun");
+        return;
+    }
+    namespace mc = test::management;
+    rte_mempool* packets = pool();
+    REQUIRE(rte_lcore_count() >= 2);
+    // Two ring ports, fed and read by this thread.
+    std::array<rte_ring*, 4> rings{};
+    const std::array<const char*, 4> names{"hyswap_lrx", "hyswap_ltx", "hyswap_wrx", "hyswap_wtx"};
+    for (size_t i = 0; i < 4; ++i) {
+        rings[i] = rte_ring_create(names[i], 1024, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+        REQUIRE(rings[i] != nullptr);
+    }
+    REQUIRE(rte_eth_from_rings("hyswap_lan", &rings[0], 1, &rings[1], 1, 0) >= 0);
+    REQUIRE(rte_eth_from_rings("hyswap_wan", &rings[2], 1, &rings[3], 1, 0) >= 0);
+    {
+        auto lan = dataplane::Port::open({"lan", "net_ring_hyswap_lan", 256, 256, false}, packets);
+        auto wan = dataplane::Port::open({"wan", "net_ring_hyswap_wan", 256, 256, false}, packets);
+        INFO((lan.ok() ? std::string() : lan.error()));
+        REQUIRE(lan.ok());
+        REQUIRE(wan.ok());
+        auto publisher = classifier::TablePublisher::create(2);
+        REQUIRE(publisher.ok());
+        const std::string tap = "hyswap" + std::to_string(getpid() % 100000);
+        auto paths = dataplane::ExceptionPaths::open({tap, ""}, **lan, **wan, packets, **publisher);
+        REQUIRE(paths.ok());
+        std::ofstream("/proc/sys/net/ipv6/conf/" + tap + "/disable_ipv6") << "1\n";
+
+        dataplane::DirectionConfig up{"upload", (*lan)->id(), (*wan)->id(), 32, 4096, classifier::Side::lan,
+                                      publisher->get()};
+        dataplane::DirectionConfig down{"download", (*wan)->id(), (*lan)->id(), 32, 4096, classifier::Side::wan,
+                                        publisher->get()};
+        (*paths)->wire(up, down);
+        dataplane::Direction upload(up), download(down);
+        std::atomic<bool> stop{false};
+        dataplane::Worker worker;
+        worker.directions = {&upload, &download};
+        worker.stop = &stop;
+        worker.tables = publisher->get();
+        worker.idle = dataplane::idle_settings(250);
+        const unsigned lcore = rte_get_next_lcore(rte_lcore_id(), 1, 0);
+        REQUIRE(rte_eal_remote_launch(dataplane::Worker::run, &worker, lcore) == 0);
+
+        const auto& to_kernel = (*paths)->tap(0)->counters().to_kernel;
+        uint64_t to_wan = 0;
+        // Sends one frame into the LAN port and waits until it has gone
+        // to the WAN port or to the kernel; says which.
+        const auto where = [&](const Bytes& f) {
+            rte_mbuf* m = rte_pktmbuf_alloc(packets);
+            REQUIRE(m != nullptr);
+            std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(f.size())), f.data(), f.size());
+            const uint64_t kernel_before = to_kernel.packets, wan_before = to_wan;
+            REQUIRE(rte_ring_enqueue(rings[0], m) == 0);
+            const auto deadline = std::chrono::steady_clock::now() + 2s;
+            while (std::chrono::steady_clock::now() < deadline) {
+                rte_mbuf* out;
+                while (rte_ring_dequeue(rings[3], reinterpret_cast<void**>(&out)) == 0) {
+                    rte_pktmbuf_free(out);
+                    ++to_wan;
+                }
+                if (to_wan != wan_before) return std::string("wan");
+                if (to_kernel.packets != kernel_before) return std::string("kernel");
+                std::this_thread::sleep_for(1ms);
+            }
+            return std::string("nowhere");
+        };
+        const auto matcher = [](dataplane::ManagementFilter::Prefix p) {
+            auto m = dataplane::ManagementMatch::compile({{p}, {}, {}});
+            REQUIRE(m.ok());
+            return *m;
+        };
+
+        CHECK(where(mc::udp4_to(mc::kOwn, 161)) == "wan");
+        (*paths)->set_management(matcher(mc::v4("198.51.100.2", 32)));
+        CHECK(where(mc::udp4_to(mc::kOwn, 161)) == "kernel");
+        CHECK(where(mc::arp_for(mc::kOwn)) == "kernel");
+        CHECK(where(mc::udp4_to(mc::kInPrefix, 161)) == "wan");
+        (*paths)->set_management(matcher(mc::v4("203.0.113.0", 24)));
+        CHECK(where(mc::udp4_to(mc::kOwn, 161)) == "wan");
+        CHECK(where(mc::udp4_to(mc::kInPrefix, 161)) == "kernel");
+        (*paths)->set_management(nullptr);
+        CHECK((*paths)->management() == nullptr);
+        CHECK(where(mc::udp4_to(mc::kInPrefix, 161)) == "wan");
+        // An empty filter is no matcher at all: one branch per frame.
+        (*paths)->set_management(matcher(mc::v4("203.0.113.0", 24)));
+        auto empty = dataplane::ManagementMatch::compile({});
+        REQUIRE(empty.ok());
+        (*paths)->set_management(*empty);
+        CHECK((*paths)->management() == nullptr);
+        CHECK(where(mc::udp4_to(mc::kInPrefix, 161)) == "wan");
+
+        stop = true;
+        rte_eal_wait_lcore(lcore);
+        CHECK(to_kernel.packets == 3);
+        CHECK(to_kernel.dropped == 0);
+        CHECK(upload.counters().tx_packets == 5);
+    }
+    for (rte_ring* r : rings) {
+        rte_mbuf* m;
+        while (rte_ring_dequeue(r, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+    }
 }
