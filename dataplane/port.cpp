@@ -29,8 +29,9 @@ Result<uint16_t> find_port(const std::string& devargs) {
                              devargs)};
 }
 
-KernelAccess kernel_access_of(const std::string& driver) {
-    if (driver == "net_af_packet") return KernelAccess::copy;
+KernelAccess kernel_access_of(const std::string& driver, bool on_interface) {
+    // libpcap on a live interface captures beside the kernel's own stack.
+    if (driver == "net_af_packet" || (driver == "net_pcap" && on_interface)) return KernelAccess::copy;
     if (driver == "net_af_xdp") return KernelAccess::xdp_program;
     return KernelAccess::none;
 }

@@ -25,9 +25,11 @@ Result<std::unique_ptr<ExceptionPaths>> ExceptionPaths::open(const Settings& s, 
         // A second way into the kernel would hand it every own frame twice.
         const std::string iface = port.interface().empty() ? std::string("its interface") : port.interface();
         if (access == KernelAccess::copy) {
-            return Error{fmt::format("--management-tap-{}: the {} port {} is an af_packet port: the kernel "
+            return Error{fmt::format("--management-tap-{}: the {} port {} is {}: the kernel "
                                      "already receives its frames on {}; leave the option out",
-                                     port.role(), port.role(), port.name(), iface)};
+                                     port.role(), port.role(), port.name(),
+                                     port.driver() == "net_pcap" ? "a pcap port on a live interface" : "an af_packet port",
+                                     iface)};
         }
         if (access == KernelAccess::xdp_program) {
             return Error{fmt::format("--management-tap-{}: the {} port {} is an af_xdp port: its XDP program "

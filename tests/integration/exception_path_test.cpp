@@ -313,6 +313,9 @@ TEST_CASE("a tap is refused, with the reason, for a port whose frames the kernel
         REQUIRE(wan.ok());
         CHECK((*lan)->kernel_access() == dataplane::KernelAccess::copy);
         CHECK(dataplane::kernel_access_of("net_af_xdp") == dataplane::KernelAccess::xdp_program);
+        CHECK(dataplane::kernel_access_of("net_pcap", true) == dataplane::KernelAccess::copy);
+        CHECK(dataplane::kernel_access_of("net_pcap") == dataplane::KernelAccess::none);
+        CHECK(dataplane::kernel_access_of("net_ring") == dataplane::KernelAccess::none);
         auto publisher = classifier::TablePublisher::create(2);
         REQUIRE(publisher.ok());
 
