@@ -29,6 +29,10 @@ public:
     // next generation number (ClassifierTables::generation).
     std::shared_ptr<const ClassifierTables> publish(std::shared_ptr<const ClassifierTables> next);
     std::shared_ptr<const ClassifierTables> current_owned() const { return owner_; }
+    // Control thread: returns once every online reader has finished the
+    // turn it was in. Other read-mostly state the same workers read once per
+    // turn (the management matcher) is retired with this grace period.
+    void wait_for_readers() const { rte_rcu_qsbr_synchronize(qsbr_, RTE_QSBR_THRID_INVALID); }
 
     // Worker side. `id` is the worker's index, below max_workers.
     void reader_online(unsigned id);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -67,9 +68,28 @@ po::options_description settings_options(DaemonOptions& o, std::string& hugepage
         ("metrics", po::value(&o.metrics)->value_name("[HOST:]PORT"),
          "serve Prometheus metrics at http://HOST:PORT/metrics; a bare PORT binds 127.0.0.1, e.g. 9464 or "
          "0.0.0.0:9464 (default off)")
+        ("management-tap-lan", po::value(&o.management_tap_lan)->value_name("NAME"),
+         "for a LAN port the kernel cannot see (PCI, pcap, ring, null): create the kernel interface NAME, "
+         "through which the gateway's own traffic on that port (the policy's [management]) reaches the kernel "
+         "and its replies leave (default none)")
+        ("management-tap-wan", po::value(&o.management_tap_wan)->value_name("NAME"),
+         "the same for the WAN port (default none)")
         ("eal", po::value(&o.eal_args)->composing()->value_name("ARG"),
          "one extra EAL argument (repeatable); arguments after a lone -- go to the EAL too");
     return d;
+}
+
+// Why the kernel would refuse `name` for a new interface; empty when it
+// would take it (the rules of the kernel's dev_valid_name).
+std::string interface_name_problem(const std::string& name) {
+    if (name.empty()) return "an interface name cannot be empty";
+    if (name.size() > 15) return fmt::format("'{}' is {} characters long; interface names have at most 15", name, name.size());
+    if (name == "." || name == "..") return fmt::format("'{}' is not an interface name", name);
+    for (const char c : name) {
+        if (c == '/' || c == ':' || c == '\0' || std::isspace(static_cast<unsigned char>(c)) || !std::isprint(static_cast<unsigned char>(c)))
+            return fmt::format("'{}' holds a character interface names cannot have (/, :, spaces or control characters)", name);
+    }
+    return {};
 }
 
 Result<ParsedOptions> validate(ParsedOptions p, const std::string& hugepages, const std::string& idle_sleep) {
@@ -123,6 +143,16 @@ Result<ParsedOptions> validate(ParsedOptions p, const std::string& hugepages, co
     }
     if (o.idle_sleep_max_us < 1 || o.idle_sleep_max_us > 100000) {
         return Error{fmt::format("--idle-sleep-max-us must be 1-100000 (microseconds), not {}", o.idle_sleep_max_us)};
+    }
+    for (const auto& [option, name] : {std::pair{"--management-tap-lan", &o.management_tap_lan},
+                                       std::pair{"--management-tap-wan", &o.management_tap_wan}}) {
+        if (name->empty()) continue;
+        if (const std::string why = interface_name_problem(*name); !why.empty())
+            return Error{fmt::format("{}: {}", option, why)};
+    }
+    if (!o.management_tap_lan.empty() && o.management_tap_lan == o.management_tap_wan) {
+        return Error{fmt::format("--management-tap-lan and --management-tap-wan both name {}; each port needs its own",
+                                 o.management_tap_lan)};
     }
     // --memory is used whenever hugepages may be missing: checked unless
     // they are required, against what these settings need.
@@ -287,11 +317,13 @@ std::string describe(const DaemonOptions& o) {
     return fmt::format(
         "config = {}\nlan = {}\nwan = {}\nlcores = {}\nlog-level = {}\nhugepages = {}\n"
         "memory = {}\nburst = {}\nrx-descriptors = {}\ntx-descriptors = {}\negress-queue = {}\n"
-        "stats-interval = {}\nidle-sleep = {}\nidle-sleep-max-us = {}\nsocket = {}\nsocket-group = {}\npolicy-dir = {}\nmetrics = {}\npolicy = {}\neal = {}\n",
+        "stats-interval = {}\nidle-sleep = {}\nidle-sleep-max-us = {}\nsocket = {}\nsocket-group = {}\npolicy-dir = {}\nmetrics = {}\npolicy = {}\nmanagement-tap-lan = {}\nmanagement-tap-wan = {}\neal = {}\n",
         o.config_file.empty() ? "(none)" : o.config_file, o.lan, o.wan,
         o.lcores.empty() ? "(automatic)" : o.lcores, o.log_level, huge, o.no_huge_memory_mb, o.burst,
         o.rx_descriptors, o.tx_descriptors, o.egress_queue_packets, o.stats_interval_s, o.idle_sleep ? "on" : "off", o.idle_sleep_max_us, o.socket,
-        o.socket_group, o.policy_dir, o.metrics.empty() ? "(off)" : o.metrics, o.policy_file.empty() ? "(none)" : o.policy_file, eal);
+        o.socket_group, o.policy_dir, o.metrics.empty() ? "(off)" : o.metrics, o.policy_file.empty() ? "(none)" : o.policy_file,
+        o.management_tap_lan.empty() ? "(none)" : o.management_tap_lan,
+        o.management_tap_wan.empty() ? "(none)" : o.management_tap_wan, eal);
 }
 
 }  // namespace sluice::dataplane

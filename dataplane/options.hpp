@@ -34,6 +34,10 @@ struct DaemonOptions {
     std::string policy_dir = "/etc/sluice";  // where members may name policy files
     std::string metrics;               // [HOST:]PORT for Prometheus; empty = off
     std::string policy_file;           // the policy to run; empty = bridge without classes
+    // Kernel interfaces (net_tap) that sluiced creates for the gateway's own
+    // traffic on a port the kernel cannot see; empty = none.
+    std::string management_tap_lan;
+    std::string management_tap_wan;
     bool show_config = false;          // print the effective settings and exit
 };
 

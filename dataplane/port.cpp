@@ -31,6 +31,13 @@ Result<uint16_t> find_port(const std::string& devargs) {
                              devargs)};
 }
 
+KernelAccess kernel_access_of(const std::string& driver, bool on_interface) {
+    // libpcap on a live interface captures beside the kernel's own stack.
+    if (driver == "net_af_packet" || (driver == "net_pcap" && on_interface)) return KernelAccess::copy;
+    if (driver == "net_af_xdp") return KernelAccess::xdp_program;
+    return KernelAccess::none;
+}
+
 namespace {
 
 // Whether the port's rx queue 0 has an interrupt fd. ethdev logs an error

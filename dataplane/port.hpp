@@ -26,6 +26,27 @@ struct PortSettings {
     bool rx_interrupts = false;
 };
 
+// How the kernel sees a port's frames, and so how the gateway's own traffic
+// (the policy's [management] section) can reach it.
+enum class KernelAccess {
+    copy,         // net_af_packet, net_pcap on a live interface: the kernel receives every frame besides the port
+    xdp_program,  // net_af_xdp: the kernel gets what the port's XDP program passes to it
+    none,         // PCI NICs bound to DPDK, pcap, ring, null: only through an exception tap
+};
+
+constexpr const char* kernel_access_name(KernelAccess a) {
+    switch (a) {
+    case KernelAccess::copy: return "copy";
+    case KernelAccess::xdp_program: return "xdp_program";
+    case KernelAccess::none: return "none";
+    }
+    return "unknown";
+}
+
+// By driver name ("net_af_packet", "net_af_xdp", ...) and whether the port
+// reads a kernel interface (a pcap port with iface= or rx_iface=).
+KernelAccess kernel_access_of(const std::string& driver, bool on_interface = false);
+
 struct PortStats {
     uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
     uint64_t rx_missed = 0, rx_errors = 0, tx_errors = 0, rx_no_mbuf = 0;
@@ -80,6 +101,10 @@ public:
     // its maps (apply) and read its verdict counters (counters); null for
     // every other port. Removed from the interface when the port closes.
     bpf::ManagementProgram* management() const { return management_.get(); }
+    // Whether and how the kernel sees this port's frames: a [management]
+    // section needs copy or xdp_program, or an exception tap (ExceptionPort)
+    // for a port with none.
+    KernelAccess kernel_access() const { return kernel_access_of(driver_, !interface_.empty()); }
 
 private:
     Port(uint16_t id, std::string role, std::string name, std::string driver)

@@ -28,13 +28,13 @@ dir=build-fuzz
 # the integration suite, which run worker lcores or sluiced itself for
 # seconds each and would double this run's time under ASan; and the e2e
 # suite (network namespaces).
-unit_targets="tests/unit/parser_test tests/unit/options_test tests/classifier/dscp_marker_test
+unit_targets="tests/unit/parser_test tests/unit/management_match_test tests/unit/options_test tests/classifier/dscp_marker_test
 tests/classifier/meter_test tests/classifier/rule_set_test
 tests/control/protocol_test tests/control/socket_server_test tests/shaper/shaper_tests
 tests/policy/broken_policies_test tests/policy/units_test tests/policy/shadowing_test
 tests/policy/examples_test tests/policy/loader_test tests/policy/writer_test tests/policy/tree_change_test
 tests/policy/policy_file_test tests/policy/management_test"
-unit_tests="parser|options|dscp re-marking|meters|rule set|control protocol|control socket|shaper|policy broken policies|\
+unit_tests="parser|management matcher|options|dscp re-marking|meters|rule set|control protocol|control socket|shaper|policy broken policies|\
 policy units|policy shadowed rules|policy example configs|policy loading|policy written back|policy class tree change|\
 policy files on disk|policy management"
 

@@ -25,6 +25,7 @@
 #include "control/runtime/policy_commands.hpp"
 #include "control/runtime/policy_runtime.hpp"
 #include "control/runtime/shaper_config.hpp"
+#include "dataplane/pipeline/exception_paths.hpp"
 #include "dataplane/eal.hpp"
 #include "dataplane/instance_lock.hpp"
 #include "dataplane/pipeline/port_watch.hpp"
@@ -155,6 +156,14 @@ int run(const dp::DaemonOptions& o) {
     }
     // Until a policy is published the pointer is null and packets pass unclassified.
     const sluice::classifier::TablePublisher* tables = publisher->get();
+    // Taps for the gateway's own traffic on ports the kernel cannot see;
+    // set_management() gives them the policy's [management] matcher.
+    auto exception = dp::ExceptionPaths::open({o.management_tap_lan, o.management_tap_wan}, **lan, **wan,
+                                              pool->get(), **publisher);
+    if (!exception) {
+        spdlog::error("{}", exception.error());
+        return 1;
+    }
 
     // With a policy, each direction gets a scheduler with the policy's class
     // tree, owned here and used only by the worker that owns the direction.
@@ -196,6 +205,7 @@ int run(const dp::DaemonOptions& o) {
     down_cfg.scheduler = schedulers[1].get();
     down_cfg.default_class = default_class[1];
     down_cfg.changes = channels[1].get();
+    (*exception)->wire(up_cfg, down_cfg);
     dp::Direction upload(up_cfg);
     dp::Direction download(down_cfg);
     // Says in the log and in `status` when a port stops delivering.
@@ -262,6 +272,7 @@ int run(const dp::DaemonOptions& o) {
     for (auto& w : workers) {
         if (w.wake_ports.size() != w.directions.size()) w.wake_ports.clear();
     }
+    (*exception)->add_wake_sources(workers.front(), workers.back());
     if (lcores.size() > 2) {
         spdlog::warn("{} worker lcores given; two are used (one per direction), the rest stay idle",
                      lcores.size());
@@ -344,6 +355,7 @@ int run(const dp::DaemonOptions& o) {
     }
     spdlog::info("{}", rt::format_counters(upload.name(), upload.counters()));
     spdlog::info("{}", rt::format_counters(download.name(), download.counters()));
+    for (const auto& line : (*exception)->describe_counters()) spdlog::info("{}", line);
     spdlog::info("{}", rt::format_port_stats(**lan));
     spdlog::info("{}", rt::format_port_stats(**wan));
     if constexpr (dp::kStageCycles) {

@@ -122,22 +122,30 @@ uint32_t Direction::receive(uint64_t now) {
 
     for (uint32_t i = 0; i < n && i < kPrefetchAhead; ++i) rte_prefetch0(rte_pktmbuf_mtod(rx_[i], void*));
     uint32_t kept = 0;
+    uint32_t own = 0;
     uint64_t bytes = 0;
+    const ManagementMatch* management = management_;
     for (uint32_t i = 0; i < n; ++i) {
         if (i + kPrefetchAhead < n) rte_prefetch0(rte_pktmbuf_mtod(rx_[i + kPrefetchAhead], void*));
         rte_mbuf* m = rx_[i];
         bytes += rte_pktmbuf_pkt_len(m);
         PacketMeta& meta = meta_[kept];
-        parse_frame(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m),
-                    rte_pktmbuf_pkt_len(m), meta);
+        const uint8_t* data = rte_pktmbuf_mtod(m, const uint8_t*);
+        parse_frame(data, rte_pktmbuf_data_len(m), rte_pktmbuf_pkt_len(m), meta);
         if (meta.malformed()) {
             ++counters_.malformed_by_error[static_cast<unsigned>(meta.error)];
             drop(m, DropReason::malformed);
             continue;
         }
+        // The gateway's own frames go to its kernel, not through the pipeline.
+        if (management != nullptr && management->matches(meta, data, rte_pktmbuf_data_len(m))) {
+            kernel_[own++] = m;
+            continue;
+        }
         if (!meta.is_ip()) ++counters_.non_ip_packets;
         rx_[kept++] = m;
     }
+    if (own != 0) cfg_.ingress_tap->to_kernel(kernel_, own);
     counters_.rx_packets += n;
     counters_.rx_bytes += bytes;
     clock_.stop(Stage::parse);
@@ -249,9 +257,14 @@ uint32_t Direction::poll() {
     if (cfg_.tables != nullptr) adopt_tables(cfg_.tables->current(), now);
     // Changes are applied between bursts, by this lcore: the scheduler's only writer.
     if (cfg_.changes != nullptr) cfg_.changes->serve(*cfg_.scheduler, now);
+    // Read once per turn too; the worker's quiescent state after the turn
+    // releases it.
+    if (cfg_.management != nullptr) management_ = cfg_.management->current();
     clock_.start();
+    // The gateway's own frames leave first: they are few and not shaped.
+    const uint32_t own = cfg_.egress_tap ? cfg_.egress_tap->from_kernel(cfg_.egress_port, kernel_, cfg_.burst) : 0;
     const uint32_t sent = transmit(now);
-    return sent + receive(now);
+    return own + sent + receive(now);
 }
 
 bool Direction::flush() {

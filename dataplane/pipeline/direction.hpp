@@ -4,6 +4,14 @@
 //   upload:   lan rx -> parse -> classify -> egress stage -> wan tx
 //   download: wan rx -> parse -> classify -> egress stage -> lan tx
 //
+// With an exception path (ports the kernel cannot see, dataplane/
+// exception_port.hpp), the gateway's own frames leave the pipeline after the
+// parse: the management matcher sends them to the ingress port's tap, whose
+// kernel answers; what the kernel writes to the egress port's tap leaves on
+// the egress port before the shaped traffic, unshaped (it is the gateway's
+// own). Each tap's tx queue is used by the direction that receives from its
+// port, its rx queue by the direction that transmits on its port.
+//
 // The egress stage is the shaper's scheduler when the direction has one (a
 // policy with classes): packets wait in their class queue until the
 // scheduler lets them leave. Without one it is a plain FIFO that pushes
@@ -30,6 +38,8 @@
 #include "dataplane/pipeline/change_channel.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/egress_queue.hpp"
+#include "dataplane/pipeline/management_slot.hpp"
+#include "dataplane/exception_port.hpp"
 #include "dataplane/packet_meta.hpp"
 #include "dataplane/stage_clock.hpp"
 
@@ -52,6 +62,12 @@ struct DirectionConfig {
     uint32_t default_class = 0;
     // Live changes to the scheduler arrive here (null: none).
     ChangeChannel* changes = nullptr;
+    // The exception path; null: none. Frames from the ingress port that the
+    // matcher in `management` takes go to `ingress_tap` (both or neither);
+    // frames the kernel writes to `egress_tap` leave on the egress port.
+    const ManagementSlot* management = nullptr;
+    ExceptionPort* ingress_tap = nullptr;
+    ExceptionPort* egress_tap = nullptr;
 };
 
 class Direction {
@@ -123,6 +139,9 @@ private:
     // the generation of those the direction last adopted.
     const classifier::ClassifierTables* tables_ = nullptr;
     uint64_t tables_generation_ = 0;
+    // The management matcher of this turn (null: none), read at its start.
+    const ManagementMatch* management_ = nullptr;
+    rte_mbuf* kernel_[kMaxBurst];  // frames to or from the kernel in this burst
     // adopt_tables' work space (grown on the change path only).
     std::vector<uint32_t> queued_classes_;
     std::vector<uint8_t> named_;

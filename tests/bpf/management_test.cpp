@@ -17,6 +17,7 @@
 #include "management.h"
 #include "management.skel.h"
 #include "tests/support/frame_builder.hpp"
+#include "tests/support/management_cases.hpp"
 
 using sluice::test::Bytes;
 
@@ -82,6 +83,25 @@ struct Program {
         sluice_mgmt_service_key key{protocol, 0, port};
         const uint8_t one = 1;
         REQUIRE(bpf_map_update_elem(bpf_map__fd(skel->maps.mgmt_services), &key, &one, BPF_ANY) == 0);
+    }
+    // The maps as a ManagementFilter describes them: each prefix in the
+    // trie, each service as its protocol and every port of its range (port
+    // 0 for a 0..0 service: the whole protocol), each ethertype.
+    void load(const sluice::dataplane::ManagementFilter& f) {
+        const uint8_t one = 1;
+        for (const auto& p : f.addresses) {
+            sluice_mgmt_addr_key key{};
+            key.prefixlen = p.length;
+            std::memcpy(key.addr, p.addr.data(), 16);
+            REQUIRE(bpf_map_update_elem(bpf_map__fd(skel->maps.mgmt_addrs), &key, &one, BPF_ANY) == 0);
+        }
+        for (const auto& s : f.services) {
+            for (uint32_t port = s.first_port; port <= s.last_port; ++port)
+                add_service(s.protocol, static_cast<uint16_t>(port));
+        }
+        services_listed(!f.services.empty());
+        for (const uint16_t type : f.ethertypes)
+            REQUIRE(bpf_map_update_elem(bpf_map__fd(skel->maps.mgmt_ethertypes), &type, &one, BPF_ANY) == 0);
     }
     void services_listed(bool listed) {
         const uint32_t zero = 0;
@@ -186,6 +206,27 @@ TEST_CASE("the management program passes the verifier and sends the gateway's ow
         for (size_t n = 14; n < whole.size(); ++n) {
             const Bytes cut(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(n));
             CHECK(p.run(cut) == XDP_PASS);
+        }
+    }
+}
+
+TEST_CASE("the management program gives every shared case its verdict, as the exception path's matcher does") {
+    if (geteuid() != 0) {
+        WARN("loading an XDP program needs root; not run");
+        return;
+    }
+    namespace mc = sluice::test::management;
+    const auto filters = mc::filters();
+    const auto cases = mc::cases();
+    for (unsigned f = 0; f < filters.size(); ++f) {
+        // A fresh program per filter: its maps hold that filter and nothing else.
+        Program p;
+        REQUIRE(p.skel != nullptr);
+        p.load(filters[f].filter);
+        for (const auto& c : cases) {
+            if (c.filter != f) continue;
+            INFO(c.name << " (filter: " << filters[f].name << ")");
+            CHECK(p.to_kernel(c.frame) == c.to_kernel);
         }
     }
 }

@@ -2,6 +2,8 @@
 // kind of bad option.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -159,6 +161,38 @@ TEST_CASE("the settings file fills what the command line leaves out") {
         CHECK(contains(r.error(), "colour"));
     }
     std::remove(path.c_str());
+}
+
+TEST_CASE("management taps are named on the command line or in the file, and bad names are refused") {
+    auto r = parse({"--lan", "0000:03:00.0", "--wan", "0000:03:00.1", "--management-tap-lan", "mgmt-lan"});
+    REQUIRE(r.ok());
+    CHECK(r->options.management_tap_lan == "mgmt-lan");
+    CHECK(r->options.management_tap_wan.empty());
+
+    const std::string path = "/tmp/sluice-options-tap-" + std::to_string(::getpid()) + ".conf";
+    std::ofstream(path) << "lan = 0000:03:00.0\nwan = 0000:03:00.1\nmanagement-tap-wan = mgmt-wan\n";
+    auto file = parse({"--config", path, "--show-config"});
+    std::remove(path.c_str());
+    REQUIRE(file.ok());
+    CHECK(file->options.management_tap_wan == "mgmt-wan");
+    CHECK(contains(file->text, "management-tap-wan = mgmt-wan"));
+    CHECK(contains(file->text, "management-tap-lan = (none)"));
+
+    const auto refused = [](std::vector<std::string> extra) {
+        std::vector<std::string> args{"--lan", "a", "--wan", "b"};
+        args.insert(args.end(), extra.begin(), extra.end());
+        auto p = parse(args);
+        REQUIRE_FALSE(p.ok());
+        return p.error();
+    };
+    CHECK(refused({"--management-tap-lan", "a-name-of-16-chr"}) ==
+          "--management-tap-lan: 'a-name-of-16-chr' is 16 characters long; interface names have at most 15");
+    CHECK(contains(refused({"--management-tap-wan", "eth0:1"}), "--management-tap-wan: 'eth0:1' holds a character"));
+    CHECK(contains(refused({"--management-tap-wan", "a/b"}), "holds a character"));
+    CHECK(contains(refused({"--management-tap-wan", "a b"}), "holds a character"));
+    CHECK(refused({"--management-tap-lan", ".."}) == "--management-tap-lan: '..' is not an interface name");
+    CHECK(refused({"--management-tap-lan", "m0", "--management-tap-wan", "m0"}) ==
+          "--management-tap-lan and --management-tap-wan both name m0; each port needs its own");
 }
 
 TEST_CASE("help, version and the effective settings") {
