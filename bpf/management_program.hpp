@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "common/counter_fields.hpp"
 #include "common/result.hpp"
 #include "dataplane/management_filter.hpp"
 
@@ -42,6 +43,18 @@ struct ManagementCounters {
     uint64_t to_socket = 0;   // redirected to the AF_XDP socket of its queue
     uint64_t no_socket = 0;   // no socket on its queue: passed to the kernel
     uint64_t malformed = 0;   // headers cut short: redirected, the data plane counts it
+};
+
+// ManagementCounters for every renderer (see common/counter_fields.hpp).
+inline constexpr CounterField<ManagementCounters> kManagementProgramFields[] = {
+    {"to_kernel", &ManagementCounters::to_kernel, "to_kernel_total",
+     "the gateway's own frames the XDP program passed to the kernel"},
+    {"to_socket", &ManagementCounters::to_socket, "to_socket_total",
+     "frames the XDP program redirected to the port's AF_XDP socket"},
+    {"no_socket", &ManagementCounters::no_socket, "no_socket_total",
+     "frames passed to the kernel because no AF_XDP socket was bound to their queue"},
+    {"malformed", &ManagementCounters::malformed, "malformed_total",
+     "frames with headers cut short, redirected for the data plane to count"},
 };
 
 // The program's maps, for readers that look inside (tests, diagnostics).

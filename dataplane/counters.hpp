@@ -45,6 +45,8 @@ struct alignas(64) DirectionCounters {
     uint64_t tx_bytes = 0;
     uint64_t non_ip_packets = 0;   // passed through the default path (ARP, LLDP, ...)
     uint64_t tx_retries = 0;       // tx bursts that the port did not take whole
+    uint64_t kernel_copies = 0;    // the gateway's own frames on a port whose frames the kernel
+                                   // gets a copy of (af_packet): left to it, not bridged
     std::array<uint64_t, kDropReasonCount> drops{};
     std::array<uint64_t, kParseErrorCount> malformed_by_error{};
 
@@ -66,6 +68,8 @@ inline constexpr CounterField<DirectionCounters> kDirectionFields[] = {
     {"non_ip", &DirectionCounters::non_ip_packets, "non_ip_packets_total", "non-IP frames passed through"},
     {"tx_retries", &DirectionCounters::tx_retries, "tx_retries_total",
      "transmit bursts the egress port did not take whole at the first try"},
+    {"kernel_copies", &DirectionCounters::kernel_copies, "kernel_copies_total",
+     "the gateway's own frames left to the kernel, which has its copy, instead of being bridged (af_packet ports)"},
 };
 
 }  // namespace sluice::dataplane

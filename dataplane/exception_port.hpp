@@ -26,6 +26,7 @@
 #include <memory>
 #include <string>
 
+#include "common/counter_fields.hpp"
 #include "common/result.hpp"
 
 namespace sluice::dataplane {
@@ -48,6 +49,28 @@ struct ExceptionCounters {
     Half from_kernel;  // frames of the kernel sent out of the data port
 };
 
+// ExceptionCounters read into one flat record, for the renderers.
+struct ExceptionStats {
+    uint64_t to_kernel_packets = 0, to_kernel_bytes = 0, to_kernel_dropped = 0;
+    uint64_t from_kernel_packets = 0, from_kernel_bytes = 0, from_kernel_dropped = 0;
+};
+
+// ExceptionStats for every renderer (see common/counter_fields.hpp).
+inline constexpr CounterField<ExceptionStats> kExceptionFields[] = {
+    {"to_kernel_packets", &ExceptionStats::to_kernel_packets, "to_kernel_packets_total",
+     "the gateway's own frames handed to the kernel through the port's tap"},
+    {"to_kernel_bytes", &ExceptionStats::to_kernel_bytes, "to_kernel_bytes_total",
+     "bytes of the gateway's own frames handed to the kernel through the port's tap"},
+    {"to_kernel_dropped", &ExceptionStats::to_kernel_dropped, "to_kernel_dropped_total",
+     "own frames dropped because the tap's queue was full"},
+    {"from_kernel_packets", &ExceptionStats::from_kernel_packets, "from_kernel_packets_total",
+     "frames the kernel sent out of the port through its tap"},
+    {"from_kernel_bytes", &ExceptionStats::from_kernel_bytes, "from_kernel_bytes_total",
+     "bytes the kernel sent out of the port through its tap"},
+    {"from_kernel_dropped", &ExceptionStats::from_kernel_dropped, "from_kernel_dropped_total",
+     "kernel frames dropped because the port's transmit queue was full"},
+};
+
 class ExceptionPort {
 public:
     static Result<std::unique_ptr<ExceptionPort>> open(const ExceptionPortSettings& settings, rte_mempool* pool);
@@ -60,6 +83,10 @@ public:
     const std::string& interface() const { return interface_; }
     const std::string& device() const { return device_; }
     const ExceptionCounters& counters() const { return counters_; }
+    ExceptionStats stats() const {
+        return {counters_.to_kernel.packets,   counters_.to_kernel.bytes,   counters_.to_kernel.dropped,
+                counters_.from_kernel.packets, counters_.from_kernel.bytes, counters_.from_kernel.dropped};
+    }
     // Whether the tap's rx queue raises an interrupt a worker can wait for
     // (net_tap's does).
     bool rx_interrupts() const { return rx_interrupts_; }

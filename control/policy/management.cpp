@@ -17,10 +17,6 @@ namespace {
 constexpr std::array<std::string_view, 3> kManagementKeys{"addresses", "service", "ethertypes"};
 constexpr std::array<std::string_view, 2> kServiceKeys{"protocol", "ports"};
 
-constexpr std::string_view kNotEnforced =
-    "[management] is read and kept (policy save writes it back), but sluiced does not enforce it yet: "
-    "traffic for these addresses is bridged and shaped like any other";
-
 std::optional<Range> read_port(const toml::node& n, DiagnosticSink& sink) {
     if (const auto* i = n.as_integer()) {
         if (i->get() >= 1 && i->get() <= 65535) return Range{static_cast<uint16_t>(i->get()), static_cast<uint16_t>(i->get())};
@@ -111,10 +107,6 @@ void read_management(const toml::node* node, Management& out, DiagnosticSink& si
         return;
     }
     TableReader r(*t, "[management]", sink);
-    // Until the XDP program hands management traffic to the kernel, the
-    // section is only carried along; say so rather than let it look active.
-    if (!t->empty())
-        sink.warning(r.at(), std::string(kNotEnforced));
     r.check_keys(kManagementKeys);
     if (const toml::node* n = r.find("ethertypes")) {
         if (const auto* array = n->as_array()) {

@@ -1,7 +1,7 @@
-// [management]: the gateway's own addresses and the services on them whose
-// traffic the XDP program is to hand to the kernel instead of shaping. That
-// bypass does not exist yet: a non-empty section is read, validated and kept
-// for `policy save`, with a warning that it is not enforced.
+// [management]: the gateway's own addresses, the services on them and the
+// ethertypes whose frames go to the gateway's kernel instead of being
+// bridged and shaped (compile_management turns it into what the XDP program
+// and the exception paths enforce).
 #pragma once
 
 #include <toml++/toml.h>

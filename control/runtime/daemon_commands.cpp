@@ -30,10 +30,22 @@ json direction_json(const Direction& d) {
     return out;
 }
 
-json port_json(const Port& p) {
+json port_json(const Port& p, const ExceptionPort* tap) {
     const PortStats s = p.stats();
     json out{{"role", p.role()}, {"name", p.name()}, {"driver", p.driver()}, {"link", p.link_status()}};
     for (const auto& f : kPortFields) out[f.name] = s.*f.member;
+    if (const auto* program = p.management()) {
+        const bpf::ManagementCounters c = program->counters();
+        json xdp{{"program_id", program->program_id()}};
+        for (const auto& f : bpf::kManagementProgramFields) xdp[f.name] = c.*f.member;
+        out["xdp"] = std::move(xdp);
+    }
+    if (tap != nullptr) {
+        const ExceptionStats st = tap->stats();
+        json exception{{"interface", tap->interface()}};
+        for (const auto& f : kExceptionFields) exception[f.name] = st.*f.member;
+        out["exception"] = std::move(exception);
+    }
     return out;
 }
 
@@ -117,7 +129,10 @@ void register_daemon_commands(control::CommandTable& table, const DaemonView& vi
     auto snapshot = [&view] {
         json s{{"directions", json::array()}, {"ports", json::array()}};
         for (const Direction* d : view.directions) s["directions"].push_back(direction_json(*d));
-        for (const Port* p : view.ports) s["ports"].push_back(port_json(*p));
+        for (size_t i = 0; i < view.ports.size(); ++i) {
+            const ExceptionPort* tap = view.exception != nullptr ? view.exception->tap(i) : nullptr;
+            s["ports"].push_back(port_json(*view.ports[i], tap));
+        }
         return s;
     };
 

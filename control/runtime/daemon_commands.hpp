@@ -9,6 +9,7 @@
 #include "control/server/command_table.hpp"
 #include "dataplane/pipeline/direction.hpp"
 #include "control/runtime/policy_runtime.hpp"
+#include "dataplane/pipeline/exception_paths.hpp"
 #include "dataplane/pipeline/port_watch.hpp"
 #include "dataplane/port.hpp"
 
@@ -25,6 +26,8 @@ struct DaemonView {
     std::string policy_dir;  // where members may name policy files
     const PolicyRuntime* policy = nullptr;
     const dataplane::PortWatch* watch = nullptr;  // whether each port delivers; none: not watched
+    // Taps for the gateway's own traffic, by port (null: none at all).
+    const dataplane::ExceptionPaths* exception = nullptr;
 };
 
 // Registers the commands; `view` must outlive the table's use.
@@ -32,6 +35,8 @@ void register_daemon_commands(control::CommandTable& table, const DaemonView& vi
 
 // The counters as JSON, as `stats` returns them (before any reset baseline).
 control::json direction_json(const dataplane::Direction& d);
-control::json port_json(const dataplane::Port& p);
+// A port's counters; with its XDP program's verdicts ("xdp") and its
+// exception tap's counters ("exception") where it has them.
+control::json port_json(const dataplane::Port& p, const dataplane::ExceptionPort* tap = nullptr);
 
 }  // namespace sluice::runtime

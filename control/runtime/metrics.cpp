@@ -62,6 +62,11 @@ int telemetry_ports(const char*, const char*, rte_tel_data* d) {
         const std::string p = port->role() + "_";
         rte_tel_data_add_dict_u64(d, (p + "port_id").c_str(), port->id());
         for (const auto& f : kPortFields) rte_tel_data_add_dict_u64(d, (p + f.name).c_str(), s.*f.member);
+        if (const auto* program = port->management()) {
+            const bpf::ManagementCounters c = program->counters();
+            for (const auto& f : bpf::kManagementProgramFields)
+                rte_tel_data_add_dict_u64(d, (p + "xdp_" + f.name).c_str(), c.*f.member);
+        }
     }
     return 0;
 }
@@ -136,6 +141,28 @@ std::string prometheus_text(const DaemonView& view) {
         for (size_t i = 0; i < view.ports.size(); ++i) {
             out += fmt::format("{}{{port=\"{}\",device=\"{}\"}} {}\n", name, label(view.ports[i]->role()),
                                label(view.ports[i]->name()), stats[i].*f.member);
+        }
+    }
+    // The gateway's own traffic: the XDP program's verdicts on af_xdp ports,
+    // the exception taps' counters on ports with one.
+    for (const auto& f : bpf::kManagementProgramFields) {
+        const std::string name = std::string("sluice_xdp_") + f.metric;
+        header(out, {name.c_str(), "counter", f.help});
+        for (const Port* p : view.ports) {
+            if (const auto* program = p->management()) {
+                out += fmt::format("{}{{port=\"{}\",device=\"{}\"}} {}\n", name, label(p->role()), label(p->name()),
+                                   program->counters().*f.member);
+            }
+        }
+    }
+    for (const auto& f : kExceptionFields) {
+        const std::string name = std::string("sluice_exception_") + f.metric;
+        header(out, {name.c_str(), "counter", f.help});
+        for (size_t i = 0; i < view.ports.size() && view.exception != nullptr; ++i) {
+            if (const ExceptionPort* tap = view.exception->tap(i)) {
+                out += fmt::format("{}{{port=\"{}\",interface=\"{}\"}} {}\n", name, label(view.ports[i]->role()),
+                                   label(tap->interface()), tap->stats().*f.member);
+            }
         }
     }
     if (view.policy != nullptr && view.policy->loaded()) {

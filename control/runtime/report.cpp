@@ -39,6 +39,10 @@ std::string format_port_stats(const Port& port) {
     const PortStats st = port.stats();
     std::string s = fmt::format("port role={} name={}", port.role(), port.name());
     for (const auto& f : kPortFields) s += fmt::format(" {}={}", f.name, st.*f.member);
+    if (const auto* program = port.management()) {
+        const bpf::ManagementCounters c = program->counters();
+        for (const auto& f : bpf::kManagementProgramFields) s += fmt::format(" xdp_{}={}", f.name, c.*f.member);
+    }
     return s;
 }
 

@@ -110,6 +110,28 @@ std::string render(const std::string& request, const json& r) {
                                human_count(p.value("rx_missed", 0ull)), human_count(p.value("rx_errors", 0ull)),
                                human_count(p.value("tx_errors", 0ull)), human_count(p.value("rx_no_mbuf", 0ull)));
         }
+        // The gateway's own traffic: what the XDP program or the exception
+        // tap handed to the kernel instead of bridging it.
+        std::string own;
+        for (const auto& p : r["ports"]) {
+            if (p.contains("xdp")) {
+                const json& x = p["xdp"];
+                own += fmt::format("{:<5} xdp program {}: to kernel {}, to socket {}, no socket {}, malformed {}\n",
+                                   p.value("role", ""), x.value("program_id", 0u), human_count(x.value("to_kernel", 0ull)),
+                                   human_count(x.value("to_socket", 0ull)), human_count(x.value("no_socket", 0ull)),
+                                   human_count(x.value("malformed", 0ull)));
+            }
+            if (p.contains("exception")) {
+                const json& x = p["exception"];
+                own += fmt::format("{:<5} tap {}: to kernel {} ({} dropped), from kernel {} ({} dropped)\n",
+                                   p.value("role", ""), x.value("interface", ""),
+                                   human_count(x.value("to_kernel_packets", 0ull)),
+                                   human_count(x.value("to_kernel_dropped", 0ull)),
+                                   human_count(x.value("from_kernel_packets", 0ull)),
+                                   human_count(x.value("from_kernel_dropped", 0ull)));
+            }
+        }
+        if (!own.empty()) out += "\ngateway's own traffic\n" + own;
         if (r.contains("policy")) {
             for (const char* dir : {"upload", "download"}) {
                 if (!r["policy"].contains(dir)) continue;

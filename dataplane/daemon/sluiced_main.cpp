@@ -25,6 +25,8 @@
 #include "control/runtime/policy_commands.hpp"
 #include "control/runtime/policy_runtime.hpp"
 #include "control/runtime/shaper_config.hpp"
+#include "control/policy/management_filter.hpp"
+#include "dataplane/management_match.hpp"
 #include "dataplane/pipeline/exception_paths.hpp"
 #include "dataplane/eal.hpp"
 #include "dataplane/instance_lock.hpp"
@@ -142,18 +144,6 @@ int run(const dp::DaemonOptions& o) {
         spdlog::error("{}", publisher.error());
         return 1;
     }
-    rt::PolicyRuntime policy(**publisher);
-    if (!o.policy_file.empty()) {
-        auto r = policy.load_file(o.policy_file);
-        if (!r) {
-            spdlog::error("{}", r.error());
-            return 1;
-        }
-        spdlog::info("policy {} (checksum {}, {} warnings)", r->file, r->checksum, r->warnings);
-        for (const auto& m : r->messages) spdlog::warn("{}", m);
-    } else {
-        spdlog::info("no --policy: forwarding without classes, rules or shaping");
-    }
     // Until a policy is published the pointer is null and packets pass unclassified.
     const sluice::classifier::TablePublisher* tables = publisher->get();
     // Taps for the gateway's own traffic on ports the kernel cannot see;
@@ -165,6 +155,36 @@ int run(const dp::DaemonOptions& o) {
         return 1;
     }
 
+    rt::PolicyRuntime policy(**publisher);
+    // A policy's [management] section goes to both enforcers: the XDP
+    // program of each af_xdp port, and the matcher of the exception paths
+    // (ports with a tap, and af_packet ports, whose frames the kernel has
+    // already). Ports that can honour neither are named in a warning.
+    policy.set_management_hook([&](const sluice::policy::Management& section)
+                                   -> sluice::Result<std::vector<std::string>> {
+        const dp::ManagementFilter filter = sluice::policy::compile_management(section);
+        auto match = dp::ManagementMatch::compile(filter);
+        if (!match) return sluice::Error{match.error()};
+        for (const dp::Port* port : {lan->get(), wan->get()}) {
+            if (auto* program = port->management()) {
+                auto r = program->apply(filter);
+                if (!r) return sluice::Error{fmt::format("{} port {}: {}", port->role(), port->name(), r.error())};
+            }
+        }
+        (*exception)->set_management(filter.empty() ? nullptr : *match);
+        return filter.empty() ? std::vector<std::string>{} : (*exception)->unreachable();
+    });
+    if (!o.policy_file.empty()) {
+        auto r = policy.load_file(o.policy_file);
+        if (!r) {
+            spdlog::error("{}", r.error());
+            return 1;
+        }
+        spdlog::info("policy {} (checksum {}, {} warnings)", r->file, r->checksum, r->warnings);
+        for (const auto& m : r->messages) spdlog::warn("{}", m);
+    } else {
+        spdlog::info("no --policy: forwarding without classes, rules or shaping");
+    }
     // With a policy, each direction gets a scheduler with the policy's class
     // tree, owned here and used only by the worker that owns the direction.
     std::unique_ptr<sluice::shaper::Scheduler> schedulers[2];
@@ -223,6 +243,7 @@ int run(const dp::DaemonOptions& o) {
     view.socket = o.socket;
     view.policy = &policy;
     view.watch = &watch;
+    view.exception = exception->get();
     view.policy_dir = o.policy_dir;
     const auto policy_dir = sluice::policy::PolicyDirectory::open(o.policy_dir);
     commands.set_group_name(o.socket_group);

@@ -139,7 +139,12 @@ uint32_t Direction::receive(uint64_t now) {
         }
         // The gateway's own frames go to its kernel, not through the pipeline.
         if (management != nullptr && management->matches(meta, data, rte_pktmbuf_data_len(m))) {
-            kernel_[own++] = m;
+            if (cfg_.ingress_tap != nullptr) {
+                kernel_[own++] = m;
+            } else {
+                ++counters_.kernel_copies;
+                rte_pktmbuf_free(m);
+            }
             continue;
         }
         if (!meta.is_ip()) ++counters_.non_ip_packets;

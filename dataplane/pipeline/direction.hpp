@@ -63,7 +63,9 @@ struct DirectionConfig {
     // Live changes to the scheduler arrive here (null: none).
     ChangeChannel* changes = nullptr;
     // The exception path; null: none. Frames from the ingress port that the
-    // matcher in `management` takes go to `ingress_tap` (both or neither);
+    // matcher in `management` takes go to `ingress_tap`; without a tap (a
+    // port whose frames the kernel gets a copy of) they are freed, counted
+    // under `kernel_copies`, as the kernel has them already;
     // frames the kernel writes to `egress_tap` leave on the egress port.
     const ManagementSlot* management = nullptr;
     ExceptionPort* ingress_tap = nullptr;

@@ -13,6 +13,7 @@ Result<std::unique_ptr<ExceptionPaths>> ExceptionPaths::open(const Settings& s, 
     for (size_t i = 0; i < 2; ++i) {
         const Port& port = *ports[i];
         const KernelAccess access = port.kernel_access();
+        paths->kernel_copy_[i] = access == KernelAccess::copy;
         if (names[i]->empty()) {
             if (access == KernelAccess::none) {
                 paths->unreachable_[i] = fmt::format(
@@ -46,11 +47,14 @@ Result<std::unique_ptr<ExceptionPaths>> ExceptionPaths::open(const Settings& s, 
 void ExceptionPaths::wire(DirectionConfig& upload, DirectionConfig& download) {
     ExceptionPort* lan = taps_[0].get();
     ExceptionPort* wan = taps_[1].get();
+    // A port whose frames the kernel gets a copy of (af_packet) needs the
+    // matcher too, without a tap: its own frames are the kernel's already,
+    // and bridging them as well would send them on to the other side.
     upload.ingress_tap = lan;
-    upload.management = lan ? &slot_ : nullptr;
+    upload.management = lan || kernel_copy_[0] ? &slot_ : nullptr;
     upload.egress_tap = wan;
     download.ingress_tap = wan;
-    download.management = wan ? &slot_ : nullptr;
+    download.management = wan || kernel_copy_[1] ? &slot_ : nullptr;
     download.egress_tap = lan;
 }
 
@@ -74,12 +78,10 @@ std::vector<std::string> ExceptionPaths::describe_counters() const {
     std::vector<std::string> out;
     for (const auto& t : taps_) {
         if (!t) continue;
-        const ExceptionCounters& c = t->counters();
-        out.push_back(fmt::format("exception {} iface={} to_kernel_packets={} to_kernel_bytes={} to_kernel_dropped={} "
-                                  "from_kernel_packets={} from_kernel_bytes={} from_kernel_dropped={}",
-                                  t->role(), t->interface(), c.to_kernel.packets, c.to_kernel.bytes,
-                                  c.to_kernel.dropped, c.from_kernel.packets, c.from_kernel.bytes,
-                                  c.from_kernel.dropped));
+        const ExceptionStats st = t->stats();
+        std::string line = fmt::format("exception {} iface={}", t->role(), t->interface());
+        for (const auto& f : kExceptionFields) line += fmt::format(" {}={}", f.name, st.*f.member);
+        out.push_back(std::move(line));
     }
     return out;
 }

@@ -74,6 +74,7 @@ private:
 
     std::array<std::unique_ptr<ExceptionPort>, 2> taps_;
     std::array<std::string, 2> unreachable_;
+    std::array<bool, 2> kernel_copy_{};  // the kernel gets a copy of the port's frames
     ManagementSlot slot_;
 };
 

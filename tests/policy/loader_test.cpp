@@ -270,10 +270,6 @@ class = "up-only"
     CHECK(p->rules[0].action.class_id[1] == kNoClass);
 }
 
-constexpr std::string_view kManagementNotEnforced =
-    "warning: [management] is read and kept (policy save writes it back), but sluiced does not enforce it yet: "
-    "traffic for these addresses is bridged and shaped like any other";
-
 TEST_CASE("management addresses are normalised and services keep their ports") {
     const LoadResult r = load_string(std::string(kLinks) + R"(
 [management]
@@ -285,7 +281,7 @@ ports = [443, 22, 23]
 protocol = "icmp"
 )", "t.toml");
     REQUIRE(r.ok());
-    REQUIRE(r.diagnostics.size() == 1);  // not enforced yet; see the next case
+    CHECK(r.diagnostics.empty());
     const Management& m = r.policy->management;
     REQUIRE(m.addresses.size() == 2);  // the host is inside the /16
     CHECK(m.addresses[0].length == 16);
@@ -296,18 +292,6 @@ protocol = "icmp"
     CHECK(m.services[0].ports == std::vector<Range>{{22, 23}, {443, 443}});
     CHECK(m.services[1].protocol == 1);
     CHECK(m.services[1].ports.empty());
-}
-
-TEST_CASE("a management section warns at its header that it is kept but not enforced") {
-    const std::string links(kLinks);  // lines 1-4
-    const auto w = warnings_of(links + "[[rule]]\ndscp = 46\nset_dscp = 0\n[management]\naddresses = [\"192.168.1.1\"]\n");
-    REQUIRE(w.size() == 1);
-    CHECK(w[0] == "t.toml:8:1: " + std::string(kManagementNotEnforced));
-
-    const auto with_services = warnings_of(links + "[management]\naddresses = [\"192.168.1.1\"]\n"
-                                                   "[[management.service]]\nprotocol = \"tcp\"\n");
-    REQUIRE(with_services.size() == 1);
-    CHECK(with_services[0] == "t.toml:5:1: " + std::string(kManagementNotEnforced));
 }
 
 TEST_CASE("a class can re-mark and a rule can police with a meter by name") {
