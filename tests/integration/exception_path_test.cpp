@@ -124,6 +124,48 @@ void run(const std::string& cmd) {
     REQUIRE(std::system(cmd.c_str()) == 0);
 }
 
+// Both directions between `lan` and `wan`, wired to `paths`, run by one
+// worker on the next lcore from construction until stop() or destruction.
+struct RunningBridge {
+    dataplane::Direction upload;
+    dataplane::Direction download;
+    std::atomic<bool> stop_flag{false};
+    dataplane::Worker worker;
+    unsigned lcore = 0;
+    bool running = false;
+
+    static dataplane::DirectionConfig config(const char* name, uint16_t in, uint16_t out, classifier::Side side,
+                                             const classifier::TablePublisher* tables) {
+        return {name, in, out, 32, 4096, side, tables};
+    }
+    static std::pair<dataplane::DirectionConfig, dataplane::DirectionConfig> wired(
+        const dataplane::Port& lan, const dataplane::Port& wan, dataplane::ExceptionPaths& paths,
+        const classifier::TablePublisher* tables) {
+        auto up = config("upload", lan.id(), wan.id(), classifier::Side::lan, tables);
+        auto down = config("download", wan.id(), lan.id(), classifier::Side::wan, tables);
+        paths.wire(up, down);
+        return {up, down};
+    }
+    RunningBridge(const std::pair<dataplane::DirectionConfig, dataplane::DirectionConfig>& cfg,
+                  classifier::TablePublisher* tables)
+        : upload(cfg.first), download(cfg.second) {
+        worker.directions = {&upload, &download};
+        worker.stop = &stop_flag;
+        worker.tables = tables;
+        worker.idle = dataplane::idle_settings(250);
+        lcore = rte_get_next_lcore(rte_lcore_id(), 1, 0);
+        REQUIRE(rte_eal_remote_launch(dataplane::Worker::run, &worker, lcore) == 0);
+        running = true;
+    }
+    void stop() {
+        if (!running) return;
+        stop_flag = true;
+        rte_eal_wait_lcore(lcore);
+        running = false;
+    }
+    ~RunningBridge() { stop(); }
+};
+
 struct Outcome {
     std::vector<Bytes> lan_in, wan_in, lan_out, wan_out;
     std::vector<Bytes> ordinary;  // the LAN input that is not for the gateway
@@ -186,25 +228,14 @@ Outcome bridge(rte_mempool* pool, const std::string& tag, bool filter) {
             CHECK((*paths)->management() == *m);
         }
 
-        dataplane::DirectionConfig up{"upload", (*lan)->id(), (*wan)->id(), 32, 4096, classifier::Side::lan,
-                                      publisher->get()};
-        dataplane::DirectionConfig down{"download", (*wan)->id(), (*lan)->id(), 32, 4096, classifier::Side::wan,
-                                        publisher->get()};
-        (*paths)->wire(up, down);
-        CHECK(up.ingress_tap == (*paths)->tap(0));
-        CHECK(down.egress_tap == (*paths)->tap(0));
-        CHECK(down.management == nullptr);
+        const auto cfg = RunningBridge::wired(**lan, **wan, **paths, publisher->get());
+        CHECK(cfg.first.ingress_tap == (*paths)->tap(0));
+        CHECK(cfg.second.egress_tap == (*paths)->tap(0));
+        CHECK(cfg.second.management == nullptr);
         {
-            dataplane::Direction upload(up), download(down);
-            std::atomic<bool> stop{false};
-            dataplane::Worker worker;
-            worker.directions = {&upload, &download};
-            worker.stop = &stop;
-            worker.tables = publisher->get();
-            worker.idle = dataplane::idle_settings(250);
-            const unsigned lcore = rte_get_next_lcore(rte_lcore_id(), 1, 0);
-            REQUIRE(rte_eal_remote_launch(dataplane::Worker::run, &worker, lcore) == 0);
-
+            RunningBridge bridge(cfg, publisher->get());
+            const auto& upload = bridge.upload;
+            const auto& download = bridge.download;
             const auto& c = (*paths)->tap(0)->counters();
             const uint64_t want_wan = filter ? o.ordinary.size() : o.lan_in.size();
             const auto deadline = std::chrono::steady_clock::now() + 5s;
@@ -216,8 +247,7 @@ Outcome bridge(rte_mempool* pool, const std::string& tag, bool filter) {
             }
             // A moment for anything else the kernel might send.
             std::this_thread::sleep_for(200ms);
-            stop = true;
-            rte_eal_wait_lcore(lcore);
+            bridge.stop();
             o.tap = c;
             o.upload = upload.counters();
             o.download = download.counters();
@@ -369,20 +399,7 @@ TEST_CASE("a matcher set while the worker runs decides the frames that come afte
         REQUIRE(paths.ok());
         std::ofstream("/proc/sys/net/ipv6/conf/" + tap + "/disable_ipv6") << "1\n";
 
-        dataplane::DirectionConfig up{"upload", (*lan)->id(), (*wan)->id(), 32, 4096, classifier::Side::lan,
-                                      publisher->get()};
-        dataplane::DirectionConfig down{"download", (*wan)->id(), (*lan)->id(), 32, 4096, classifier::Side::wan,
-                                        publisher->get()};
-        (*paths)->wire(up, down);
-        dataplane::Direction upload(up), download(down);
-        std::atomic<bool> stop{false};
-        dataplane::Worker worker;
-        worker.directions = {&upload, &download};
-        worker.stop = &stop;
-        worker.tables = publisher->get();
-        worker.idle = dataplane::idle_settings(250);
-        const unsigned lcore = rte_get_next_lcore(rte_lcore_id(), 1, 0);
-        REQUIRE(rte_eal_remote_launch(dataplane::Worker::run, &worker, lcore) == 0);
+        RunningBridge bridge(RunningBridge::wired(**lan, **wan, **paths, publisher->get()), publisher->get());
 
         const auto& to_kernel = (*paths)->tap(0)->counters().to_kernel;
         uint64_t to_wan = 0;
@@ -432,11 +449,10 @@ TEST_CASE("a matcher set while the worker runs decides the frames that come afte
         CHECK((*paths)->management() == nullptr);
         CHECK(where(mc::udp4_to(mc::kInPrefix, 161)) == "wan");
 
-        stop = true;
-        rte_eal_wait_lcore(lcore);
+        bridge.stop();
         CHECK(to_kernel.packets == 3);
         CHECK(to_kernel.dropped == 0);
-        CHECK(upload.counters().tx_packets == 5);
+        CHECK(bridge.upload.counters().tx_packets == 5);
     }
     for (rte_ring* r : rings) {
         rte_mbuf* m;
