@@ -83,7 +83,8 @@ Result<EditedPolicy> edit_rules(const policy::Policy& running, const std::string
         for (const auto& m : copy.meters) found = found || m.name == *name;
         if (!found) return Error{fmt::format("{} refused: no meter named '{}'; 'sluicectl show meters' lists them", command, *name)};
         static const char* kMeterKeys[] = {"cir", "cbs", "ebs", "pir", "pbs", "yellow", "red", "yellow_dscp", "red_dscp"};
-        for (const auto& [key, value] : args.items()) {
+        for (const auto& item : args.items()) {
+            const std::string& key = item.key();
             if (key == "name") continue;
             if (std::find_if(std::begin(kMeterKeys), std::end(kMeterKeys), [&](const char* k) { return key == k; }) ==
                 std::end(kMeterKeys)) {
