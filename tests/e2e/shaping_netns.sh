@@ -181,23 +181,30 @@ echo "   after meter set cir=200pps: $received of 40 pings answered"
 [ "$received" -ge 38 ] || fail "the raised meter still drops pings ($received of 40)"
 
 echo "== set class: bulk limited to 8 Mbit/s while a transfer runs; the rate follows within a second"
-ip netns exec "$TOPO_LAN_NS" iperf3 -c "$TOPO_WAN_ADDR" -t 7 >/dev/null &
+# Long enough to outlast the readings and `top` below on a busy host.
+ip netns exec "$TOPO_LAN_NS" iperf3 -c "$TOPO_WAN_ADDR" -t 12 >/dev/null &
 CLIENT=$!
 sleep 2
 out=$("$SLUICECTL" --socket "$SOCK" set class bulk rate=6mbit ceil=8mbit direction=upload) || fail "set class refused: $out"
 echo "$out"
 grep -q "applied by the workers in" <<<"$out" || fail "no confirmation from the workers"
-# What the class sends, measured by sluiced itself from 1 s after the change.
+# What the class sends, measured by sluiced itself from 1 s after the change:
+# its sent bytes and the time of the reading, the middle of the stats call
+# (a slow sluicectl start on a busy host is not time the class sent in).
 sent_bytes() {
-    "$SLUICECTL" --socket "$SOCK" --json stats | /usr/bin/python3 -c '
+    local t0 t1 bytes
+    t0=$(date +%s.%N)
+    bytes=$("$SLUICECTL" --socket "$SOCK" --json stats | /usr/bin/python3 -c '
 import json, sys
 c = {x["name"]: x for x in json.load(sys.stdin)["policy"]["upload"]["classes"]}
-print(c["bulk"]["sent_bytes"])'
+print(c["bulk"]["sent_bytes"])')
+    t1=$(date +%s.%N)
+    echo "$bytes $(/usr/bin/python3 -c "print(($t0 + $t1) / 2)")"
 }
 sleep 1
-A=$(sent_bytes); TA=$(date +%s.%N)
+read -r A TA <<<"$(sent_bytes)"
 sleep 3
-B=$(sent_bytes); TB=$(date +%s.%N)
+read -r B TB <<<"$(sent_bytes)"
 # top, while the transfer still runs: classes with their current rates.
 "$SLUICECTL" --socket "$SOCK" top --interval 0.5 --iterations 1 >"$WORK/top.txt" || fail "top failed"
 grep -Eq "^bulk +[0-9.]+ [kM]bit/s" "$WORK/top.txt" || fail "top shows no rate for bulk: $(cat "$WORK/top.txt")"
