@@ -1,0 +1,114 @@
+// Several workers on one root: the rebalancer in virtual time, as a table.
+//
+// For 2, 4, 8 and 16 workers, each case runs the real schedulers (one per
+// worker, a copy of a 100 Mbit/s root in each) under RateShare every
+// period, and prints per case:
+//   aggregate   what all workers sent together over 1 s after 0.2 s of
+//               warm-up, and its error against the root rate;
+//   static      the same error with the root split equally and never moved;
+//   classes     the largest gap between a flow's rate and what one
+//               scheduler with the same policy gives it, % of that;
+//   handover    moving load: from the old worker's last departure until the
+//               new one's share of the root is >= 99%;
+//   voice p99   the priority-0 flow's 99th-percentile delay;
+//   step        wall time of one rebalance (read every worker's leaves
+//               and divide) per period, and of the divide alone. The
+//               inputs are the same every run (virtual time), so the work
+//               per step is the same; only the clock's noise differs.
+//
+//   rate_share_bench [period-us]   (default 100)
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "tests/shaper/multi_worker_sim.hpp"
+
+using namespace sluice::shaper;
+using namespace sluice::shaper::testing;
+
+namespace {
+
+constexpr uint64_t kWarm = ms(200);
+constexpr uint64_t kWindow = sec(1);
+
+struct Row {
+    std::string name;
+    SimSetup setup;
+    uint64_t move_at = 0;  // moving load: when the load moves
+    bool voice = false;
+};
+
+double error_pct(double got, uint64_t root) { return 100.0 * (got - root) / root; }
+
+void run_row(uint32_t workers, const Row& row, uint64_t period) {
+    SimSetup setup = row.setup;
+    setup.period = period;
+    MultiWorkerSim sim(setup);
+    sim.run(kWarm + kWindow, kWarm, kWarm + kWindow);
+    const double agg = sim.aggregate_rate(kWindow);
+
+    SimSetup fixed = setup;
+    fixed.rebalance = false;
+    MultiWorkerSim baseline(fixed);
+    baseline.run(kWarm + kWindow, kWarm, kWarm + kWindow);
+    const double agg_static = baseline.aggregate_rate(kWindow);
+
+    double worst = 0;
+    if (!row.move_at) {
+        const std::vector<double> one = single_scheduler_rates(setup, kWarm, kWindow);
+        for (size_t i = 0; i < one.size(); ++i)
+            if (one[i] > 0) worst = std::max(worst, std::abs(sim.flow(i).window_rate(kWindow) - one[i]) / one[i]);
+    }
+
+    std::string handover = "-";
+    if (row.move_at) {
+        const auto& d = sim.flow(0).departures;
+        const uint64_t last = d.empty() ? row.move_at : d.back().first;
+        const uint64_t t = share_reached(sim, workers - 1, last, 0.99, setup.root_rate);
+        handover = t == UINT64_MAX ? "never" : std::to_string((t - last) / 1000) + " us";
+    }
+    std::string voice = "-";
+    if (row.voice) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%.1f us", sim.flow(0).delay_quantile(0.99) / 1e3);
+        voice = b;
+    }
+    const double steps = static_cast<double>(std::max<uint64_t>(sim.steps(), 1));
+    std::printf("| %2u | %-22s | %7.3f | %+7.3f%% | %+8.2f%% | %6.2f%% | %9s | %9s | %7.0f | %7.0f |\n", workers,
+                row.name.c_str(), agg * 8 / 1e6, error_pct(agg, setup.root_rate), error_pct(agg_static, setup.root_rate),
+                row.move_at ? 0.0 : 100 * worst, handover.c_str(), voice.c_str(), sim.rebalance_ns() / steps,
+                sim.divide_ns() / steps);
+    std::fflush(stdout);
+}
+
+std::vector<Row> rows(uint32_t workers) {
+    const double offered = 1.5 * mbit(100);
+    std::vector<Row> r;
+    std::vector<double> even(workers, 1.0 / workers);
+    r.push_back({"even, 1.5x the link", split_load(workers, even, offered)});
+    std::vector<double> skew(workers, 0.1 / (workers - 1));
+    skew[0] = 0.9;
+    r.push_back({workers == 2 ? "90/10" : "90% on one, rest even", split_load(workers, skew, offered)});
+    std::vector<double> one(workers, 0.0);
+    one[0] = 1.0;
+    r.push_back({"all on one (100/0...)", split_load(workers, one, offered)});
+    r.push_back({"moving at 0.7 s", moving_load(workers, ms(700)), ms(700)});
+    r.push_back({"voice p0 + bulk others", voice_and_bulk(workers), 0, true});
+    return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const uint64_t period = (argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100) * 1000;
+    std::printf("root 100 Mbit/s, rebalance every %llu us, 1 s measured after 0.2 s\n\n",
+                static_cast<unsigned long long>(period / 1000));
+    std::printf("| W  | case                   | Mbit/s  | error    | static    | classes | handover  | voice p99 | step ns | divide ns |\n");
+    std::printf("|---:|------------------------|--------:|---------:|----------:|--------:|----------:|----------:|--------:|--------:|\n");
+    for (uint32_t w : {2u, 4u, 8u, 16u})
+        for (const Row& row : rows(w)) run_row(w, row, period);
+    return 0;
+}
