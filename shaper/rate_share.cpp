@@ -206,12 +206,14 @@ void RateShare::gather(double elapsed_s) {
 // Brings each copy's balance of class k to the end of the period just gone
 // (given at the rate it had, less what its worker sent), capped as its
 // bucket is. A debt of a worker with nothing queued below the class is
-// traffic its leaves sent on their own assured rates past an empty local
-// bucket: it is added to the worker's assured demand, in the band it last
-// sent in, so it is paid for at the next steps. A worker with a queue pays
-// its debt from its own bucket (the queue waits until it is repaid), and
-// its assured demand is counted anyway. A credit is taken off the worker's
-// demand, band 0 first.
+// traffic its leaves sent past an empty local bucket (on their own assured
+// rates, or a demand the last division cut short): it is added to the
+// worker's demand in the band it last sent in, so it is paid for at the
+// next steps, but only as far as that band's fair share goes (a debt
+// served ahead of others' fair shares would let the worker keep sending
+// past its share, and never queue, for ever). A worker with a queue pays
+// its debt from its own bucket: the queue waits until it is repaid. A
+// credit is taken off the worker's demand, band 0 first.
 void RateShare::settle(uint32_t k, double elapsed_s) {
     const ClassEntry& c = classes_[k];
     for (uint32_t w = 0; w < workers_; ++w) {
@@ -230,7 +232,6 @@ void RateShare::settle(uint32_t k, double elapsed_s) {
         if (debt > 0 && queued_[static_cast<size_t>(k) * workers_ + w] == 0) {
             const uint8_t p = band_[static_cast<size_t>(k) * workers_ + w];
             d[p] += debt;
-            assured_[cell + p] += debt;
             weight_[cell + p] = std::max(weight_[cell + p], 1.0);
         }
         for (uint32_t p = 0; p < kPrioCount && credit > 0; ++p) {
@@ -253,7 +254,8 @@ void RateShare::divide(uint32_t k, uint64_t capacity, std::vector<uint64_t>& out
     double left = pool;
 
     // 1. Demand up to the assured rates, in every band: HTB sends a leaf's
-    //    own rate whatever its priority.
+    //    own rate whatever its priority, and whatever its ancestors' tokens,
+    //    so a worker's copy must cover what its leaves send on their own.
     double assured = 0;
     for (uint32_t i = 0; i < n * kPrioCount; ++i) assured += std::min(d[i], a[i]);
     const double scale = assured > left ? left / assured : 1.0;

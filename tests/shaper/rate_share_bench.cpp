@@ -8,8 +8,10 @@
 //   static      the same error with the root split equally and never moved;
 //   classes     the largest gap between a flow's rate and what one
 //               scheduler with the same policy gives it, % of that;
-//   handover    moving load: from the old worker's last departure until the
-//               new one's share of the root is >= 99%;
+//   to 99%      all on one: from the start (an equal split) until the busy
+//               worker's share of the root is >= 99%; moving load: from the
+//               move until the new worker's is, and in brackets from the
+//               old worker's last departure (its queue drains first);
 //   voice p99   the priority-0 flow's 99th-percentile delay;
 //   step        wall time of one rebalance (read every worker's leaves
 //               and divide) per period, and of the divide alone. The
@@ -39,6 +41,7 @@ struct Row {
     SimSetup setup;
     uint64_t move_at = 0;  // moving load: when the load moves
     bool voice = false;
+    bool one_busy = false;  // worker 0 alone has traffic, from the start
 };
 
 double error_pct(double got, uint64_t root) { return 100.0 * (got - root) / root; }
@@ -64,11 +67,14 @@ void run_row(uint32_t workers, const Row& row, uint64_t period) {
     }
 
     std::string handover = "-";
+    auto us = [](uint64_t t) { return t == UINT64_MAX ? std::string("never") : std::to_string(t / 1000) + " us"; };
     if (row.move_at) {
         const auto& d = sim.flow(0).departures;
         const uint64_t last = d.empty() ? row.move_at : d.back().first;
-        const uint64_t t = share_reached(sim, workers - 1, last, 0.99, setup.root_rate);
-        handover = t == UINT64_MAX ? "never" : std::to_string((t - last) / 1000) + " us";
+        const uint64_t t = share_reached(sim, workers - 1, row.move_at, 0.99, setup.root_rate);
+        handover = t == UINT64_MAX ? "never" : us(t - row.move_at) + " (" + us(t > last ? t - last : 0) + ")";
+    } else if (row.one_busy) {
+        handover = us(share_reached(sim, 0, 0, 0.99, setup.root_rate));
     }
     std::string voice = "-";
     if (row.voice) {
@@ -77,7 +83,7 @@ void run_row(uint32_t workers, const Row& row, uint64_t period) {
         voice = b;
     }
     const double steps = static_cast<double>(std::max<uint64_t>(sim.steps(), 1));
-    std::printf("| %2u | %-22s | %7.3f | %+7.3f%% | %+8.2f%% | %6.2f%% | %9s | %9s | %7.0f | %7.0f |\n", workers,
+    std::printf("| %2u | %-22s | %7.3f | %+7.3f%% | %+8.2f%% | %6.2f%% | %18s | %9s | %7.0f | %7.0f |\n", workers,
                 row.name.c_str(), agg * 8 / 1e6, error_pct(agg, setup.root_rate), error_pct(agg_static, setup.root_rate),
                 row.move_at ? 0.0 : 100 * worst, handover.c_str(), voice.c_str(), sim.rebalance_ns() / steps,
                 sim.divide_ns() / steps);
@@ -94,7 +100,7 @@ std::vector<Row> rows(uint32_t workers) {
     r.push_back({workers == 2 ? "90/10" : "90% on one, rest even", split_load(workers, skew, offered)});
     std::vector<double> one(workers, 0.0);
     one[0] = 1.0;
-    r.push_back({"all on one (100/0...)", split_load(workers, one, offered)});
+    r.push_back({"all on one (100/0...)", split_load(workers, one, offered), 0, false, true});
     r.push_back({"moving at 0.7 s", moving_load(workers, ms(700)), ms(700)});
     r.push_back({"voice p0 + bulk others", voice_and_bulk(workers), 0, true});
     return r;
@@ -106,8 +112,8 @@ int main(int argc, char** argv) {
     const uint64_t period = (argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 100) * 1000;
     std::printf("root 100 Mbit/s, rebalance every %llu us, 1 s measured after 0.2 s\n\n",
                 static_cast<unsigned long long>(period / 1000));
-    std::printf("| W  | case                   | Mbit/s  | error    | static    | classes | handover  | voice p99 | step ns | divide ns |\n");
-    std::printf("|---:|------------------------|--------:|---------:|----------:|--------:|----------:|----------:|--------:|--------:|\n");
+    std::printf("| W  | case                   | Mbit/s  | error    | static    | classes | to 99%%             | voice p99 | step ns | divide ns |\n");
+    std::printf("|---:|------------------------|--------:|---------:|----------:|--------:|-------------------:|----------:|--------:|--------:|\n");
     for (uint32_t w : {2u, 4u, 8u, 16u})
         for (const Row& row : rows(w)) run_row(w, row, period);
     return 0;
