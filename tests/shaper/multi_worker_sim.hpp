@@ -10,6 +10,7 @@
 // queue active) gives, the baseline the tests compare against.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <stdexcept>
@@ -94,9 +95,11 @@ public:
     }
     const std::vector<ShareSample>& trace(uint32_t w) const { return trace_[w]; }
     uint64_t steps() const { return steps_; }
-    // Wall time spent in the rebalance (read every worker, divide), ns.
-    double rebalance_ns() const { return rebalance_ns_; }
-    double divide_ns() const { return divide_ns_; }
+    // Median wall time of one rebalance (read every worker, divide) and of
+    // the divide alone, ns: the median, as other work on the machine
+    // lengthens a few steps by far more than a step costs.
+    double rebalance_ns() const { return median(step_ns_); }
+    double divide_ns() const { return median(divide_ns_); }
     const RateShare& share() const { return share_; }
 
 private:
@@ -111,13 +114,19 @@ private:
         const auto t1 = clock::now();
         const std::span<const LocalChange> changes = share_.step(now_);
         const auto t2 = clock::now();
-        rebalance_ns_ += std::chrono::duration<double, std::nano>(t2 - t0).count();
-        divide_ns_ += std::chrono::duration<double, std::nano>(t2 - t1).count();
+        step_ns_.push_back(std::chrono::duration<double, std::nano>(t2 - t0).count());
+        divide_ns_.push_back(std::chrono::duration<double, std::nano>(t2 - t1).count());
         ++steps_;
         for (const LocalChange& c : changes) {
             check(schedulers_[c.worker]->apply(c.change, now_), "local change");
             trace_[c.worker].push_back({now_, *c.change.rate});
         }
+    }
+
+    static double median(std::vector<double> v) {
+        if (v.empty()) return 0;
+        std::nth_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(v.size() / 2), v.end());
+        return v[v.size() / 2];
     }
 
     SimSetup setup_;
@@ -128,8 +137,8 @@ private:
     std::vector<std::vector<ShareSample>> trace_;
     uint64_t now_ = 0;
     uint64_t steps_ = 0;
-    double rebalance_ns_ = 0;
-    double divide_ns_ = 0;
+    std::vector<double> step_ns_;
+    std::vector<double> divide_ns_;
 };
 
 // The same leaves and flows on one scheduler: what the policy gives when

@@ -13,13 +13,15 @@
 //               move until the new worker's is, and in brackets from the
 //               old worker's last departure (its queue drains first);
 //   voice p99   the priority-0 flow's 99th-percentile delay;
-//   step        wall time of one rebalance (read every worker's leaves
-//               and divide) per period, and of the divide alone. The
-//               inputs are the same every run (virtual time), so the work
-//               per step is the same; only the clock's noise differs.
+//   step        median wall time of one rebalance (read every worker's
+//               leaves and divide), and of the divide alone. The inputs
+//               are the same every run (virtual time), so the work per
+//               step is the same; only the clock's noise differs.
+// Then the divide alone on plain samples as the leaves per worker grow.
 //
 //   rate_share_bench [period-us]   (default 100)
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -82,11 +84,10 @@ void run_row(uint32_t workers, const Row& row, uint64_t period) {
         std::snprintf(b, sizeof b, "%.1f us", sim.flow(0).delay_quantile(0.99) / 1e3);
         voice = b;
     }
-    const double steps = static_cast<double>(std::max<uint64_t>(sim.steps(), 1));
     std::printf("| %2u | %-22s | %7.3f | %+7.3f%% | %+8.2f%% | %6.2f%% | %18s | %9s | %7.0f | %7.0f |\n", workers,
                 row.name.c_str(), agg * 8 / 1e6, error_pct(agg, setup.root_rate), error_pct(agg_static, setup.root_rate),
-                row.move_at ? 0.0 : 100 * worst, handover.c_str(), voice.c_str(), sim.rebalance_ns() / steps,
-                sim.divide_ns() / steps);
+                row.move_at ? 0.0 : 100 * worst, handover.c_str(), voice.c_str(), sim.rebalance_ns(),
+                sim.divide_ns());
     std::fflush(stdout);
 }
 
@@ -106,6 +107,34 @@ std::vector<Row> rows(uint32_t workers) {
     return r;
 }
 
+// The step alone on plain samples, as the leaves per worker grow: one
+// shared root, `leaves` members per worker spread over the 8 bands, each
+// sample moved by a fixed pseudo-random stream (the same every run), half
+// the workers queued. Median ns per step over `steps` steps.
+double step_cost(uint32_t workers, uint32_t leaves, uint32_t steps) {
+    RateShare rs({}, workers);
+    (void)rs.add_class({kRootId, mbit(100) * 100});
+    for (uint32_t w = 0; w < workers; ++w)
+        for (uint32_t i = 0; i < leaves; ++i)
+            (void)rs.add_member({kRootId, w, 1000 + w * leaves + i, static_cast<uint8_t>(i % 8), mbit(1), 1});
+    uint64_t x = 88172645463325252ull;
+    auto next = [&] { return x ^= x << 13, x ^= x >> 7, x ^= x << 17; };
+    std::vector<double> ns;
+    ns.reserve(steps);
+    for (uint32_t s = 1; s <= steps; ++s) {
+        for (uint32_t w = 0; w < workers; ++w)
+            for (LeafSample& l : rs.samples_of(w)) {
+                l.departed += next() % 3'000;
+                l.backlog = w % 2 ? next() % 50'000 : 0;
+            }
+        const auto t0 = std::chrono::steady_clock::now();
+        (void)rs.step(uint64_t{s} * 100'000);
+        ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::nth_element(ns.begin(), ns.begin() + ns.size() / 2, ns.end());
+    return ns[ns.size() / 2];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,5 +145,14 @@ int main(int argc, char** argv) {
     std::printf("|---:|------------------------|--------:|---------:|----------:|--------:|-------------------:|----------:|--------:|--------:|\n");
     for (uint32_t w : {2u, 4u, 8u, 16u})
         for (const Row& row : rows(w)) run_row(w, row, period);
+
+    std::printf("\nthe divide alone on plain samples, median ns per step (leaves per worker across)\n\n");
+    std::printf("| W  |      1 |     10 |    100 |  1,000 |\n|---:|-------:|-------:|-------:|-------:|\n");
+    for (uint32_t w : {2u, 4u, 8u, 16u}) {
+        std::printf("| %2u |", w);
+        for (uint32_t leaves : {1u, 10u, 100u, 1000u}) std::printf(" %6.0f |", step_cost(w, leaves, 2'000));
+        std::printf("\n");
+        std::fflush(stdout);
+    }
     return 0;
 }
