@@ -153,16 +153,19 @@ void RateShare::index_members() {
 
 std::span<LeafSample> RateShare::samples_of(uint32_t w) {
     if (!indexed_) index_members();
+    if (w >= workers_) return {};
     return {samples_.data() + first_[w], first_[w + 1] - first_[w]};
 }
 
 std::span<const uint32_t> RateShare::members_of(uint32_t w) {
     if (!indexed_) index_members();
+    if (w >= workers_) return {};
     return {leaf_ids_.data() + first_[w], first_[w + 1] - first_[w]};
 }
 
 void RateShare::read(uint32_t w, const Scheduler& s) {
     if (!indexed_) index_members();
+    if (w >= workers_) return;
     for (uint32_t j = first_[w]; j < first_[w + 1]; ++j) {
         const auto load = s.leaf_load(leaf_ids_[j]);
         samples_[j] = load ? LeafSample{load->departed_wire_bytes, load->backlog_wire_bytes} : LeafSample{};
@@ -182,12 +185,12 @@ void RateShare::gather(double elapsed_s) {
         const LeafSample& s = samples_[j];
         // What arrived: what left plus what the queue grew by. A counter
         // that went back (the leaf was removed and added again) starts over.
+        const size_t kw = static_cast<size_t>(e.cls) * workers_ + e.m.worker;
+        queued_[kw] += static_cast<double>(s.backlog);
         double arrived = 0;
         if (e.seen && s.departed >= e.last.departed) {
             const double sent = static_cast<double>(s.departed - e.last.departed);
-            const size_t kw = static_cast<size_t>(e.cls) * workers_ + e.m.worker;
             used_[kw] += sent;
-            queued_[kw] += static_cast<double>(s.backlog);
             if (sent > 0 && (!sent_now_[kw] || e.m.prio < band_[kw])) band_[kw] = e.m.prio;
             sent_now_[kw] |= sent > 0;
             arrived = std::max(sent + static_cast<double>(s.backlog) - static_cast<double>(e.last.backlog), 0.0);

@@ -10,7 +10,8 @@
 //            one worker) for the caller to apply on that worker.
 // Params:    RateShareConfig (floor, how fast backlog counts as demand).
 // Live:      classes and members may be added between steps; a class's
-//            rate and ceil may change (set_class).
+//            rate and ceil may change (set_class). Nothing is removed yet:
+//            a member whose leaf is gone reads as idle.
 //
 // The step. Each worker's demand on a class, per priority band, is what
 // arrived at its leaves below the class during the last period (departed
@@ -28,8 +29,10 @@
 // Each copy's balance is kept as its bucket keeps it: what it was given
 // minus what its worker sent below the class, at most one bucket's worth.
 // A leaf sending on its own assured rate does not wait for its ancestors'
-// tokens (HTB), so a worker can send more than its share of the class; that
-// debt counts as its demand at the next steps, which is what keeps the
+// tokens (HTB), and a light worker's demand read over a period shorter
+// than a packet is spiky, so a worker can send more than its share of the
+// class; while it has nothing queued that debt counts as its demand at the
+// next steps (up to its band's fair share), which is what keeps the
 // long-run sum of all workers' departures at the class's rate. A credit
 // (tokens a worker was given and did not spend) stays in its bucket, is
 // kept across rate changes (Scheduler::apply rescales saved bytes) and is
@@ -123,7 +126,7 @@ public:
     // where reading that scheduler is safe: on its worker, between bursts).
     void read(uint32_t w, const Scheduler& s);
     // Or the caller writes them: one per member of worker w, in the order
-    // members_of(w) lists them.
+    // members_of(w) lists them (empty for a worker out of range).
     std::span<LeafSample> samples_of(uint32_t w);
     std::span<const uint32_t> members_of(uint32_t w);  // member leaf ids
 
