@@ -197,7 +197,8 @@ void RateShare::gather(double elapsed_s) {
         }
         e.last = s;
         e.seen = true;
-        const double d = arrived / elapsed_s + static_cast<double>(s.backlog) / drain_s;
+        double d = arrived / elapsed_s + static_cast<double>(s.backlog) / drain_s;
+        if (e.m.ceil) d = std::min(d, static_cast<double>(e.m.ceil));
         if (d <= 0) continue;
         const size_t cell = (static_cast<size_t>(e.cls) * workers_ + e.m.worker) * kPrioCount + e.m.prio;
         demand_[cell] += d;
@@ -229,7 +230,8 @@ void RateShare::settle(uint32_t k, double elapsed_s) {
         const double deepest = -static_cast<double>(c.cls.rate) * elapsed_s * 8;
         b = std::clamp(b + rate * elapsed_s - used_[static_cast<size_t>(k) * workers_ + w], deepest, size);
         const double debt = b < 0 ? -b / elapsed_s : 0;
-        double credit = b > 0 ? b / elapsed_s : 0;
+        // A worker with a queue spends what its bucket holds at once.
+        double credit = b > 0 && queued_[static_cast<size_t>(k) * workers_ + w] == 0 ? b / elapsed_s : 0;
         const size_t cell = (static_cast<size_t>(k) * workers_ + w) * kPrioCount;
         double* d = &demand_[cell];
         if (debt > 0 && queued_[static_cast<size_t>(k) * workers_ + w] == 0) {

@@ -36,9 +36,10 @@
 // long-run sum of all workers' departures at the class's rate. A credit
 // (tokens a worker was given and did not spend) stays in its bucket, is
 // kept across rate changes (Scheduler::apply rescales saved bytes) and is
-// taken off its demand: tokens are never moved between workers, and a
-// worker that just went idle is given next to nothing at the next step but
-// still sends the first packets that come from what it saved.
+// taken off its demand while it has nothing queued (a worker with a queue
+// spends what its bucket holds at once): tokens are never moved between
+// workers, and a worker that just went idle is given next to nothing at the
+// next step but still sends the first packets that come from what it saved.
 //
 // Cost per step: O(members) to read demand, and O(classes x workers x
 // (bands + workers log workers)) to divide; no allocation after the first
@@ -80,8 +81,11 @@ struct SharedClass {
     uint64_t ceil = 0;
 };
 
-// A leaf below a shared class, owned by one worker. Its rate and weight are
-// its configured ones; prio picks the band its demand counts in.
+// A leaf below a shared class, owned by one worker. Its rate, ceil and
+// weight are its configured ones (ceil 0: none below the class's; pass the
+// lowest ceil between the leaf and the shared class); prio picks the band
+// its demand counts in. A queue never makes a leaf want more than its ceil,
+// which it could not send: that share would be lost to everyone.
 struct ShareMember {
     uint32_t shared_id = 0;
     uint32_t worker = 0;
@@ -89,6 +93,7 @@ struct ShareMember {
     uint8_t prio = 0;
     uint64_t rate = 0;
     uint32_t weight = 1;
+    uint64_t ceil = 0;
 };
 
 // What a member's leaf had done when it was read: wire bytes.

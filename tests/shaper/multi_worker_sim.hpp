@@ -57,7 +57,8 @@ public:
         share_ = RateShare(setup_.share, setup_.workers);
         check(share_.add_class({kRootId, setup_.root_rate, setup_.root_rate}), "root");
         for (const SimLeaf& l : setup_.leaves)
-            check(share_.add_member({kRootId, l.worker, l.config.id, l.config.prio, l.config.rate, l.config.weight}),
+            check(share_.add_member({kRootId, l.worker, l.config.id, l.config.prio, l.config.rate, l.config.weight,
+                                     std::max(l.config.ceil, l.config.rate)}),
                   "member");
         std::vector<uint64_t> initial(setup_.workers, 0);
         for (const LocalChange& c : share_.initial_split()) initial[c.worker] = *c.change.rate;

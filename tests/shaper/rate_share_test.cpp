@@ -113,6 +113,21 @@ TEST_CASE("a priority-0 worker's demand is met before bulk on other workers shar
     CHECK(sum_rate(rs, 1) == mbit(100));
 }
 
+TEST_CASE("a worker whose leaf is held by its ceil is not given more than the leaf can send",
+          "[shaper][rate_share][sim]") {
+    // Worker 0's leaf may send at most 10 Mbit/s however long its queue;
+    // worker 1's takes the rest.
+    SimSetup setup;
+    setup.workers = 2;
+    setup.leaves = {{0, leaf(100, kRootId, mbit(5), mbit(10), 1)}, {1, leaf(101, kRootId, mbit(5), mbit(100), 1)}};
+    setup.flows = {{0, saturating(100)}, {1, saturating(101)}};
+    MultiWorkerSim sim(setup);
+    sim.run(kWarm + kWindow, kWarm, kWarm + kWindow);
+    CHECK(sim.flow(0).window_rate(kWindow) == Approx(mbit(10)).epsilon(0.01));
+    CHECK(sim.flow(1).window_rate(kWindow) == Approx(mbit(90)).epsilon(0.01));
+    CHECK(error_of(sim.aggregate_rate(kWindow), setup.root_rate) <= 0.0025);
+}
+
 TEST_CASE("bad shared classes and members are refused with a message saying why", "[shaper][rate_share]") {
     RateShare rs({}, 4);
     Status s = rs.add_class({1, 4 * Scheduler::kMinRate - 1});
@@ -175,7 +190,8 @@ TEST_CASE("eight workers: the root's rate within 0.25% with skewed and moving lo
     }
 }
 
-TEST_CASE("a busy worker gets 99% of the root within two steps of the others going idle", "[shaper][rate_share][sim]") {
+TEST_CASE("a busy worker gets 99% of the root within a step of an equal split, and within five of the load moving",
+          "[shaper][rate_share][sim]") {
     for (uint32_t workers : {2u, 8u}) {
         INFO(workers << " workers");
         std::vector<double> one(workers, 0.0);
@@ -184,10 +200,12 @@ TEST_CASE("a busy worker gets 99% of the root within two steps of the others goi
         MultiWorkerSim sim(setup);
         sim.run(ms(10));
         // From the equal split at the start.
-        CHECK(share_reached(sim, 0, 0, 0.99, setup.root_rate) <= 2 * kPeriod);
+        CHECK(share_reached(sim, 0, 0, 0.99, setup.root_rate) <= kPeriod);
 
         // The load moves: once the old worker's last packet has left, the
-        // new one has 99% of the root within two steps.
+        // new one has 99% of the root within five steps. The old worker's
+        // last packets went out on its leaf's own rate beyond its share,
+        // and that debt is paid for first: the sum over time stays exact.
         const uint64_t at = ms(50);
         const SimSetup moving = moving_load(workers, at);
         MultiWorkerSim m(moving);
@@ -196,7 +214,7 @@ TEST_CASE("a busy worker gets 99% of the root within two steps of the others goi
         REQUIRE_FALSE(d.empty());
         const uint64_t reached = share_reached(m, workers - 1, at, 0.99, moving.root_rate);
         INFO("last departure of the old worker at " << d.back().first << ", 99% at " << reached);
-        CHECK(reached <= std::max(d.back().first, at) + 2 * kPeriod);
+        CHECK(reached <= std::max(d.back().first, at) + 5 * kPeriod);
     }
 }
 
