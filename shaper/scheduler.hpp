@@ -90,6 +90,21 @@ public:
     // Returns how many packets moved.
     uint32_t move_queued(uint32_t class_id, ClassOfBurst class_of, void* context, uint64_t now);
     uint32_t backlog_packets() const { return pool_.in_use(); }
+    // What a leaf has sent and holds, in wire bytes (what its buckets are
+    // charged), read in O(1) from the class's state: for a reader that
+    // samples demand every 100 us or so (RateShare), where snapshot()'s
+    // copy of counters and histogram would cost too much. Nothing on the
+    // packet path keeps it; missing or inner classes give nullopt.
+    struct LeafLoad {
+        uint64_t departed_wire_bytes = 0;  // since the class was added
+        uint64_t backlog_wire_bytes = 0;   // queued now
+    };
+    std::optional<LeafLoad> leaf_load(uint32_t class_id) const {
+        const uint32_t x = ids_.find(class_id);
+        if (x == IdIndex::kMissing || !cls_[x].leaf) return std::nullopt;
+        const ClassState& c = cls_[x];
+        return LeafLoad{c.wire_bytes, c.queue.bytes(c.kind)};
+    }
     // fq_codel's flow records: one table for all classes (fq_codel.hpp).
     const FlowTable& flow_table() const { return flows_; }
     const SchedulerConfig& config() const { return config_; }
