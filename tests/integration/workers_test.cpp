@@ -384,6 +384,8 @@ TEST_CASE("a shared class's aggregate over two workers stays within its rate", "
     const double at_40 = run(2.0, 1.5);
     b.finish();
     take();
+    std::printf("aggregate of the plan over both workers: %.2f Mbit/s with its ceil at 80 Mbit/s, %.2f at 40\n",
+                at_80 / 1e6, at_40 / 1e6);
     INFO("aggregate " << at_80 / 1e6 << " Mbit/s with the plan's ceil at 80 Mbit/s, " << at_40 / 1e6 << " at 40");
     // Each worker's copy of the plan has half its ceil; without the split
     // the two together would pass twice the plan's ceil (160, then 80), and
