@@ -28,34 +28,38 @@ CPUS=$(taskset -pc $$ | sed 's/.*: //')
 FIRST=$(echo "$CPUS" | tr ',-' '\n\n' | head -1)
 LAST=$(echo "$CPUS" | tr ',-' '\n\n' | tail -1)
 
-# The mix of bench-forwarding.sh; the policy's class c<k> (number k + 1, so
+# A mix like bench-forwarding.sh's (sizes 64-1500, UDP, TCP, VLAN-tagged),
+# IPv4 from 1,000 subscribers; the policy's class c<k> (number k + 1, so
 # owned by worker (k + 1) mod 2) takes source 10.0.<k/250>.<k%250+1>.
 /usr/bin/python3 - "$WORK" <<'PY'
 import sys, logging
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-from scapy.all import Ether, Dot1Q, IP, IPv6, TCP, UDP, Raw, wrpcap
+from scapy.all import Ether, Dot1Q, IP, TCP, UDP, Raw, wrpcap
 work = sys.argv[1]
 pkts, owner = [], []
 for i in range(2048):
     size = [64, 128, 512, 1500][i % 4]
+    # Every packet from one of the 1,000 subscribers, so the classes (and
+    # their owners) share the traffic evenly.
+    j = i % 1000
+    src = "10.0.%d.%d" % (j // 250, j % 250 + 1)
     if i % 3 == 0:
-        p = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IPv6(src="2001:db8::%x" % (i + 1), dst="2001:db8:1::1") / UDP(sport=1024 + i, dport=443)
-        k = 0  # the default class c0
+        p = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src=src, dst="198.51.100.7", tos=(i % 64) << 2) / UDP(sport=1024 + i, dport=443)
     elif i % 3 == 1:
-        j = i % 1000
-        p = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src="10.0.%d.%d" % (j // 250, j % 250 + 1), dst="198.51.100.1") / TCP(sport=1024 + i, dport=80)
-        k = j
+        p = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(src=src, dst="198.51.100.1") / TCP(sport=1024 + i, dport=80)
     else:
-        p = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / Dot1Q(vlan=100 + i % 4) / IP(src="10.1.0.%d" % (i % 250 + 1), dst="203.0.113.9") / UDP(sport=5000 + i, dport=5060)
-        k = 0
+        p = Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / Dot1Q(vlan=100 + i % 4) / IP(src=src, dst="203.0.113.9") / UDP(sport=5000 + i, dport=5060)
+    k = j
     pad = max(0, size - len(p) - 4)
     pkts.append(p / Raw(b"\x00" * pad))
     owner.append((k + 1) % 2)
 wrpcap(f"{work}/all.pcap", pkts)
 wrpcap(f"{work}/aligned0.pcap", [p for p, o in zip(pkts, owner) if o == 0])
 wrpcap(f"{work}/aligned1.pcap", [p for p, o in zip(pkts, owner) if o == 1])
-wrpcap(f"{work}/spread0.pcap", pkts[0::2])
-wrpcap(f"{work}/spread1.pcap", pkts[1::2])
+# Subscribers by address pairs: each queue has half its packets for each owner.
+spread = [(i % 1000 // 2) % 2 for i in range(len(pkts))]
+wrpcap(f"{work}/spread0.pcap", [p for p, q in zip(pkts, spread) if q == 0])
+wrpcap(f"{work}/spread1.pcap", [p for p, q in zip(pkts, spread) if q == 1])
 out = ['version = 1', '[upload]', 'rate = "400gbit"', 'default_class = "c0"']
 for k in range(1000):
     out += ['[[upload.class]]', f'name = "c{k}"', 'rate = "400mbit"', 'ceil = "400gbit"', 'queue = "fifo"', 'limit = 256']
@@ -65,12 +69,14 @@ for k in range(1000):
 open(f"{work}/policy.toml", "w").write("\n".join(out) + "\n")
 PY
 
+LOG_LEVEL=warn
+[ -z "${BENCH_VERBOSE:-}" ] || LOG_LEVEL=info
 tx() { "$BUILD/control/sluicectl" --socket "$WORK/s.sock" --json stats |
        /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin)["directions"][0]; print(d["tx_packets"], d["handoffs_out"])'; }
 # run LABEL LCORES WORKERS LAN_DEVARGS: prints the packets per second sent and the hand-off share.
 run() {
     "$BUILD/dataplane/daemon/sluiced" --lan "$4" --wan "net_null0,no-rx=1" --hugepages off --memory 1500 \
-        --lcores "$2" --workers "$3" --idle-sleep off --socket "$WORK/s.sock" --log-level warn \
+        --lcores "$2" --workers "$3" --idle-sleep off --socket "$WORK/s.sock" --log-level "$LOG_LEVEL" \
         --policy "$WORK/policy.toml" >"$WORK/sluiced-$1.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 100); do [ -S "$WORK/s.sock" ] && break; sleep 0.1; done
@@ -79,6 +85,7 @@ run() {
     sleep "$SECS"
     read -r B HB <<<"$(tx)"; T1=$(date +%s.%N)
     kill -TERM "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+    [ -z "${BENCH_VERBOSE:-}" ] || grep -E "counters direction=upload|worker [01]:" "$WORK/sluiced-$1.log" | cut -c1-400 >&2
     /usr/bin/python3 -c "d=$B-$A; print(int(d/($T1-$T0)), round(100*($HB-$HA)/max(d,1)))"
 }
 P="$WORK"

@@ -119,6 +119,11 @@ uint32_t Direction::receive(uint64_t now) {
     // port counts them as missed if it overflows) rather than being received
     // and thrown away. With one, the class queues decide what to keep.
     if (!cfg_.scheduler && queue_.free_space() < cfg_.burst) return 0;
+    // Likewise with several workers: a burst is received only when every
+    // ring to another worker has room for it, so an owner that falls
+    // behind slows its senders' ports rather than making them drop what
+    // they already parsed and classified.
+    if (cfg_.handoff != nullptr && !handoff_room()) return 0;
     const uint16_t n = rte_eth_rx_burst(cfg_.ingress_port, cfg_.rx_queue, rx_, static_cast<uint16_t>(cfg_.burst));
     clock_.stop(Stage::rx);
     if (n == 0) return 0;
@@ -241,6 +246,13 @@ uint32_t Direction::hand_off(uint32_t n) {
         for (uint32_t i = sent; i < len; ++i) drop(items[i].mbuf, DropReason::handoff_ring_full);
     }
     return kept;
+}
+
+bool Direction::handoff_room() const {
+    for (unsigned w = 0; w < cfg_.handoff->workers(); ++w) {
+        if (w != cfg_.worker && rte_ring_free_count(cfg_.handoff->ring(cfg_.worker, w)) < cfg_.burst) return false;
+    }
+    return true;
 }
 
 uint32_t Direction::take_handoffs(uint64_t now) {

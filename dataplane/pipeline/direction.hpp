@@ -129,6 +129,8 @@ private:
     // Sends the packets of classes other workers own to them; keeps the
     // rest in shaped_/class_[0, returned).
     uint32_t hand_off(uint32_t n);
+    // Whether every ring to another worker has room for a whole burst.
+    bool handoff_room() const;
     // Queues what the other workers handed to this one.
     uint32_t take_handoffs(uint64_t now);
     // At the first turn with new classifier tables, before any packet is
