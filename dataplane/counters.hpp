@@ -20,6 +20,7 @@ enum class DropReason : uint8_t {
     meter_red,            // a policer coloured it red and its action is drop
     shaper,               // the scheduler dropped it (CoDel, removed class, ...)
     shutdown,             // still queued when the daemon stopped and the drain timed out
+    handoff_ring_full,    // the ring to the worker that owns its class was full (--workers > 1)
     count_
 };
 
@@ -33,6 +34,7 @@ constexpr const char* drop_reason_name(DropReason r) {
     case DropReason::meter_red: return "meter_red";
     case DropReason::shaper: return "shaper";
     case DropReason::shutdown: return "shutdown";
+    case DropReason::handoff_ring_full: return "handoff_ring_full";
     case DropReason::count_: break;
     }
     return "unknown";
@@ -47,6 +49,9 @@ struct alignas(64) DirectionCounters {
     uint64_t tx_retries = 0;       // tx bursts that the port did not take whole
     uint64_t kernel_copies = 0;    // the gateway's own frames on a port whose frames the kernel
                                    // gets a copy of (af_packet): left to it, not bridged
+    uint64_t handoffs_out = 0;     // packets handed to the worker that owns their class
+    uint64_t handoffs_in = 0;      // packets other workers handed to this one
+    uint64_t busy_cycles = 0;      // TSC cycles of this direction's turns that moved packets
     std::array<uint64_t, kDropReasonCount> drops{};
     std::array<uint64_t, kParseErrorCount> malformed_by_error{};
 
@@ -70,6 +75,10 @@ inline constexpr CounterField<DirectionCounters> kDirectionFields[] = {
      "transmit bursts the egress port did not take whole at the first try"},
     {"kernel_copies", &DirectionCounters::kernel_copies, "kernel_copies_total",
      "the gateway's own frames left to the kernel, which has its copy, instead of being bridged (af_packet ports)"},
+    {"handoffs_out", &DirectionCounters::handoffs_out, "handoffs_out_total",
+     "packets a worker handed to the worker that owns their class"},
+    {"handoffs_in", &DirectionCounters::handoffs_in, "handoffs_in_total",
+     "packets a worker received from other workers to queue in the classes it owns"},
 };
 
 }  // namespace sluice::dataplane

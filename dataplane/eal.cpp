@@ -39,7 +39,7 @@ std::string device_name(const std::string& devargs) {
     return devargs.substr(0, devargs.find(','));
 }
 
-std::string default_lcores() {
+std::string default_lcores(unsigned workers) {
     cpu_set_t set;
     CPU_ZERO(&set);
     int first = -1, last = -1;
@@ -53,13 +53,21 @@ std::string default_lcores() {
     }
     if (first < 0) first = last = 0;
     // lcore 0 runs the control thread, lcore 1 forwards; '@' pins each to a CPU.
-    return fmt::format("0@{},1@{}", first, last);
+    if (workers <= 1) return fmt::format("0@{},1@{}", first, last);
+    // More workers: the allowed CPUs from the last down, round and round.
+    std::vector<int> cpus;
+    for (int c = CPU_SETSIZE - 1; c >= 0; --c)
+        if (CPU_ISSET(c, &set)) cpus.push_back(c);
+    if (cpus.empty()) cpus.push_back(last);
+    std::string l = fmt::format("0@{}", first);
+    for (unsigned w = 0; w < workers; ++w) l += fmt::format(",{}@{}", w + 1, cpus[w % cpus.size()]);
+    return l;
 }
 
 std::vector<std::string> eal_arguments(const DaemonOptions& o, bool use_hugepages) {
     std::vector<std::string> a{"sluiced"};
     a.push_back("--lcores");
-    a.push_back(o.lcores.empty() ? default_lcores() : o.lcores);
+    a.push_back(o.lcores.empty() ? default_lcores(o.workers) : o.lcores);
     bool any_pci = false;
     for (const std::string* dev : {&o.lan, &o.wan}) {
         if (is_pci_address(*dev)) {

@@ -44,6 +44,10 @@ po::options_description settings_options(DaemonOptions& o, std::string& hugepage
         ("memory", po::value(&o.no_huge_memory_mb)->value_name("MB"),
          "memory to reserve when running without hugepages (default 512); the least that works depends on "
          "the descriptor and egress queue sizes, and sluiced says how much when it is too little")
+        ("workers", po::value(&o.workers)->value_name("N"),
+         "workers per direction, 1-16 (default 1): each port opens N rx and N tx queues, and each "
+         "worker owns a share of the classes (docs/operations.md); needs N worker lcores at least, "
+         "2N to give every worker its own")
         ("burst", po::value(&o.burst)->value_name("N"), "packets per rx/tx burst, 1-256 (default 32)")
         ("rx-descriptors", po::value(&o.rx_descriptors)->value_name("N"),
          "receive ring size per port (default 1024)")
@@ -119,6 +123,12 @@ Result<ParsedOptions> validate(ParsedOptions p, const std::string& hugepages, co
     }
     if (!o.lan.empty() && o.lan == o.wan) return Error{"--lan and --wan name the same port; a bridge needs two"};
     if (o.burst < 1 || o.burst > 256) return Error{fmt::format("--burst must be 1-256, not {}", o.burst)};
+    if (o.workers < 1 || o.workers > 16) return Error{fmt::format("--workers must be 1-16, not {}", o.workers)};
+    if (!o.lcores.empty() && lcore_count(o) < o.workers + 1) {
+        return Error{fmt::format("--workers {} needs at least {} lcores (one control thread and one per worker; "
+                                 "{} gives each worker its own), but --lcores '{}' gives {}",
+                                 o.workers, o.workers + 1, 2 * o.workers + 1, o.lcores, lcore_count(o))};
+    }
     if (o.rx_descriptors < 64 || o.rx_descriptors > 16384)
         return Error{fmt::format("--rx-descriptors must be 64-16384, not {}", o.rx_descriptors)};
     if (o.tx_descriptors < 64 || o.tx_descriptors > 16384)
@@ -165,7 +175,7 @@ Result<ParsedOptions> validate(ParsedOptions p, const std::string& hugepages, co
 }  // namespace
 
 unsigned lcore_count(const DaemonOptions& o) {
-    if (o.lcores.empty()) return 2;  // default_lcores(): control and one worker
+    if (o.lcores.empty()) return 1 + o.workers;  // default_lcores(): control and one lcore per worker
     // Elements separated by commas outside parentheses; each is a number, a
     // range a-b or a group (a,b-c), optionally followed by @CPUS.
     unsigned count = 0;
@@ -204,7 +214,12 @@ unsigned lcore_count(const DaemonOptions& o) {
 }
 
 unsigned packet_pool_size(const DaemonOptions& o, unsigned lcores) {
-    return 2 * (o.rx_descriptors + o.tx_descriptors + o.egress_queue_packets) + 4 * o.burst * lcores + 256 * lcores;
+    // Every worker has its own rx and tx rings on each port and its own egress stage.
+    // With several, the hand-off rings between them (2048 each, one per
+    // ordered pair of workers and direction) hold packets too.
+    const unsigned handoff = o.workers > 1 ? 2 * o.workers * (o.workers - 1) * 2048 : 0;
+    return 2 * o.workers * (o.rx_descriptors + o.tx_descriptors + o.egress_queue_packets) + handoff +
+           4 * o.burst * lcores + 256 * lcores;
 }
 
 uint32_t memory_needed_mb(const DaemonOptions& o, unsigned lcores) {
@@ -316,10 +331,10 @@ std::string describe(const DaemonOptions& o) {
                                                           : "auto";
     return fmt::format(
         "config = {}\nlan = {}\nwan = {}\nlcores = {}\nlog-level = {}\nhugepages = {}\n"
-        "memory = {}\nburst = {}\nrx-descriptors = {}\ntx-descriptors = {}\negress-queue = {}\n"
+        "memory = {}\nworkers = {}\nburst = {}\nrx-descriptors = {}\ntx-descriptors = {}\negress-queue = {}\n"
         "stats-interval = {}\nidle-sleep = {}\nidle-sleep-max-us = {}\nsocket = {}\nsocket-group = {}\npolicy-dir = {}\nmetrics = {}\npolicy = {}\nmanagement-tap-lan = {}\nmanagement-tap-wan = {}\neal = {}\n",
         o.config_file.empty() ? "(none)" : o.config_file, o.lan, o.wan,
-        o.lcores.empty() ? "(automatic)" : o.lcores, o.log_level, huge, o.no_huge_memory_mb, o.burst,
+        o.lcores.empty() ? "(automatic)" : o.lcores, o.log_level, huge, o.no_huge_memory_mb, o.workers, o.burst,
         o.rx_descriptors, o.tx_descriptors, o.egress_queue_packets, o.stats_interval_s, o.idle_sleep ? "on" : "off", o.idle_sleep_max_us, o.socket,
         o.socket_group, o.policy_dir, o.metrics.empty() ? "(off)" : o.metrics, o.policy_file.empty() ? "(none)" : o.policy_file,
         o.management_tap_lan.empty() ? "(none)" : o.management_tap_lan,

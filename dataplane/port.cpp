@@ -63,6 +63,15 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
     rte_eth_dev_info info{};
     int rc = rte_eth_dev_info_get(id, &info);
     if (rc != 0) return Error{fmt::format("--{}: cannot read device info: {}", s.role, rte_strerror(-rc))};
+    if (s.queues == 0 || s.queues > info.max_rx_queues || s.queues > info.max_tx_queues) {
+        return Error{fmt::format("--{}: {} queues asked for (one per worker, --workers), the driver {} offers {} rx and "
+                                 "{} tx queues{}",
+                                 s.role, s.queues, info.driver_name ? info.driver_name : "?", info.max_rx_queues,
+                                 info.max_tx_queues,
+                                 std::string(info.driver_name ? info.driver_name : "") == "net_af_xdp"
+                                     ? " (give the vdev queue_count=N and the interface N combined channels)"
+                                     : "")};
+    }
     std::unique_ptr<Port> port(new Port(id, s.role, device_name(s.devargs),
                                         info.driver_name ? info.driver_name : "?"));
     port->interface_ = kernel_interface(s.devargs);
@@ -90,7 +99,17 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
     const auto setup = [&](bool interrupts) -> Result<bool> {
         rte_eth_conf conf{};
         conf.intr_conf.rxq = interrupts ? 1 : 0;
-        int r = rte_eth_dev_configure(id, 1, 1, &conf);
+        const uint16_t queues = s.queues;
+        port->spread_ = queues <= 1 ? "none" : "driver";
+        if (queues > 1 && (info.flow_type_rss_offloads & RTE_ETH_RSS_IP) != 0) {
+            // The addresses only, not the ports: all of a subscriber's flows
+            // (and a fragmented datagram's pieces) land on one queue.
+            conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+            conf.rx_adv_conf.rss_conf.rss_key = nullptr;
+            conf.rx_adv_conf.rss_conf.rss_hf = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
+            port->spread_ = "rss ip";
+        }
+        int r = rte_eth_dev_configure(id, queues, queues, &conf);
         if (r != 0) return Error{fmt::format("--{}: configure failed: {}", s.role, rte_strerror(-r))};
 
         uint16_t rxd = s.rx_descriptors, txd = s.tx_descriptors;
@@ -98,8 +117,11 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
         if (r != 0) return Error{fmt::format("--{}: ring sizes refused: {}", s.role, rte_strerror(-r))};
 
         const int socket = port->socket_id();
-        r = rte_eth_rx_queue_setup(id, 0, rxd, static_cast<unsigned>(socket), nullptr, pool);
-        if (r != 0) return Error{fmt::format("--{}: rx queue setup failed: {}", s.role, rte_strerror(-r))};
+        for (uint16_t q = 0; q < queues; ++q) {
+            r = rte_eth_rx_queue_setup(id, q, rxd, static_cast<unsigned>(socket), nullptr, pool);
+            if (r != 0)
+                return Error{fmt::format("--{}: rx queue {} setup failed: {}", s.role, q, rte_strerror(-r))};
+        }
         // The driver has attached the program now, with empty maps: until
         // they are filled the gateway's own frames would reach the data
         // plane, so they are filled before the port starts.
@@ -110,13 +132,17 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
             if (!applied) return Error{fmt::format("--{}: {}", s.role, applied.error())};
             port->management_ = std::move(*adopted);
         }
-        r = rte_eth_tx_queue_setup(id, 0, txd, static_cast<unsigned>(socket), nullptr);
-        if (r != 0) return Error{fmt::format("--{}: tx queue setup failed: {}", s.role, rte_strerror(-r))};
+        for (uint16_t q = 0; q < queues; ++q) {
+            r = rte_eth_tx_queue_setup(id, q, txd, static_cast<unsigned>(socket), nullptr);
+            if (r != 0)
+                return Error{fmt::format("--{}: tx queue {} setup failed: {}", s.role, q, rte_strerror(-r))};
+        }
 
         r = rte_eth_dev_start(id);
         if (r != 0 && interrupts) return false;
         if (r != 0) return Error{fmt::format("--{}: start failed: {}", s.role, rte_strerror(-r))};
         port->started_ = true;
+        port->queues_ = queues;
         port->rx_descriptors_ = rxd;
         port->tx_descriptors_ = txd;
         return true;
@@ -147,8 +173,10 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
         spdlog::warn("{} port {}: cannot enable promiscuous mode: {}", s.role, port->name_,
                      rte_strerror(-rc));
     }
-    spdlog::info("{} port {} (id {}, driver {}): {} rx / {} tx descriptors, {}{}{}", s.role,
+    spdlog::info("{} port {} (id {}, driver {}): {} rx / {} tx descriptors{}, {}{}{}", s.role,
                  port->name_, id, port->driver_, port->rx_descriptors_, port->tx_descriptors_,
+                 port->queues_ > 1 ? fmt::format(" on each of {} queue pairs, spread by {}", port->queues_, port->spread_)
+                                   : std::string(),
                  port->link_status(), port->rx_interrupts_ ? ", rx interrupts"
                                       : port->wake_ ? ", wake-up socket on " + port->interface_
                                                     : std::string(),

@@ -1,5 +1,5 @@
 // One Ethernet port: found by the devargs sluiced was given, configured with
-// one rx and one tx queue, started, and stopped and closed on destruction.
+// one rx and one tx queue per worker of a direction (PortSettings::queues), started, and stopped and closed on destruction.
 #pragma once
 
 #include <rte_ethdev.h>
@@ -24,6 +24,11 @@ struct PortSettings {
     // Ask for a receive interrupt, so an idle worker can wait for packets
     // instead of polling; kept only where the driver provides one.
     bool rx_interrupts = false;
+    // Receive and transmit queues (one per worker of the direction that
+    // reads or writes the port). With more than one, a driver that has RSS
+    // spreads frames by a hash of the IP source and destination addresses
+    // (see open()), so one subscriber's packets stay on one queue.
+    uint16_t queues = 1;
 };
 
 // How the kernel sees a port's frames, and so how the gateway's own traffic
@@ -93,6 +98,12 @@ public:
     // (rte_eth_dev_rx_intr_ctl_q): PCI NICs and net_tap can, af_packet,
     // af_xdp, pcap, ring and null cannot.
     bool rx_interrupts() const { return rx_interrupts_; }
+    uint16_t queues() const { return queues_; }
+    // How frames are spread over the rx queues: "none" (one queue), "rss ip"
+    // (hash of the IPv4/IPv6 addresses), or "driver" (the driver's own way:
+    // af_xdp follows the kernel interface's RSS, net_ring/net_pcap give
+    // each queue its own ring or file).
+    const std::string& spread() const { return spread_; }
     // For an af_packet port asked for rx interrupts (it has none): a packet
     // socket on its interface that an idle worker can wait on instead; null
     // otherwise, or when it could not be opened (then workers sleep by time).
@@ -119,6 +130,8 @@ private:
     bool rx_interrupts_ = false;
     std::unique_ptr<PacketWake> wake_;
     std::unique_ptr<bpf::ManagementProgram> management_;
+    uint16_t queues_ = 1;
+    std::string spread_ = "none";
     uint16_t rx_descriptors_ = 0;
     uint16_t tx_descriptors_ = 0;
 };

@@ -1,5 +1,6 @@
 #include "control/runtime/daemon_commands.hpp"
 
+#include <rte_cycles.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -13,8 +14,8 @@ using namespace dataplane;
 
 using control::json;
 
-json direction_json(const Direction& d) {
-    const DirectionCounters& c = d.counters();
+json direction_json(const DirectionGroup& d) {
+    const DirectionCounters c = d.counters();
     json drops = json::object();
     for (unsigned r = 0; r < kDropReasonCount; ++r) drops[drop_reason_name(static_cast<DropReason>(r))] = c.drops[r];
     json malformed = json::object();
@@ -27,6 +28,18 @@ json direction_json(const Direction& d) {
     out["drops"] = drops;
     out["malformed"] = malformed;
     out["queued"] = d.queued();
+    // Keyed by index (an object, not a list) so `stats reset` moves their
+    // zero points too.
+    json workers = json::object();
+    for (size_t w = 0; w < d.workers().size(); ++w) {
+        const Direction& one = *d.workers()[w];
+        const DirectionCounters& k = one.counters();
+        workers[std::to_string(w)] = json{{"rx_packets", k.rx_packets},     {"tx_packets", k.tx_packets},
+                                          {"handoffs_out", k.handoffs_out}, {"handoffs_in", k.handoffs_in},
+                                          {"busy_cycles", k.busy_cycles},   {"queued", one.queued()}};
+    }
+    out["workers"] = std::move(workers);
+    out["tsc_hz"] = rte_get_tsc_hz();
     return out;
 }
 
@@ -128,7 +141,7 @@ void register_daemon_commands(control::CommandTable& table, const DaemonView& vi
 
     auto snapshot = [&view] {
         json s{{"directions", json::array()}, {"ports", json::array()}};
-        for (const Direction* d : view.directions) s["directions"].push_back(direction_json(*d));
+        for (const DirectionGroup* d : view.directions) s["directions"].push_back(direction_json(*d));
         for (size_t i = 0; i < view.ports.size(); ++i) {
             const ExceptionPort* tap = view.exception != nullptr ? view.exception->tap(i) : nullptr;
             s["ports"].push_back(port_json(*view.ports[i], tap));
@@ -143,8 +156,22 @@ void register_daemon_commands(control::CommandTable& table, const DaemonView& vi
         if (view.policy != nullptr && view.policy->loaded()) {
             policy = json{{"file", view.policy->path()}, {"checksum", view.policy->checksum()}};
         }
+        // Each direction's workers: their load since the start and hand-offs.
+        json workers = json::object();
+        for (const DirectionGroup* d : view.directions) {
+            json list = json::array();
+            for (const Direction* one : d->workers()) {
+                const DirectionCounters& k = one->counters();
+                list.push_back({{"rx_packets", k.rx_packets}, {"tx_packets", k.tx_packets},
+                                {"handoffs_out", k.handoffs_out}, {"handoffs_in", k.handoffs_in},
+                                {"handoff_ring_full", k.drops[static_cast<unsigned>(DropReason::handoff_ring_full)]},
+                                {"busy_cycles", k.busy_cycles}});
+            }
+            workers[d->name()] = std::move(list);
+        }
         return json{{"version", SLUICE_VERSION}, {"pid", getpid()}, {"uptime_s", up.count()},
                     {"control_lcore", view.control_lcore}, {"worker_lcores", view.worker_lcores},
+                    {"workers", workers}, {"tsc_hz", rte_get_tsc_hz()},
                     {"memory", view.memory}, {"socket", view.socket}, {"policy_dir", view.policy_dir},
                     {"ports", ports}, {"policy", policy}};
     }});

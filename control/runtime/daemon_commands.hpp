@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "control/server/command_table.hpp"
-#include "dataplane/pipeline/direction.hpp"
+#include "dataplane/pipeline/direction_group.hpp"
 #include "control/runtime/policy_runtime.hpp"
 #include "dataplane/pipeline/exception_paths.hpp"
 #include "dataplane/pipeline/port_watch.hpp"
@@ -17,7 +17,7 @@ namespace sluice::runtime {
 
 struct DaemonView {
     std::vector<const dataplane::Port*> ports;
-    std::vector<const dataplane::Direction*> directions;
+    std::vector<const dataplane::DirectionGroup*> directions;  // each summed over its workers
     std::chrono::steady_clock::time_point started;
     unsigned control_lcore = 0;
     std::vector<unsigned> worker_lcores;
@@ -33,8 +33,10 @@ struct DaemonView {
 // Registers the commands; `view` must outlive the table's use.
 void register_daemon_commands(control::CommandTable& table, const DaemonView& view);
 
-// The counters as JSON, as `stats` returns them (before any reset baseline).
-control::json direction_json(const dataplane::Direction& d);
+// The counters as JSON, as `stats` returns them (before any reset baseline):
+// summed over the direction's workers, and each worker's load under
+// "workers" (by index: packets, hand-offs, busy cycles, queued).
+control::json direction_json(const dataplane::DirectionGroup& d);
 // A port's counters; with its XDP program's verdicts ("xdp") and its
 // exception tap's counters ("exception") where it has them.
 control::json port_json(const dataplane::Port& p, const dataplane::ExceptionPort* tap = nullptr);

@@ -1,5 +1,7 @@
 #include "control/runtime/metrics.hpp"
 
+#include <rte_cycles.h>
+
 #include <rte_telemetry.h>
 
 #include <fmt/format.h>
@@ -42,8 +44,8 @@ const DaemonView* g_view = nullptr;
 int telemetry_stats(const char*, const char*, rte_tel_data* d) {
     rte_tel_data_start_dict(d);
     if (g_view == nullptr) return 0;
-    for (const Direction* dir : g_view->directions) {
-        const DirectionCounters& c = dir->counters();
+    for (const DirectionGroup* dir : g_view->directions) {
+        const DirectionCounters c = dir->counters();
         const std::string p = dir->name() + "_";
         for (const auto& f : kDirectionFields) rte_tel_data_add_dict_u64(d, (p + f.name).c_str(), c.*f.member);
         rte_tel_data_add_dict_u64(d, (p + "dropped").c_str(), c.dropped());
@@ -109,19 +111,19 @@ std::string prometheus_text(const DaemonView& view) {
     for (const auto& f : kDirectionFields) {
         const std::string name = std::string("sluice_direction_") + f.metric;
         header(out, {name.c_str(), "counter", f.help});
-        for (const Direction* d : view.directions) {
+        for (const DirectionGroup* d : view.directions) {
             out += fmt::format("{}{{direction=\"{}\"}} {}\n", name, label(d->name()), d->counters().*f.member);
         }
     }
     header(out, {"sluice_direction_dropped_packets_total", "counter", "packets freed instead of sent, by reason"});
-    for (const Direction* d : view.directions) {
+    for (const DirectionGroup* d : view.directions) {
         for (unsigned r = 0; r < kDropReasonCount; ++r) {
             out += fmt::format("sluice_direction_dropped_packets_total{{direction=\"{}\",reason=\"{}\"}} {}\n",
                                label(d->name()), drop_reason_name(static_cast<DropReason>(r)), d->counters().drops[r]);
         }
     }
     header(out, {"sluice_direction_malformed_packets_total", "counter", "malformed frames, by what was wrong"});
-    for (const Direction* d : view.directions) {
+    for (const DirectionGroup* d : view.directions) {
         for (unsigned e = 1; e < kParseErrorCount; ++e) {
             out += fmt::format("sluice_direction_malformed_packets_total{{direction=\"{}\",cause=\"{}\"}} {}\n",
                                label(d->name()), parse_error_name(static_cast<ParseError>(e)),
@@ -129,8 +131,30 @@ std::string prometheus_text(const DaemonView& view) {
         }
     }
     header(out, {"sluice_direction_queued_packets", "gauge", "packets waiting in a direction's egress queue"});
-    for (const Direction* d : view.directions) {
+    for (const DirectionGroup* d : view.directions) {
         out += fmt::format("sluice_direction_queued_packets{{direction=\"{}\"}} {}\n", label(d->name()), d->queued());
+    }
+
+    // Each worker's share of a direction (--workers): its load and hand-offs.
+    header(out, {"sluice_worker_rx_packets_total", "counter", "packets a worker of a direction received"});
+    for (const DirectionGroup* d : view.directions) {
+        for (size_t w = 0; w < d->workers().size(); ++w)
+            out += fmt::format("sluice_worker_rx_packets_total{{direction=\"{}\",worker=\"{}\"}} {}\n", label(d->name()), w,
+                               d->workers()[w]->counters().rx_packets);
+    }
+    header(out, {"sluice_worker_handoffs_out_total", "counter",
+                 "packets a worker handed to the worker that owns their class"});
+    for (const DirectionGroup* d : view.directions) {
+        for (size_t w = 0; w < d->workers().size(); ++w)
+            out += fmt::format("sluice_worker_handoffs_out_total{{direction=\"{}\",worker=\"{}\"}} {}\n", label(d->name()),
+                               w, d->workers()[w]->counters().handoffs_out);
+    }
+    header(out, {"sluice_worker_busy_seconds_total", "counter", "time a worker spent in turns that moved packets"});
+    for (const DirectionGroup* d : view.directions) {
+        for (size_t w = 0; w < d->workers().size(); ++w)
+            out += fmt::format("sluice_worker_busy_seconds_total{{direction=\"{}\",worker=\"{}\"}} {:.6f}\n", label(d->name()),
+                               w, static_cast<double>(d->workers()[w]->counters().busy_cycles) /
+                                      static_cast<double>(rte_get_tsc_hz()));
     }
 
     std::vector<PortStats> stats;

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "dataplane/pipeline/handoff.hpp"
+
 namespace sluice::runtime {
 
 control::json counters_json(const CounterSources& s, std::chrono::steady_clock::time_point now) {
@@ -19,9 +21,27 @@ control::json counters_json(const CounterSources& s, std::chrono::steady_clock::
                    {"classified_bytes", before[1] + rt.class_bytes[c.id]}};
             // Read while the worker runs: single-writer counters, a snapshot
             // that may be a packet or two out of step, never torn apart.
-            if (s.schedulers[d] != nullptr) {
-                if (const auto snap = s.schedulers[d]->snapshot((*s.shaper_ids[d])[c.id])) {
-                    const auto& k = snap->counters;
+            const auto* schedulers = s.schedulers[d];
+            if (schedulers != nullptr && !schedulers->empty()) {
+                const uint32_t id = (*s.shaper_ids[d])[c.id];
+                const unsigned n = static_cast<unsigned>(schedulers->size());
+                const unsigned owner = dataplane::owner_of(id, n);
+                if (const auto snap = (*schedulers)[owner]->snapshot(id)) {
+                    auto k = snap->counters;
+                    uint64_t backlog_packets = snap->backlog_packets, backlog_bytes = snap->backlog_bytes;
+                    // The other workers' copies: an inner class's departures
+                    // through them, and policed packets of a leaf counted
+                    // where they were classified.
+                    for (unsigned w = 0; w < n; ++w) {
+                        if (w == owner) continue;
+                        const auto other = (*schedulers)[w]->snapshot(id);
+                        if (!other) continue;
+                        k.packets += other->counters.packets;
+                        k.bytes += other->counters.bytes;
+                        for (size_t r = 0; r < shaper::kDropReasonCount; ++r) k.drops[r] += other->counters.drops[r];
+                        backlog_packets += other->backlog_packets;
+                        backlog_bytes += other->backlog_bytes;
+                    }
                     json drops = json::object();
                     for (size_t r = 0; r < shaper::kDropReasonCount; ++r) {
                         drops[std::string(shaper::drop_reason_name(static_cast<shaper::DropReason>(r)))] = k.drops[r];
@@ -29,13 +49,13 @@ control::json counters_json(const CounterSources& s, std::chrono::steady_clock::
                     j["sent_packets"] = k.packets;
                     j["sent_bytes"] = k.bytes;
                     j["drops"] = drops;
-                    j["backlog_packets"] = snap->backlog_packets;
-                    j["backlog_bytes"] = snap->backlog_bytes;
+                    j["backlog_packets"] = backlog_packets;
+                    j["backlog_bytes"] = backlog_bytes;
                     j["delay_p50_us"] = static_cast<double>(snap->delay_p50_ns) / 1000.0;
                     j["delay_p99_us"] = static_cast<double>(snap->delay_p99_ns) / 1000.0;
                     j["delay_samples"] = snap->delay_samples;
                     // The recent window: what departed since the oldest sample kept.
-                    const auto recent = s.windows[d]->recent((*s.shaper_ids[d])[c.id], *snap, now);
+                    const auto recent = (*s.windows[d])[owner].recent(id, *snap, now);
                     j["delay_recent_window_s"] = recent.window_s;
                     j["delay_recent_samples"] = recent.samples;
                     j["delay_recent_p50_us"] = recent.p50_us;

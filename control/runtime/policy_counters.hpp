@@ -22,11 +22,14 @@ struct CounterSources {
     const policy::Policy& policy;
     const classifier::ClassifierTables& tables;  // the running ones, compiled from `policy`
     const CarriedCounters& carried;
-    // Per direction: its scheduler (null: not shaped), the scheduler id of
-    // each class number, and its delay windows.
-    std::array<const shaper::Scheduler*, 2> schedulers{};
+    // Per direction: its schedulers, one per worker (none: not shaped),
+    // the scheduler id of each class number, and each worker's delay windows.
+    // A class's counters are summed over the workers; its delays are those
+    // of the worker that owns it (dataplane::owner_of), the only one that
+    // queues its packets.
+    std::array<const std::vector<const shaper::Scheduler*>*, 2> schedulers{};
     std::array<const std::vector<uint32_t>*, 2> shaper_ids{};
-    std::array<const DelayWindows*, 2> windows{};
+    std::array<const std::vector<DelayWindows>*, 2> windows{};
 };
 
 // The plain per-class counters of counters_json(), for the renderers

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -95,19 +96,92 @@ std::shared_ptr<const policy::Policy> PolicyRuntime::current() const {
 }
 
 void PolicyRuntime::set_schedulers(const shaper::Scheduler* upload, const shaper::Scheduler* download) {
+    std::vector<const shaper::Scheduler*> up, down;
+    if (upload != nullptr) up.push_back(upload);
+    if (download != nullptr) down.push_back(download);
+    set_schedulers(std::move(up), std::move(down));
+}
+
+void PolicyRuntime::set_schedulers(std::vector<const shaper::Scheduler*> upload,
+                                   std::vector<const shaper::Scheduler*> download) {
     std::lock_guard lock(mutex_);
-    schedulers_[0] = upload;
-    schedulers_[1] = download;
+    schedulers_[0] = std::move(upload);
+    schedulers_[1] = std::move(download);
     for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+        windows_[d].assign(schedulers_[d].size(), DelayWindows{});
         shaper_ids_[d] = policy_ ? numbered_ids(policy_->directions[d]) : std::vector<uint32_t>{};
         id_supply_[d] = IdSupply{{}, static_cast<uint32_t>(shaper_ids_[d].size())};
     }
 }
 
 void PolicyRuntime::set_channels(dataplane::ChangeChannel* upload, dataplane::ChangeChannel* download) {
+    std::vector<dataplane::ChangeChannel*> up, down;
+    if (upload != nullptr) up.push_back(upload);
+    if (download != nullptr) down.push_back(download);
+    set_channels(std::move(up), std::move(down));
+}
+
+void PolicyRuntime::set_channels(std::vector<dataplane::ChangeChannel*> upload,
+                                 std::vector<dataplane::ChangeChannel*> download) {
     std::lock_guard lock(mutex_);
-    channels_[0] = upload;
-    channels_[1] = download;
+    channels_[0] = std::move(upload);
+    channels_[1] = std::move(download);
+}
+
+unsigned PolicyRuntime::workers() const {
+    std::lock_guard lock(mutex_);
+    return static_cast<unsigned>(std::max<size_t>({1, schedulers_[0].size(), schedulers_[1].size()}));
+}
+
+Result<bool> PolicyRuntime::apply_on_all(size_t d, const std::vector<shaper::ClassChange>& changes,
+                                         const std::vector<uint8_t>& shared, std::vector<size_t>& done) {
+    constexpr auto kTimeout = std::chrono::milliseconds(5000);
+    const auto& channels = channels_[d];
+    done.assign(channels.size(), 0);
+    const unsigned n = static_cast<unsigned>(channels.size());
+    // With one worker the changes go as they are; with more each worker's
+    // copy of a shared class gets its share (the same for every worker
+    // while the split is equal).
+    const std::vector<shaper::ClassChange> local = n > 1 ? local_changes(changes, shared, n) : changes;
+    for (unsigned w = 0; w < n; ++w) {
+        auto r = channels[w]->apply_all(local, kTimeout);
+        if (!r) return Error{n > 1 ? fmt::format("worker {}: {}", w, r.error()) : r.error()};
+        done[w] = r->applied;
+        if (!r->error.empty()) return Error{n > 1 ? fmt::format("worker {}: {}", w, r->error) : r->error};
+    }
+    return true;
+}
+
+std::vector<std::vector<PolicyRuntime::Demand>> PolicyRuntime::demand(size_t d) const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::vector<Demand>> out(schedulers_[d].size());
+    if (!policy_) return out;
+    const auto shared = shared_classes(policy_->directions[d], shaper_ids_[d]);
+    for (size_t w = 0; w < schedulers_[d].size(); ++w) {
+        for (uint32_t id = 0; id < shared.size(); ++id) {
+            if (!shared[id]) continue;
+            if (const auto snap = schedulers_[d][w]->snapshot(id))
+                out[w].push_back({id, snap->backlog_bytes, snap->counters.bytes});
+        }
+    }
+    return out;
+}
+
+Result<bool> PolicyRuntime::set_local_rates(size_t d, unsigned worker, const std::vector<LocalRate>& rates) {
+    std::lock_guard lock(mutex_);
+    if (worker >= channels_[d].size()) return Error{fmt::format("no worker {} in this direction", worker)};
+    std::vector<shaper::ClassChange> changes;
+    for (const auto& l : rates) {
+        shaper::ModifyClass m;
+        m.id = l.id;
+        m.rate = l.rate;
+        m.ceil = l.ceil;
+        changes.push_back(m);
+    }
+    auto r = channels_[d][worker]->apply_all(changes, std::chrono::milliseconds(5000));
+    if (!r) return Error{r.error()};
+    if (!r->error.empty()) return Error{r->error};
+    return true;
 }
 
 void PolicyRuntime::set_management_hook(ManagementHook hook) {
@@ -187,7 +261,8 @@ void PolicyRuntime::sample_delays() {
     if (!policy_) return;
     const auto now = DelayWindows::Clock::now();
     for (size_t d = 0; d < policy::kDirectionCount; ++d) {
-        if (schedulers_[d] != nullptr) windows_[d].sample(*schedulers_[d], policy_->directions[d], shaper_ids_[d], now);
+        for (size_t w = 0; w < schedulers_[d].size(); ++w)
+            windows_[d][w].sample(*schedulers_[d][w], policy_->directions[d], shaper_ids_[d], now);
     }
 }
 
@@ -200,10 +275,10 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
     // numbers may shift between two policies even when the tree is the same.
     std::array<TreePlan, 2> plan_storage;
     std::array<TreePlan, 2>* plans = nullptr;
-    if (policy_ && (schedulers_[0] != nullptr || schedulers_[1] != nullptr)) {
+    if (policy_ && (!schedulers_[0].empty() || !schedulers_[1].empty())) {
         plans = &plan_storage;
         for (size_t d = 0; d < policy::kDirectionCount; ++d) {
-            if (schedulers_[d] == nullptr) continue;
+            if (schedulers_[d].empty()) continue;
             const auto& was = policy_->directions[d];
             const auto& now = next->directions[d];
             const char* dir = policy::direction_name(static_cast<policy::Direction>(d));
@@ -212,7 +287,7 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
                                          "restart of sluiced", dir)};
             }
             auto& p = plan_storage[d] = plan_tree_change(was, shaper_ids_[d], now, id_supply_[d]);
-            if (!p.empty() && channels_[d] == nullptr) {
+            if (!p.empty() && channels_[d].size() != schedulers_[d].size()) {
                 return Error{fmt::format("the {} class tree differs, and this shaper takes no changes", dir)};
             }
             if (!p.empty() && tree_changes != nullptr) {
@@ -227,7 +302,7 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
     // stay and only the schedulers change.
     bool keep_tables = classes_only && policy_ && publisher_.current_owned();
     for (size_t d = 0; d < policy::kDirectionCount && keep_tables; ++d) {
-        if (plans != nullptr && schedulers_[d] != nullptr && ((*plans)[d].added != 0 || (*plans)[d].removed != 0)) keep_tables = false;
+        if (plans != nullptr && !schedulers_[d].empty() && ((*plans)[d].added != 0 || (*plans)[d].removed != 0)) keep_tables = false;
         if (next->directions[d].classes.size() != policy_->directions[d].classes.size()) keep_tables = false;
     }
     std::optional<Result<std::shared_ptr<const classifier::ClassifierTables>>> tables;
@@ -237,7 +312,7 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
         PolicySpec& spec = compiled != nullptr ? compiled->spec : own_spec;
         if (notes != nullptr) *notes = spec.notes;
         for (size_t d = 0; d < policy::kDirectionCount; ++d) {
-            if (plans != nullptr && schedulers_[d] != nullptr) spec.spec.egress_class[d] = (*plans)[d].ids;
+            if (plans != nullptr && !schedulers_[d].empty()) spec.spec.egress_class[d] = (*plans)[d].ids;
         }
         spec.spec.tick_hz = dataplane::tsc_hz();
         // Compiled before anything changes: a refusal here leaves all as it
@@ -265,18 +340,34 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
     constexpr auto kTimeout = std::chrono::milliseconds(5000);
 
     // New and changed classes first, while the old tables still classify;
-    // a refusal undoes what this load already applied, in reverse.
-    size_t done[2] = {0, 0};
+    // a refusal undoes what this load already applied, in reverse, on
+    // every worker that applied part of it. Each worker's copy of a shared
+    // class takes its share of the rates (worker_share.hpp): the changes
+    // for the new tree by the new tree's shared classes, the undo by the
+    // running tree's.
+    std::vector<size_t> done[2];
+    std::vector<uint8_t> shared_now[2], shared_was[2];
+    if (plans != nullptr) {
+        for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+            if (schedulers_[d].empty()) continue;
+            shared_now[d] = shared_classes(next->directions[d], (*plans)[d].ids);
+            shared_was[d] = shared_classes(policy_->directions[d], shaper_ids_[d]);
+        }
+    }
     auto undo = [&]() {
         for (size_t d = 0; d < policy::kDirectionCount; ++d) {
             const auto& plan = (*plans)[d];
-            std::vector<shaper::ClassChange> back(plan.undo.rend() - static_cast<std::ptrdiff_t>(done[d]),
-                                                  plan.undo.rend());
-            if (back.empty()) continue;
-            auto r = channels_[d]->apply_all(back, kTimeout);
-            if (!r || !r->error.empty()) {
-                spdlog::error("{}: undoing a refused class tree change failed: {}",
-                              policy::direction_name(static_cast<policy::Direction>(d)), r ? r->error : r.error());
+            const unsigned n = static_cast<unsigned>(channels_[d].size());
+            for (unsigned w = 0; w < n && w < done[d].size(); ++w) {
+                std::vector<shaper::ClassChange> back(plan.undo.rend() - static_cast<std::ptrdiff_t>(done[d][w]),
+                                                      plan.undo.rend());
+                if (back.empty()) continue;
+                auto r = channels_[d][w]->apply_all(local_changes(back, shared_was[d], n), kTimeout);
+                if (!r || !r->error.empty()) {
+                    spdlog::error("{}: undoing a refused class tree change on worker {} failed: {}",
+                                  policy::direction_name(static_cast<policy::Direction>(d)), w,
+                                  r ? r->error : r.error());
+                }
             }
         }
     };
@@ -285,18 +376,12 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
             const auto& plan = (*plans)[d];
             if (plan.before.empty()) continue;
             const char* dir = policy::direction_name(static_cast<policy::Direction>(d));
-            auto r = channels_[d]->apply_all(plan.before, kTimeout);
+            auto r = apply_on_all(d, plan.before, shared_now[d], done[d]);
             if (!r) {
                 undo();
                 undo_management();
-                return Error{fmt::format("{}: {} (class changes already made were undone)", dir, r.error())};
-            }
-            done[d] = r->applied;
-            if (!r->error.empty()) {
-                undo();
-                undo_management();
                 return Error{fmt::format("{} class tree: {} (class changes already made were undone)", dir,
-                                         r->error)};
+                                         r.error())};
             }
         }
     }
@@ -308,17 +393,18 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
     if (plans != nullptr) {
         for (size_t d = 0; d < policy::kDirectionCount; ++d) {
             auto& plan = (*plans)[d];
-            if (schedulers_[d] == nullptr) continue;
+            if (schedulers_[d].empty()) continue;
             bool removed = true;
             if (!plan.after.empty()) {
-                auto r = channels_[d]->apply_all(plan.after, kTimeout);
-                if (!r || !r->error.empty()) {
+                std::vector<size_t> applied;
+                auto r = apply_on_all(d, plan.after, shared_now[d], applied);
+                if (!r) {
                     // The classes stay in the scheduler, idle: nothing is
                     // classified into them. Said, not hidden. Their ids
                     // are not handed out again.
                     removed = false;
                     spdlog::error("{}: removing old classes failed: {}",
-                                  policy::direction_name(static_cast<policy::Direction>(d)), r ? r->error : r.error());
+                                  policy::direction_name(static_cast<policy::Direction>(d)), r.error());
                 }
             }
             shaper_ids_[d] = std::move(plan.ids);
@@ -331,7 +417,7 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
 
 bool PolicyRuntime::shapes() const {
     std::lock_guard lock(mutex_);
-    return schedulers_[0] != nullptr || schedulers_[1] != nullptr;
+    return !schedulers_[0].empty() || !schedulers_[1].empty();
 }
 
 bool PolicyRuntime::loaded() const {
@@ -405,7 +491,7 @@ control::json PolicyRuntime::counters() const {
     std::lock_guard lock(mutex_);
     const auto tables = publisher_.current_owned();
     if (!policy_ || !tables) return control::json::object();
-    CounterSources sources{*policy_, *tables, carried_, {schedulers_[0], schedulers_[1]},
+    CounterSources sources{*policy_, *tables, carried_, {&schedulers_[0], &schedulers_[1]},
                            {&shaper_ids_[0], &shaper_ids_[1]}, {&windows_[0], &windows_[1]}};
     return counters_json(sources, std::chrono::steady_clock::now());
 }

@@ -25,6 +25,7 @@
 #include "classifier/table_publisher.hpp"
 #include "dataplane/pipeline/change_channel.hpp"
 #include "control/runtime/shaper_config.hpp"
+#include "control/runtime/worker_share.hpp"
 #include "shaper/scheduler.hpp"
 #include "control/policy/loader.hpp"
 #include "control/policy/policy.hpp"
@@ -78,6 +79,29 @@ public:
     // the ids stable across reloads (see plan_tree_change).
     void set_schedulers(const shaper::Scheduler* upload, const shaper::Scheduler* download);
     void set_channels(dataplane::ChangeChannel* upload, dataplane::ChangeChannel* download);
+    // With N workers per direction (--workers): one scheduler and one
+    // channel per worker, index = worker; every change is published to all
+    // of them (each worker's copy of a shared class gets its local share,
+    // see worker_share.hpp) and answered once all have applied it; a
+    // refusal on any undoes it on all.
+    void set_schedulers(std::vector<const shaper::Scheduler*> upload, std::vector<const shaper::Scheduler*> download);
+    void set_channels(std::vector<dataplane::ChangeChannel*> upload, std::vector<dataplane::ChangeChannel*> download);
+    unsigned workers() const;
+
+    // The rebalancer's two hooks (see worker_share.hpp).
+    // What each worker of direction `d` asks of each shared class: per
+    // worker, per shared class, its backlog and what it sent so far (the
+    // scheduler's single-writer counters, read without locks).
+    struct Demand {
+        uint32_t id = 0;  // scheduler id
+        uint64_t backlog_bytes = 0;
+        uint64_t sent_bytes = 0;
+    };
+    std::vector<std::vector<Demand>> demand(size_t d) const;
+    // Gives worker `worker` of direction `d` these local rates and ceils of
+    // shared classes (ModifyClass through its channel, applied between two
+    // bursts); answered once applied. The configured values stay in the policy.
+    Result<bool> set_local_rates(size_t d, unsigned worker, const std::vector<LocalRate>& rates);
     // Where a policy's [management] section goes: sluiced's main hands it to
     // the XDP programs of af_xdp ports and to the exception paths. Called,
     // under the lock, with each policy whose section differs from the
@@ -153,8 +177,14 @@ private:
     mutable std::mutex mutex_;
     classifier::TablePublisher& publisher_;
     std::shared_ptr<const policy::Policy> policy_;
-    const shaper::Scheduler* schedulers_[2] = {nullptr, nullptr};
-    dataplane::ChangeChannel* channels_[2] = {nullptr, nullptr};
+    // Per direction, per worker (empty: not shaped).
+    std::vector<const shaper::Scheduler*> schedulers_[2];
+    std::vector<dataplane::ChangeChannel*> channels_[2];
+    // Applies `changes` (as they stand for tree `shared`) on every worker
+    // of direction `d`; `done[w]` gets how many each applied. An error
+    // (refusal or time-out) names the first worker that failed.
+    Result<bool> apply_on_all(size_t d, const std::vector<shaper::ClassChange>& changes,
+                              const std::vector<uint8_t>& shared, std::vector<size_t>& done);
     CarriedCounters carried_;
     ManagementHook management_hook_;
     // The last publish's warnings from the management hook (see load_locked).
@@ -168,7 +198,7 @@ private:
     std::string path_;
     std::string checksum_;
 
-    DelayWindows windows_[2];
+    std::vector<DelayWindows> windows_[2];  // per worker
 };
 
 // Validates a policy without touching anything: "file:line:col: ..." lines

@@ -1,5 +1,6 @@
 #include "control/sluicectl/render.hpp"
 
+#include <algorithm>
 #include <fmt/format.h>
 
 namespace sluice::control {
@@ -32,6 +33,33 @@ std::string ports_table(const json& ports) {
 }
 
 }  // namespace
+
+// Per direction and worker: packets, hand-offs and the share of the time
+// since the start spent on turns that moved packets (`status`).
+static std::string worker_table(const json& r) {
+    if (!r.contains("workers") || !r["workers"].is_object()) return {};
+    std::string out;
+    const double tsc_hz = r.value("tsc_hz", 0.0);
+    const double up_s = static_cast<double>(r.value("uptime_s", 0ull));
+    size_t per_direction = 0;
+    for (const auto& [dir, list] : r["workers"].items()) per_direction = std::max(per_direction, list.size());
+    out += fmt::format("workers: {} per direction\n", per_direction);
+    out += fmt::format("  {:<9} {:>6} {:>10} {:>10} {:>12} {:>12} {:>9} {:>6}\n", "direction", "worker", "rx pkts",
+                       "tx pkts", "handed out", "handed in", "ring full", "busy");
+    for (const auto& [dir, list] : r["workers"].items()) {
+        for (size_t w = 0; w < list.size(); ++w) {
+            const json& k = list[w];
+            const double busy = tsc_hz > 0 && up_s > 0
+                                    ? 100.0 * static_cast<double>(k.value("busy_cycles", 0ull)) / (tsc_hz * up_s)
+                                    : 0.0;
+            out += fmt::format("  {:<9} {:>6} {:>10} {:>10} {:>12} {:>12} {:>9} {:>5.1f}%\n", dir, w,
+                               human_count(k.value("rx_packets", 0ull)), human_count(k.value("tx_packets", 0ull)),
+                               human_count(k.value("handoffs_out", 0ull)), human_count(k.value("handoffs_in", 0ull)),
+                               human_count(k.value("handoff_ring_full", 0ull)), busy);
+        }
+    }
+    return out;
+}
 
 std::string render(const std::string& request, const json& r) {
     if (request == "rule add" || request == "rule del" || request == "rule move" || request == "meter set") {
@@ -84,6 +112,7 @@ std::string render(const std::string& request, const json& r) {
             out += "policy: none (bridging only)\n";
         }
         out += fmt::format("lcores: control {}, workers {}\n", r.value("control_lcore", 0), r["worker_lcores"].dump());
+        out += worker_table(r);
         out += fmt::format("memory: {}\n", r.value("memory", "?"));
         out += ports_table(r["ports"]);
         return out;

@@ -116,6 +116,26 @@ std::string top_frame(const json& before, const json& after, double s, const jso
                            si(rate(a, b, "tx_packets", s), "p/s"), si(8 * rate(a, b, "tx_bytes", s), "bit/s"),
                            si(rate(a, b, "dropped", s), "p/s"), b.value("queued", 0ull));
     }
+    // With several workers per direction: each one's load over the refresh
+    // (the share of time in turns that moved packets) and its hand-offs.
+    bool several = false;
+    for (const auto& d : db) several |= d.contains("workers") && d["workers"].size() > 1;
+    if (several) {
+        out += fmt::format("\n{:<10} {:>6} {:>12} {:>14} {:>14} {:>6}\n", "DIRECTION", "WORKER", "RX PPS",
+                           "HANDED OUT/S", "HANDED IN/S", "BUSY");
+        for (size_t i = 0; i < db.size() && i < da.size(); ++i) {
+            if (!db[i].contains("workers") || !da[i].contains("workers")) continue;
+            const double tsc_hz = db[i].value("tsc_hz", 0.0);
+            for (const auto& [w, b] : db[i]["workers"].items()) {
+                if (!da[i]["workers"].contains(w)) continue;
+                const json& a = da[i]["workers"][w];
+                const double busy = tsc_hz > 0 && s > 0 ? 100.0 * rate(a, b, "busy_cycles", s) / tsc_hz : 0.0;
+                out += fmt::format("{:<10} {:>6} {:>12} {:>14} {:>14} {:>5.1f}%\n", db[i].value("name", ""), w,
+                                   si(rate(a, b, "rx_packets", s), "p/s"), si(rate(a, b, "handoffs_out", s), "p/s"),
+                                   si(rate(a, b, "handoffs_in", s), "p/s"), busy);
+            }
+        }
+    }
     out += fmt::format("\n{:<10} {:>12} {:>12} {:>14} {:>12}  {}\n", "PORT", "RX PPS", "TX PPS", "MISSED/S",
                        "ERRORS/S", "LINK");
     const auto& pa = before["ports"];
@@ -148,6 +168,19 @@ json top_json(const json& before, const json& after, double s, const json& statu
                               {"rx_pps", rate(a, b, "rx_packets", s)}, {"rx_bps", 8 * rate(a, b, "rx_bytes", s)},
                               {"tx_pps", rate(a, b, "tx_packets", s)}, {"tx_bps", 8 * rate(a, b, "tx_bytes", s)},
                               {"drops_per_s", rate(a, b, "dropped", s)}, {"queued", b.value("queued", 0ull)}});
+        if (b.contains("workers") && a.contains("workers")) {
+            const double tsc_hz = b.value("tsc_hz", 0.0);
+            json workers = json::array();
+            for (const auto& [w, bw] : b["workers"].items()) {
+                if (!a["workers"].contains(w)) continue;
+                const json& aw = a["workers"][w];
+                workers.push_back({{"worker", std::stoi(w)}, {"rx_pps", rate(aw, bw, "rx_packets", s)},
+                                   {"handoffs_out_per_s", rate(aw, bw, "handoffs_out", s)},
+                                   {"handoffs_in_per_s", rate(aw, bw, "handoffs_in", s)},
+                                   {"busy_share", tsc_hz > 0 ? rate(aw, bw, "busy_cycles", s) / tsc_hz : 0.0}});
+            }
+            directions.back()["workers"] = workers;
+        }
     }
     out["directions"] = directions;
     json ports = json::array();

@@ -21,6 +21,9 @@
 #include "control/runtime/daemon_commands.hpp"
 #include "control/server/metrics_server.hpp"
 #include "dataplane/pipeline/direction.hpp"
+#include "dataplane/pipeline/direction_group.hpp"
+#include "dataplane/pipeline/handoff.hpp"
+#include "control/runtime/worker_share.hpp"
 #include "control/runtime/metrics.hpp"
 #include "control/runtime/policy_commands.hpp"
 #include "control/runtime/policy_runtime.hpp"
@@ -115,6 +118,17 @@ int run(const dp::DaemonOptions& o) {
                       rte_lcore_count());
         return 1;
     }
+    // --workers N: N workers per direction, each with its own queue pair on both ports.
+    const unsigned nworkers = o.workers;
+    if (rte_lcore_count() - 1 < nworkers) {
+        spdlog::error("--workers {} needs {} worker lcores at least ({} to give each its own), --lcores gives {}",
+                      nworkers, nworkers, 2 * nworkers, rte_lcore_count() - 1);
+        return 1;
+    }
+    if (nworkers > 1 && (!o.management_tap_lan.empty() || !o.management_tap_wan.empty())) {
+        spdlog::error("--management-tap-lan/-wan work with --workers 1 only: a tap has one queue pair");
+        return 1;
+    }
 
     auto pool = dp::make_packet_pool("sluice_pkts", dp::packet_pool_size(o, rte_lcore_count()),
                                      static_cast<int>(rte_socket_id()));
@@ -126,12 +140,13 @@ int run(const dp::DaemonOptions& o) {
     }
     const auto rxd = static_cast<uint16_t>(o.rx_descriptors);
     const auto txd = static_cast<uint16_t>(o.tx_descriptors);
-    auto lan = dp::Port::open({"lan", o.lan, rxd, txd, o.idle_sleep}, pool->get());
+    const auto queues = static_cast<uint16_t>(nworkers);
+    auto lan = dp::Port::open({"lan", o.lan, rxd, txd, o.idle_sleep, queues}, pool->get());
     if (!lan) {
         spdlog::error("{}", lan.error());
         return 1;
     }
-    auto wan = dp::Port::open({"wan", o.wan, rxd, txd, o.idle_sleep}, pool->get());
+    auto wan = dp::Port::open({"wan", o.wan, rxd, txd, o.idle_sleep, queues}, pool->get());
     if (!wan) {
         spdlog::error("{}", wan.error());
         return 1;
@@ -139,7 +154,10 @@ int run(const dp::DaemonOptions& o) {
 
     // Classifier tables reach the workers through one publisher; the policy
     // is loaded (and checked) before any packet moves.
-    auto publisher = sluice::classifier::TablePublisher::create(2);
+    // One reader per worker lcore (see the layout below).
+    const unsigned worker_lcore_count = rte_lcore_count() - 1;
+    const bool own_lcores = worker_lcore_count >= 2 * nworkers;
+    auto publisher = sluice::classifier::TablePublisher::create(own_lcores ? 2 * nworkers : nworkers);
     if (!publisher) {
         spdlog::error("{}", publisher.error());
         return 1;
@@ -185,49 +203,87 @@ int run(const dp::DaemonOptions& o) {
     } else {
         spdlog::info("no --policy: forwarding without classes, rules or shaping");
     }
-    // With a policy, each direction gets a scheduler with the policy's class
-    // tree, owned here and used only by the worker that owns the direction.
-    std::unique_ptr<sluice::shaper::Scheduler> schedulers[2];
-    std::unique_ptr<dp::ChangeChannel> channels[2];
+    // With a policy, each worker of each direction gets a scheduler with the
+    // policy's whole class tree, owned here and used only by that worker;
+    // with several workers, each copy of a shared (inner) class gets an
+    // equal share of its rate and ceil (control/runtime/worker_share.hpp).
+    std::vector<std::unique_ptr<sluice::shaper::Scheduler>> schedulers[2];
+    std::vector<std::unique_ptr<dp::ChangeChannel>> channels[2];
+    std::unique_ptr<dp::HandoffRings> handoff[2];
     uint32_t default_class[2] = {0, 0};
     if (const auto p = policy.current()) {
         for (size_t d = 0; d < 2; ++d) {
-            auto s = sluice::runtime::build_scheduler(p->directions[d], dp::tsc_hz(), o.egress_queue_packets,
-                                                     rte_rdtsc());
-            if (!s) {
-                spdlog::error("{} shaper: {}", d == 0 ? "upload" : "download", s.error());
+            const char* dir = d == 0 ? "upload" : "download";
+            auto built = rt::build_worker_schedulers(p->directions[d], dp::tsc_hz(), o.egress_queue_packets,
+                                                     rte_rdtsc(), nworkers);
+            if (!built) {
+                spdlog::error("{} shaper: {}", dir, built.error());
                 return 1;
             }
-            schedulers[d] = std::move(*s);
+            schedulers[d] = std::move(*built);
+            for (unsigned w = 0; w < nworkers; ++w) {
+                auto ch = dp::ChangeChannel::create(fmt::format("sl_chg_{}_{}", d == 0 ? "up" : "down", w));
+                if (!ch) {
+                    spdlog::error("{}", ch.error());
+                    return 1;
+                }
+                channels[d].push_back(std::move(*ch));
+            }
             default_class[d] = p->directions[d].default_class;
-            spdlog::info("{} shaper: {} classes under a {} byte/s link", d == 0 ? "upload" : "download",
-                         p->directions[d].classes.size(), p->directions[d].link.rate);
-        }
-        policy.set_schedulers(schedulers[0].get(), schedulers[1].get());
-        for (size_t d = 0; d < 2; ++d) {
-            auto ch = dp::ChangeChannel::create(d == 0 ? "sl_changes_up" : "sl_changes_down");
-            if (!ch) {
-                spdlog::error("{}", ch.error());
-                return 1;
+            spdlog::info("{} shaper: {} classes under a {} byte/s link", dir, p->directions[d].classes.size(),
+                         p->directions[d].link.rate);
+            if (nworkers > 1) {
+                spdlog::info("{} shaper: {} workers, each with the whole tree; a leaf belongs to worker (class id "
+                             "mod {}); each worker's copy of the {} inner classes (the link root included) has 1/{} "
+                             "of their rate and ceil (interim equal split)",
+                             dir, nworkers, nworkers, rt::initial_split(p->directions[d], {}, nworkers).size(),
+                             nworkers);
+                auto h = dp::HandoffRings::create(d == 0 ? "sl_ho_up" : "sl_ho_down", nworkers, dp::kHandoffRingSize);
+                if (!h) {
+                    spdlog::error("{}", h.error());
+                    return 1;
+                }
+                handoff[d] = std::move(*h);
             }
-            channels[d] = std::move(*ch);
         }
-        policy.set_channels(channels[0].get(), channels[1].get());
+        std::vector<const sluice::shaper::Scheduler*> views[2];
+        std::vector<dp::ChangeChannel*> chans[2];
+        for (size_t d = 0; d < 2; ++d) {
+            for (auto& s : schedulers[d]) views[d].push_back(s.get());
+            for (auto& c : channels[d]) chans[d].push_back(c.get());
+        }
+        policy.set_schedulers(views[0], views[1]);
+        policy.set_channels(chans[0], chans[1]);
     }
 
-    dp::DirectionConfig up_cfg{"upload", (*lan)->id(), (*wan)->id(), o.burst, o.egress_queue_packets,
-                               sluice::classifier::Side::lan, tables};
-    up_cfg.scheduler = schedulers[0].get();
-    up_cfg.default_class = default_class[0];
-    up_cfg.changes = channels[0].get();
-    dp::DirectionConfig down_cfg{"download", (*wan)->id(), (*lan)->id(), o.burst, o.egress_queue_packets,
-                                 sluice::classifier::Side::wan, tables};
-    down_cfg.scheduler = schedulers[1].get();
-    down_cfg.default_class = default_class[1];
-    down_cfg.changes = channels[1].get();
-    (*exception)->wire(up_cfg, down_cfg);
-    dp::Direction upload(up_cfg);
-    dp::Direction download(down_cfg);
+    // One Direction per worker and direction: worker w reads rx queue w of
+    // the ingress port and writes tx queue w of the egress port.
+    std::vector<std::unique_ptr<dp::Direction>> directions[2];
+    for (unsigned w = 0; w < nworkers; ++w) {
+        dp::DirectionConfig up_cfg{"upload", (*lan)->id(), (*wan)->id(), o.burst, o.egress_queue_packets,
+                                   sluice::classifier::Side::lan, tables};
+        dp::DirectionConfig down_cfg{"download", (*wan)->id(), (*lan)->id(), o.burst, o.egress_queue_packets,
+                                     sluice::classifier::Side::wan, tables};
+        dp::DirectionConfig* cfgs[2] = {&up_cfg, &down_cfg};
+        for (size_t d = 0; d < 2; ++d) {
+            auto& c = *cfgs[d];
+            c.scheduler = schedulers[d].empty() ? nullptr : schedulers[d][w].get();
+            c.default_class = default_class[d];
+            c.changes = channels[d].empty() ? nullptr : channels[d][w].get();
+            c.worker = w;
+            c.rx_queue = static_cast<uint16_t>(w);
+            c.tx_queue = static_cast<uint16_t>(w);
+            c.handoff = handoff[d].get();
+        }
+        (*exception)->wire(up_cfg, down_cfg);
+        directions[0].push_back(std::make_unique<dp::Direction>(up_cfg));
+        directions[1].push_back(std::make_unique<dp::Direction>(down_cfg));
+    }
+    std::vector<const dp::Direction*> members[2];
+    for (size_t d = 0; d < 2; ++d)
+        for (auto& dir : directions[d]) members[d].push_back(dir.get());
+    const dp::DirectionGroup upload("upload", members[0]);
+    const dp::DirectionGroup download("download", members[1]);
     // Says in the log and in `status` when a port stops delivering.
     dp::PortWatch watch({lan->get(), wan->get()});
 
@@ -270,9 +326,13 @@ int run(const dp::DaemonOptions& o) {
     unsigned lc;
     RTE_LCORE_FOREACH_WORKER(lc) lcores.push_back(lc);
     view.worker_lcores = lcores;
-    // One worker runs both directions; with two or more, each direction has
-    // its own lcore (it owns that direction's queues and the egress port's tx).
-    std::vector<dp::Worker> workers(lcores.size() >= 2 ? 2 : 1);
+    // Per direction N workers (--workers). With 2N worker lcores or more
+    // each has its own lcore: upload's on the first N, download's on the
+    // next N. With fewer (N at least), lcore i runs worker i of both
+    // directions. N = 1 is the single worker of old: one lcore for both
+    // directions, or one each.
+    const size_t lcore_jobs = own_lcores ? 2 * nworkers : nworkers;
+    std::vector<dp::Worker> workers(lcore_jobs);
     for (size_t i = 0; i < workers.size(); ++i) {
         workers[i].stop = &stop;
         // Every worker reads the tables, even before a policy is loaded:
@@ -281,22 +341,27 @@ int run(const dp::DaemonOptions& o) {
         workers[i].reader_id = static_cast<unsigned>(i);
         workers[i].idle = dp::idle_settings(o.idle_sleep ? o.idle_sleep_max_us : 0);
     }
-    workers[0].directions.push_back(&upload);
-    workers[workers.size() - 1].directions.push_back(&download);
-    // Upload reads the LAN port, download the WAN port.
-    const auto wake_on = [](dp::Worker& w, const dp::Port& p) {
-        if (p.rx_interrupts()) w.wake_ports.push_back({p.id(), nullptr});
-        else if (p.packet_wake()) w.wake_ports.push_back({p.id(), p.packet_wake()});
-    };
-    wake_on(workers[0], **lan);
-    wake_on(workers[workers.size() - 1], **wan);
-    for (auto& w : workers) {
-        if (w.wake_ports.size() != w.directions.size()) w.wake_ports.clear();
+    for (unsigned w = 0; w < nworkers; ++w) {
+        workers[w].directions.push_back(directions[0][w].get());
+        workers[own_lcores ? nworkers + w : w].directions.push_back(directions[1][w].get());
     }
-    (*exception)->add_wake_sources(workers.front(), workers.back());
-    if (lcores.size() > 2) {
-        spdlog::warn("{} worker lcores given; two are used (one per direction), the rest stay idle",
-                     lcores.size());
+    // Upload reads the LAN port, download the WAN port. Interrupts and
+    // wake-up sockets are for queue 0: with several workers they sleep by time.
+    if (nworkers == 1) {
+        const auto wake_on = [](dp::Worker& w, const dp::Port& p) {
+            if (p.rx_interrupts()) w.wake_ports.push_back({p.id(), nullptr});
+            else if (p.packet_wake()) w.wake_ports.push_back({p.id(), p.packet_wake()});
+        };
+        wake_on(workers[0], **lan);
+        wake_on(workers[workers.size() - 1], **wan);
+        for (auto& w : workers) {
+            if (w.wake_ports.size() != w.directions.size()) w.wake_ports.clear();
+        }
+        (*exception)->add_wake_sources(workers.front(), workers.back());
+    }
+    if (lcores.size() > lcore_jobs) {
+        spdlog::warn("{} worker lcores given; {} are used ({} per direction{}), the rest stay idle", lcores.size(),
+                     lcore_jobs, nworkers, own_lcores ? ", each on its own lcore" : "");
     }
     for (size_t i = 0; i < workers.size(); ++i) {
         const int rc = rte_eal_remote_launch(dp::Worker::run, &workers[i], lcores[i]);
@@ -307,7 +372,16 @@ int run(const dp::DaemonOptions& o) {
             return 1;
         }
         std::string names;
-        for (auto* d : workers[i].directions) names += (names.empty() ? "" : ", ") + d->name();
+        for (auto* d : workers[i].directions) {
+            const bool up = d->name() == "upload";
+            names += (names.empty() ? "" : ", ") + d->name();
+            if (nworkers > 1) {
+                unsigned w = 0;
+                while (w < nworkers && directions[up ? 0 : 1][w].get() != d) ++w;
+                names += fmt::format(" worker {} ({} rx queue {} -> {} tx queue {})", w, up ? "lan" : "wan", w,
+                                     up ? "wan" : "lan", w);
+            }
+        }
         spdlog::info("lcore {}: forwarding {}; {}", lcores[i], names,
                      !o.idle_sleep ? std::string("polls without sleeping")
                      : workers[i].wake_ports.empty()
@@ -379,9 +453,20 @@ int run(const dp::DaemonOptions& o) {
     for (const auto& line : (*exception)->describe_counters()) spdlog::info("{}", line);
     spdlog::info("{}", rt::format_port_stats(**lan));
     spdlog::info("{}", rt::format_port_stats(**wan));
+    if (nworkers > 1) {
+        for (const dp::DirectionGroup* g : {&upload, &download}) {
+            for (size_t w = 0; w < g->workers().size(); ++w) {
+                const auto& c = g->workers()[w]->counters();
+                spdlog::info("{} worker {}: rx_packets={} tx_packets={} handoffs_out={} handoffs_in={} busy_ms={}",
+                             g->name(), w, c.rx_packets, c.tx_packets, c.handoffs_out, c.handoffs_in,
+                             c.busy_cycles * 1000 / rte_get_tsc_hz());
+            }
+        }
+    }
     if constexpr (dp::kStageCycles) {
-        for (const dp::Direction* d : {&upload, &download})
-            spdlog::info("{}", rt::format_stage_cycles(d->name(), d->stage_clock(), d->counters().rx_packets));
+        for (const dp::DirectionGroup* g : {&upload, &download})
+            for (const dp::Direction* d : g->workers())
+                spdlog::info("{}", rt::format_stage_cycles(d->name(), d->stage_clock(), d->counters().rx_packets));
     }
     return 0;
 }

@@ -18,6 +18,9 @@ Direction::Direction(const DirectionConfig& cfg)
     : cfg_(cfg), queue_(cfg.queue_packets), classify_(cfg.ingress_side) {
     if (cfg_.burst > kMaxBurst) cfg_.burst = kMaxBurst;
     if (cfg_.scheduler) cfg_.scheduler->set_drop_handler(&Direction::on_shaper_drop, this);
+    // Hand-offs need classes to own; without a scheduler each worker keeps what it receives.
+    if (cfg_.handoff != nullptr && (cfg_.scheduler == nullptr || cfg_.handoff->workers() <= 1)) cfg_.handoff = nullptr;
+    if (cfg_.handoff != nullptr) outbound_.resize(size_t{cfg_.handoff->workers()} * kMaxBurst);
 }
 
 Direction::~Direction() { discard(); }
@@ -81,7 +84,7 @@ uint32_t Direction::transmit_shaped(uint64_t now) {
 uint32_t Direction::tx_counted(uint32_t n) {
     // The driver may free an mbuf as soon as it takes it: read lengths first.
     for (uint32_t i = 0; i < n; ++i) tx_len_[i] = rte_pktmbuf_pkt_len(tx_[i]);
-    const uint16_t sent = rte_eth_tx_burst(cfg_.egress_port, 0, tx_, static_cast<uint16_t>(n));
+    const uint16_t sent = rte_eth_tx_burst(cfg_.egress_port, cfg_.tx_queue, tx_, static_cast<uint16_t>(n));
     uint64_t bytes = 0;
     for (uint32_t i = 0; i < sent; ++i) bytes += tx_len_[i];
     counters_.tx_packets += sent;
@@ -116,7 +119,12 @@ uint32_t Direction::receive(uint64_t now) {
     // port counts them as missed if it overflows) rather than being received
     // and thrown away. With one, the class queues decide what to keep.
     if (!cfg_.scheduler && queue_.free_space() < cfg_.burst) return 0;
-    const uint16_t n = rte_eth_rx_burst(cfg_.ingress_port, 0, rx_, static_cast<uint16_t>(cfg_.burst));
+    // Likewise with several workers: a burst is received only when every
+    // ring to another worker has room for it, so an owner that falls
+    // behind slows its senders' ports rather than making them drop what
+    // they already parsed and classified.
+    if (cfg_.handoff != nullptr && !handoff_room()) return 0;
+    const uint16_t n = rte_eth_rx_burst(cfg_.ingress_port, cfg_.rx_queue, rx_, static_cast<uint16_t>(cfg_.burst));
     clock_.stop(Stage::rx);
     if (n == 0) return 0;
 
@@ -183,22 +191,8 @@ uint32_t Direction::receive(uint64_t now) {
             shaped_[i] = shaper::Packet{reinterpret_cast<uint64_t>(rx_[i]), meta_[i].frame_len,
                                         hash ? flow_hash(meta_[i]) : 0};
         }
-        // Drops (queue limits, CoDel) come back through on_shaper_drop.
-        if (staged_ != 0) {
-            // Packets the port refused are ahead of these: all of them queue.
-            cfg_.scheduler->enqueue_burst(class_, shaped_, kept, now);
-            clock_.stop(Stage::enqueue);
-            return n;
-        }
-        // What the scheduler would release at once leaves in this turn,
-        // without a trip through the class queues.
-        const uint32_t pass = cfg_.scheduler->enqueue_or_pass_burst(class_, shaped_, kept, now, passed_);
-        clock_.stop(Stage::enqueue);
-        if (pass != 0) {
-            for (uint32_t i = 0; i < pass; ++i) tx_[i] = reinterpret_cast<rte_mbuf*>(passed_[i].handle);
-            send_shaped(pass);
-            clock_.stop(Stage::tx);
-        }
+        if (cfg_.handoff != nullptr) kept = hand_off(kept);
+        enqueue_shaped(class_, shaped_, kept, now);
         return n;
     }
 
@@ -206,6 +200,79 @@ uint32_t Direction::receive(uint64_t now) {
     for (uint32_t i = queued; i < kept; ++i) drop(rx_[i], DropReason::egress_queue_full);
     clock_.stop(Stage::enqueue);
     return n;
+}
+
+void Direction::enqueue_shaped(uint32_t* classes, shaper::Packet* packets, uint32_t n, uint64_t now) {
+    // Drops (queue limits, CoDel) come back through on_shaper_drop.
+    if (staged_ != 0) {
+        // Packets the port refused are ahead of these: all of them queue.
+        cfg_.scheduler->enqueue_burst(classes, packets, n, now);
+        clock_.stop(Stage::enqueue);
+        return;
+    }
+    // What the scheduler would release at once leaves in this turn,
+    // without a trip through the class queues.
+    const uint32_t pass = cfg_.scheduler->enqueue_or_pass_burst(classes, packets, n, now, passed_);
+    clock_.stop(Stage::enqueue);
+    if (pass != 0) {
+        for (uint32_t i = 0; i < pass; ++i) tx_[i] = reinterpret_cast<rte_mbuf*>(passed_[i].handle);
+        send_shaped(pass);
+        clock_.stop(Stage::tx);
+    }
+}
+
+uint32_t Direction::hand_off(uint32_t n) {
+    const unsigned workers = cfg_.handoff->workers();
+    const unsigned self = cfg_.worker;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < n; ++i) {
+        const unsigned owner = owner_of(class_[i], workers);
+        if (owner == self) {
+            class_[kept] = class_[i];
+            shaped_[kept++] = shaped_[i];
+            continue;
+        }
+        outbound_[owner * kMaxBurst + outbound_len_[owner]++] =
+            HandoffItem{reinterpret_cast<rte_mbuf*>(shaped_[i].handle), class_[i], shaped_[i].flow_hash};
+    }
+    for (unsigned w = 0; w < workers; ++w) {
+        const uint32_t len = outbound_len_[w];
+        if (len == 0) continue;
+        outbound_len_[w] = 0;
+        HandoffItem* items = &outbound_[w * kMaxBurst];
+        const uint32_t sent =
+            rte_ring_sp_enqueue_burst_elem(cfg_.handoff->ring(self, w), items, sizeof(HandoffItem), len, nullptr);
+        counters_.handoffs_out += sent;
+        for (uint32_t i = sent; i < len; ++i) drop(items[i].mbuf, DropReason::handoff_ring_full);
+    }
+    return kept;
+}
+
+bool Direction::handoff_room() const {
+    for (unsigned w = 0; w < cfg_.handoff->workers(); ++w) {
+        if (w != cfg_.worker && rte_ring_free_count(cfg_.handoff->ring(cfg_.worker, w)) < cfg_.burst) return false;
+    }
+    return true;
+}
+
+uint32_t Direction::take_handoffs(uint64_t now) {
+    const unsigned workers = cfg_.handoff->workers();
+    uint32_t total = 0;
+    for (unsigned w = 0; w < workers; ++w) {
+        if (w == cfg_.worker) continue;
+        const uint32_t got = rte_ring_sc_dequeue_burst_elem(cfg_.handoff->ring(w, cfg_.worker), inbound_,
+                                                            sizeof(HandoffItem), cfg_.burst, nullptr);
+        if (got == 0) continue;
+        for (uint32_t i = 0; i < got; ++i) {
+            in_class_[i] = inbound_[i].class_id;
+            shaped_[i] = shaper::Packet{reinterpret_cast<uint64_t>(inbound_[i].mbuf),
+                                        rte_pktmbuf_pkt_len(inbound_[i].mbuf), inbound_[i].flow_hash};
+        }
+        counters_.handoffs_in += got;
+        enqueue_shaped(in_class_, shaped_, got, now);
+        total += got;
+    }
+    return total;
 }
 
 void Direction::reclassify(void* self, shaper::Packet* packets, uint32_t n, uint32_t* class_ids) {
@@ -269,15 +336,31 @@ uint32_t Direction::poll() {
     // The gateway's own frames leave first: they are few and not shaped.
     const uint32_t own = cfg_.egress_tap ? cfg_.egress_tap->from_kernel(cfg_.egress_port, kernel_, cfg_.burst) : 0;
     const uint32_t sent = transmit(now);
-    return own + sent + receive(now);
+    const uint32_t taken = cfg_.handoff != nullptr ? take_handoffs(now) : 0;
+    const uint32_t moved = own + sent + taken + receive(now);
+    if (moved != 0) counters_.busy_cycles += rte_rdtsc() - now;
+    return moved;
 }
 
 bool Direction::flush() {
-    transmit(rte_rdtsc());
+    const uint64_t now = rte_rdtsc();
+    // What other workers handed over before they stopped receiving leaves too.
+    if (cfg_.handoff != nullptr) take_handoffs(now);
+    transmit(now);
     return cfg_.scheduler ? staged_ == 0 && cfg_.scheduler->backlog_packets() == 0 : queue_.empty();
 }
 
 void Direction::discard() {
+    if (cfg_.handoff != nullptr) {
+        for (unsigned w = 0; w < cfg_.handoff->workers(); ++w) {
+            if (w == cfg_.worker) continue;
+            uint32_t got;
+            while ((got = rte_ring_sc_dequeue_burst_elem(cfg_.handoff->ring(w, cfg_.worker), inbound_,
+                                                         sizeof(HandoffItem), kMaxBurst, nullptr)) != 0) {
+                for (uint32_t i = 0; i < got; ++i) drop(inbound_[i].mbuf, DropReason::shutdown);
+            }
+        }
+    }
     for (uint32_t i = 0; i < staged_; ++i) drop(staging_[i], DropReason::shutdown);
     staged_ = 0;
     // Whatever the scheduler still holds is freed through on_shaper_drop,

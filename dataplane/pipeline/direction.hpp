@@ -23,6 +23,11 @@
 // Modifies: nothing inside frames (the bridge is transparent).
 // Outputs:  every received mbuf is transmitted or freed under a DropReason.
 // Counters: DirectionCounters, single writer (the owning lcore).
+//
+// With several workers per direction each has its own Direction (its own
+// rx and tx queue, scheduler and counters); a packet whose class another
+// worker owns is handed to that worker (handoff.hpp) right after it is
+// classified, and leaves on the owner's tx queue.
 #pragma once
 
 #include <rte_mbuf.h>
@@ -36,6 +41,7 @@
 #include "shaper/scheduler.hpp"
 #include "classifier/table_publisher.hpp"
 #include "dataplane/pipeline/change_channel.hpp"
+#include "dataplane/pipeline/handoff.hpp"
 #include "dataplane/counters.hpp"
 #include "dataplane/egress_queue.hpp"
 #include "dataplane/pipeline/management_slot.hpp"
@@ -70,6 +76,14 @@ struct DirectionConfig {
     const ManagementSlot* management = nullptr;
     ExceptionPort* ingress_tap = nullptr;
     ExceptionPort* egress_tap = nullptr;
+    // With N workers per direction (--workers): this worker's index, the
+    // ingress port's rx queue and the egress port's tx queue it uses, and
+    // the rings to and from the direction's other workers (null with one
+    // worker, or without a scheduler: then every packet stays where it came in).
+    unsigned worker = 0;
+    uint16_t rx_queue = 0;
+    uint16_t tx_queue = 0;
+    HandoffRings* handoff = nullptr;
 };
 
 class Direction {
@@ -110,6 +124,15 @@ private:
     // Sends tx_[0, n) the scheduler released; what the port refuses is staged.
     uint32_t send_shaped(uint32_t n);
     uint32_t receive(uint64_t now);
+    // Queues (or passes) a classified burst in the scheduler.
+    void enqueue_shaped(uint32_t* classes, shaper::Packet* packets, uint32_t n, uint64_t now);
+    // Sends the packets of classes other workers own to them; keeps the
+    // rest in shaped_/class_[0, returned).
+    uint32_t hand_off(uint32_t n);
+    // Whether every ring to another worker has room for a whole burst.
+    bool handoff_room() const;
+    // Queues what the other workers handed to this one.
+    uint32_t take_handoffs(uint64_t now);
     // At the first turn with new classifier tables, before any packet is
     // classified by them: packets queued in classes the new tables no
     // longer name (classes a policy load is removing) move to the classes
@@ -149,6 +172,11 @@ private:
     std::vector<uint8_t> named_;
     uint64_t rehomed_packets_ = 0;
     StageClock clock_;
+    // Hand-off scratch: items bound for each other worker, and those taken in.
+    std::vector<HandoffItem> outbound_;  // [worker * kMaxBurst + i]
+    uint32_t outbound_len_[kMaxWorkers] = {};
+    HandoffItem inbound_[kMaxBurst];
+    uint32_t in_class_[kMaxBurst];
 };
 
 }  // namespace sluice::dataplane

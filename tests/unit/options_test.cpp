@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -234,4 +235,45 @@ TEST_CASE("EAL arguments follow the ports and the memory mode") {
     CHECK(is_pci_address("0000:af:00.7,rxq=2"));
     CHECK_FALSE(is_pci_address("net_pcap0,rx_pcap=x"));
     CHECK(device_name("net_af_xdp0,iface=wan0") == "net_af_xdp0");
+}
+
+TEST_CASE("--workers sets the workers per direction, checked against the lcores") {
+    auto r = parse({"--lan", "a", "--wan", "b"});
+    REQUIRE(r.ok());
+    CHECK(r->options.workers == 1);
+    r = parse({"--lan", "a", "--wan", "b", "--workers", "2", "--lcores", "0,1,2"});
+    REQUIRE(r.ok());
+    CHECK(r->options.workers == 2);
+    // Without --lcores there is one lcore per worker beside the control thread.
+    r = parse({"--lan", "a", "--wan", "b", "--workers", "3", "--hugepages", "on"});
+    REQUIRE(r.ok());
+    CHECK(lcore_count(r->options) == 4);
+    const auto eal = eal_arguments(r->options, true);
+    REQUIRE(eal.size() > 2);
+    CHECK(std::count(eal[2].begin(), eal[2].end(), '@') == 4);
+
+    auto bad = parse({"--lan", "a", "--wan", "b", "--workers", "0"});
+    REQUIRE(!bad.ok());
+    CHECK(contains(bad.error(), "--workers must be 1-16"));
+    bad = parse({"--lan", "a", "--wan", "b", "--workers", "17"});
+    REQUIRE(!bad.ok());
+    bad = parse({"--lan", "a", "--wan", "b", "--workers", "3", "--lcores", "0,1,2"});
+    REQUIRE(!bad.ok());
+    CHECK(contains(bad.error(), "--workers 3 needs at least 4 lcores"));
+
+    const std::string path = "/tmp/sluice-options-workers-" + std::to_string(getpid()) + ".conf";
+    std::ofstream(path) << "lan = a\nwan = b\nworkers = 2\n";
+    auto file = parse({"--show-config"}, path);
+    std::remove(path.c_str());
+    REQUIRE(file.ok());
+    CHECK(file->options.workers == 2);
+    CHECK(contains(file->text, "workers = 2\n"));
+}
+
+TEST_CASE("more workers need more packet buffers: their rings, queues and hand-offs") {
+    auto one = parse({"--lan", "a", "--wan", "b"});
+    auto two = parse({"--lan", "a", "--wan", "b", "--workers", "2", "--memory", "2048"});
+    REQUIRE(one.ok());
+    REQUIRE(two.ok());
+    CHECK(packet_pool_size(two->options, 3) > 2 * packet_pool_size(one->options, 3));
 }
