@@ -1,5 +1,7 @@
 #include "classifier/classifier_tables.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace sluice::classifier {
@@ -69,14 +71,35 @@ Result<std::shared_ptr<const ClassifierTables>> ClassifierTables::compile(const 
         if (t->egress_class_[d].empty()) {
             for (uint32_t c = 0; c < spec.class_count[d]; ++c) t->egress_class_[d].push_back(c);
         }
-        DirectionRuntime& rt = t->runtime_[d];
-        for (const auto& p : t->profiles_) rt.meters.emplace_back(p, now);
-        rt.rule_hits.assign(spec.rules.size(), 0);
-        rt.class_packets.assign(spec.class_count[d], 0);
-        rt.class_bytes.assign(spec.class_count[d], 0);
-        rt.meter_packets.assign(spec.meters.size() * 3, 0);
+        t->runtime_[d].resize(std::max(1u, spec.workers));
+        for (DirectionRuntime& rt : t->runtime_[d]) {
+            for (const auto& p : t->profiles_) rt.meters.emplace_back(p, now);
+            rt.rule_hits.assign(spec.rules.size(), 0);
+            rt.class_packets.assign(spec.class_count[d], 0);
+            rt.class_bytes.assign(spec.class_count[d], 0);
+            rt.meter_packets.assign(spec.meters.size() * 3, 0);
+        }
     }
     return std::shared_ptr<const ClassifierTables>(std::move(t));
+}
+
+DirectionRuntime ClassifierTables::counts(Direction d) const {
+    const auto& per_worker = runtime_[static_cast<unsigned>(d)];
+    DirectionRuntime sum;
+    sum.rule_hits = per_worker[0].rule_hits;
+    sum.class_packets = per_worker[0].class_packets;
+    sum.class_bytes = per_worker[0].class_bytes;
+    sum.meter_packets = per_worker[0].meter_packets;
+    sum.default_hits = per_worker[0].default_hits;
+    for (size_t w = 1; w < per_worker.size(); ++w) {
+        const DirectionRuntime& rt = per_worker[w];
+        for (size_t i = 0; i < sum.rule_hits.size(); ++i) sum.rule_hits[i] += rt.rule_hits[i];
+        for (size_t i = 0; i < sum.class_packets.size(); ++i) sum.class_packets[i] += rt.class_packets[i];
+        for (size_t i = 0; i < sum.class_bytes.size(); ++i) sum.class_bytes[i] += rt.class_bytes[i];
+        for (size_t i = 0; i < sum.meter_packets.size(); ++i) sum.meter_packets[i] += rt.meter_packets[i];
+        sum.default_hits += rt.default_hits;
+    }
+    return sum;
 }
 
 }  // namespace sluice::classifier

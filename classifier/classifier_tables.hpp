@@ -61,9 +61,13 @@ struct ClassifierSpec {
     std::vector<uint32_t> egress_class[2];
     // The TSC rate the caller keeps time by (0: DPDK's); see MeterProfile::make.
     uint64_t tick_hz = 0;
+    // Workers per direction that classify with these tables: each gets its
+    // own run-time state (meters and counters), so none is written by two
+    // lcores.
+    unsigned workers = 1;
 };
 
-// Per direction: written by the owning lcore only.
+// Per direction and worker: written by that worker's lcore only.
 struct alignas(64) DirectionRuntime {
     std::vector<Meter> meters;
     std::vector<uint64_t> rule_hits;
@@ -92,8 +96,16 @@ public:
     uint32_t class_count(Direction d) const { return class_count_[static_cast<unsigned>(d)]; }
     int16_t class_dscp(Direction d, uint32_t cls) const { return class_dscp_[static_cast<unsigned>(d)][cls]; }
     uint32_t egress_class(Direction d, uint32_t cls) const { return egress_class_[static_cast<unsigned>(d)][cls]; }
-    // The owning lcore's state for direction d (see the comment at the top).
-    DirectionRuntime& runtime(Direction d) const { return runtime_[static_cast<unsigned>(d)]; }
+    // Worker `worker`'s state for direction d, written by its lcore only. A
+    // meter is one per worker: with addresses hashed to queues, one
+    // subscriber's packets of a direction reach one worker.
+    DirectionRuntime& runtime(Direction d, unsigned worker = 0) const {
+        return runtime_[static_cast<unsigned>(d)][worker];
+    }
+    unsigned workers() const { return static_cast<unsigned>(runtime_[0].size()); }
+    // The counters of direction d summed over its workers (meters left empty):
+    // what the control side reports.
+    DirectionRuntime counts(Direction d) const;
     // Which publication these tables are (1, 2, ...; 0: never published):
     // set by the TablePublisher. A worker tells new tables from old by it,
     // not by address, which a later generation may reuse.
@@ -110,7 +122,7 @@ private:
     uint32_t class_count_[2] = {1, 1};
     std::vector<int16_t> class_dscp_[2];  // class_count entries each
     std::vector<uint32_t> egress_class_[2];  // likewise
-    mutable DirectionRuntime runtime_[2];
+    mutable std::vector<DirectionRuntime> runtime_[2];  // one per worker
 };
 
 }  // namespace sluice::classifier

@@ -4,14 +4,14 @@
 
 namespace sluice::classifier {
 
-ClassifyStage::ClassifyStage(Side ingress)
-    : side_(ingress), dir_(direction_of(ingress)), scratch_(std::make_unique<ClassifyScratch>()) {}
+ClassifyStage::ClassifyStage(Side ingress, unsigned worker)
+    : side_(ingress), dir_(direction_of(ingress)), worker_(worker), scratch_(std::make_unique<ClassifyScratch>()) {}
 
 StageResult ClassifyStage::process(const ClassifierTables& t, rte_mbuf** pkts, dataplane::PacketMeta* meta,
                                    uint32_t* class_out, uint32_t n, uint64_t now, rte_mbuf** dropped) {
     StageResult res;
     t.rules().classify(side_, meta, n, rule_, *scratch_);
-    DirectionRuntime& rt = t.runtime(dir_);
+    DirectionRuntime& rt = t.runtime(dir_, worker_);
     const uint32_t fallback = t.default_class(dir_);
     const auto d = static_cast<unsigned>(dir_);
 

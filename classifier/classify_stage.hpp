@@ -30,7 +30,9 @@ struct StageResult {
 
 class ClassifyStage {
 public:
-    explicit ClassifyStage(Side ingress);
+    // `worker`: which of the direction's workers runs this stage; it
+    // writes that worker's run-time state of the tables only.
+    explicit ClassifyStage(Side ingress, unsigned worker = 0);
 
     StageResult process(const ClassifierTables& tables, rte_mbuf** pkts, dataplane::PacketMeta* meta,
                         uint32_t* class_out, uint32_t n, uint64_t now, rte_mbuf** dropped);
@@ -51,6 +53,7 @@ public:
 private:
     Side side_;
     Direction dir_;
+    unsigned worker_ = 0;
     std::unique_ptr<ClassifyScratch> scratch_;
     uint32_t rule_[kMaxClassifyBurst];
     uint32_t dropped_class_[kMaxClassifyBurst];

@@ -7,7 +7,7 @@ namespace sluice::runtime {
 
 void CarriedCounters::carry(const classifier::ClassifierTables& old, const policy::Policy& was, const policy::Policy& next) {
     for (size_t d = 0; d < policy::kDirectionCount; ++d) {
-        const auto& rt = old.runtime(static_cast<classifier::Direction>(d));
+        const auto rt = old.counts(static_cast<classifier::Direction>(d));
         Kept& c = by_direction_[d];
         c.unmatched += rt.default_hits;
         const auto& tree = was.directions[d];

@@ -11,7 +11,7 @@ control::json counters_json(const CounterSources& s, std::chrono::steady_clock::
     json out = json::object();
     for (size_t d = 0; d < policy::kDirectionCount; ++d) {
         const auto dir = static_cast<classifier::Direction>(d);
-        const auto& rt = s.tables.runtime(dir);
+        const auto rt = s.tables.counts(dir);
         const auto& tree = s.policy.directions[d];
         json classes = json::array();
         for (const auto& c : tree.classes) {

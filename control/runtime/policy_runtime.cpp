@@ -315,6 +315,7 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
             if (plans != nullptr && !schedulers_[d].empty()) spec.spec.egress_class[d] = (*plans)[d].ids;
         }
         spec.spec.tick_hz = dataplane::tsc_hz();
+        spec.spec.workers = classifier_workers_;
         // Compiled before anything changes: a refusal here leaves all as it
         // was. The rules were compiled before the lock when the caller could.
         tables = classifier::ClassifierTables::compile(spec.spec, rte_rdtsc(),

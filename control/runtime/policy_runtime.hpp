@@ -62,7 +62,10 @@ struct LoadReport {
 
 class PolicyRuntime {
 public:
-    explicit PolicyRuntime(classifier::TablePublisher& publisher) : publisher_(publisher) {}
+    // `workers`: how many workers classify each direction with the tables
+    // this runtime publishes (each gets its own meters and counters).
+    explicit PolicyRuntime(classifier::TablePublisher& publisher, unsigned workers = 1)
+        : publisher_(publisher), classifier_workers_(workers) {}
 
     // Validates and compiles `source`, then publishes it. On any error the
     // message lists every problem as file:line:column and nothing changes.
@@ -176,6 +179,7 @@ private:
 
     mutable std::mutex mutex_;
     classifier::TablePublisher& publisher_;
+    unsigned classifier_workers_ = 1;
     std::shared_ptr<const policy::Policy> policy_;
     // Per direction, per worker (empty: not shaped).
     std::vector<const shaper::Scheduler*> schedulers_[2];

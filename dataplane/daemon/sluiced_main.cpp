@@ -173,7 +173,7 @@ int run(const dp::DaemonOptions& o) {
         return 1;
     }
 
-    rt::PolicyRuntime policy(**publisher);
+    rt::PolicyRuntime policy(**publisher, nworkers);
     // A policy's [management] section goes to both enforcers: the XDP
     // program of each af_xdp port, and the matcher of the exception paths
     // (ports with a tap, and af_packet ports, whose frames the kernel has

@@ -15,7 +15,7 @@ constexpr uint32_t kPrefetchAhead = 4;
 }  // namespace
 
 Direction::Direction(const DirectionConfig& cfg)
-    : cfg_(cfg), queue_(cfg.queue_packets), classify_(cfg.ingress_side) {
+    : cfg_(cfg), queue_(cfg.queue_packets), classify_(cfg.ingress_side, cfg.worker) {
     if (cfg_.burst > kMaxBurst) cfg_.burst = kMaxBurst;
     if (cfg_.scheduler) cfg_.scheduler->set_drop_handler(&Direction::on_shaper_drop, this);
     // Hand-offs need classes to own; without a scheduler each worker keeps what it receives.

@@ -178,6 +178,51 @@ TEST_CASE("a second look-up of queued packets gives process()'s classes and coun
     for (size_t i = 0; i < n; ++i) rte_pktmbuf_free(pkts[i]);
 }
 
+TEST_CASE("each worker of a direction counts and polices in its own state; the counts sum them",
+          "[classifier][workers]") {
+    test::ensure_eal();
+    auto pool = dataplane::make_packet_pool("workers_state_test", 1023, 0);
+    REQUIRE(pool.ok());
+    ClassifierSpec spec;
+    RuleSpec udp;
+    udp.protocol = 17;
+    spec.rules = {udp};
+    RuleAction to_one;
+    to_one.class_id[0] = 1;
+    spec.actions = {to_one};
+    spec.class_count[0] = spec.class_count[1] = 2;
+    spec.workers = 2;
+    auto tables = ClassifierTables::compile(spec, rte_rdtsc());
+    REQUIRE(tables.ok());
+    REQUIRE((*tables)->workers() == 2);
+
+    // Worker 1's stage writes worker 1's state only.
+    const auto frame = test::udp4_frame(4000, 5000);
+    auto classify_on = [&](unsigned worker, uint32_t count) {
+        ClassifyStage stage(Side::lan, worker);
+        for (uint32_t i = 0; i < count; ++i) {
+            rte_mbuf* m = rte_pktmbuf_alloc(pool->get());
+            REQUIRE(m != nullptr);
+            std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(), frame.size());
+            dataplane::PacketMeta meta;
+            dataplane::parse_frame(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m), meta);
+            uint32_t cls;
+            rte_mbuf* dropped;
+            REQUIRE(stage.process(**tables, &m, &meta, &cls, 1, rte_rdtsc(), &dropped).kept == 1);
+            rte_pktmbuf_free(m);
+        }
+    };
+    classify_on(1, 3);
+    CHECK((*tables)->runtime(Direction::upload, 0).rule_hits[0] == 0);
+    CHECK((*tables)->runtime(Direction::upload, 1).rule_hits[0] == 3);
+    classify_on(0, 2);
+    CHECK((*tables)->runtime(Direction::upload, 0).rule_hits[0] == 2);
+    const DirectionRuntime sum = (*tables)->counts(Direction::upload);
+    CHECK(sum.rule_hits[0] == 5);
+    CHECK(sum.class_packets[1] == 5);
+    CHECK(sum.class_bytes[1] == 5 * frame.size());
+}
+
 TEST_CASE("each publication numbers its tables; the current tables published again keep their number",
           "[classifier][tree-change]") {
     test::ensure_eal();

@@ -190,7 +190,7 @@ struct Bridge {
         auto pub = classifier::TablePublisher::create(kWorkers);
         REQUIRE(pub.ok());
         publisher = std::move(*pub);
-        runtime = std::make_unique<runtime::PolicyRuntime>(*publisher);
+        runtime = std::make_unique<runtime::PolicyRuntime>(*publisher, kWorkers);
         auto loaded = runtime->load_file(path);
         std::remove(path.c_str());
         INFO((loaded ? std::string() : loaded.error()));
