@@ -87,17 +87,26 @@ ip link show "$TAP" >/dev/null 2>&1 && fail "$TAP outlived sluiced"
 
 /usr/bin/python3 - "$WORK" "$OWN" "$PEER" "$PEER_MAC" <<'PY' || fail "the kernel's answers are not in the LAN port's output"
 import sys
-from scapy.all import ARP, ICMP, IP, rdpcap
+from scapy.all import ARP, ICMP, IP, PcapReader, rdpcap
 work, own, peer, mac = sys.argv[1:5]
-out = rdpcap(f"{work}/lan-out.pcap")
-arp = [p for p in out if ARP in p and p[ARP].op == 2 and p[ARP].psrc == own and p[ARP].pdst == peer]
-echo = [p for p in out if ICMP in p and p[ICMP].type == 0 and p[IP].src == own and p[IP].dst == peer
-        and bytes(p[ICMP].payload) == b"sluice"]
-print(f"   LAN output: {len(out)} frames, {len(arp)} ARP replies, {len(echo)} echo replies from {own}")
-if not arp or not echo:
+# The input was replayed without end, so the output is long: read it until
+# both answers have been seen.
+arp = echo = None
+seen = 0
+for p in PcapReader(f"{work}/lan-out.pcap"):
+    seen += 1
+    if arp is None and ARP in p and p[ARP].op == 2 and p[ARP].psrc == own and p[ARP].pdst == peer:
+        arp = p
+    if echo is None and ICMP in p and p[ICMP].type == 0 and p[IP].src == own and p[IP].dst == peer \
+            and bytes(p[ICMP].payload) == b"sluice":
+        echo = p
+    if arp is not None and echo is not None:
+        break
+print(f"   LAN output: an ARP reply and an echo reply from {own} within its first {seen} frames")
+if arp is None or echo is None:
     sys.exit(1)
 # Each answer goes to the asker, from the port's (the tap's) MAC address.
-if arp[0].dst.lower() != mac or echo[0].dst.lower() != mac:
+if arp.dst.lower() != mac or echo.dst.lower() != mac:
     sys.exit("answers addressed to the wrong MAC")
 wan = rdpcap(f"{work}/wan-out.pcap")
 print(f"   WAN output: {len(wan)} frames")
