@@ -453,3 +453,37 @@ TEST_CASE("an idle worker's share of a shared class goes to the busy one", "[wor
     const dataplane::DirectionGroup group("upload", {b.directions[0].get(), b.directions[1].get()});
     CHECK(group.counters().rebalance_changes > 0);
 }
+
+TEST_CASE("a subscriber whose packets arrive on both queues gets exactly its rate", "[workers][integration]") {
+    Bridge b("both");
+    PlanLoad load{b};
+    // p_a's packets on both rx queues: its owner queues them all (half come
+    // handed over), and the plan's ceil holds as on one worker.
+    const unsigned other = 1 - load.owner_a;
+    const uint64_t hz = rte_get_tsc_hz();
+    const uint64_t end = rte_get_tsc_cycles() + 2 * hz, from = end - hz * 3 / 2;
+    uint64_t at_from = 0;
+    bool marked = false;
+    while (rte_get_tsc_cycles() < end) {
+        load.take();
+        if (!marked && rte_get_tsc_cycles() >= from) {
+            at_from = load.sent_bytes;
+            marked = true;
+        }
+        load.top_up(load.owner_a, load.fa);
+        load.top_up(other, load.fa);
+        usleep(200);
+    }
+    const double rate = 8.0 * static_cast<double>(load.sent_bytes - at_from) / 1.5;
+    b.finish();
+    load.take();
+    const auto& handed = b.directions[other]->counters();
+    std::printf("one subscriber on both queues: %.2f Mbit/s (plan ceil 80), %lu packets handed to its owner\n",
+                rate / 1e6, static_cast<unsigned long>(handed.handoffs_out));
+    INFO("rate " << rate / 1e6 << " Mbit/s");
+    CHECK(rate >= 80e6 * 0.95);
+    CHECK(rate <= 80e6 * 1.02);
+    CHECK(handed.handoffs_out > 0);
+    CHECK(b.directions[load.owner_a]->counters().tx_packets > 0);
+    CHECK(b.directions[other]->counters().tx_packets == 0);
+}
