@@ -68,6 +68,7 @@ Result<std::shared_ptr<const ClassifierTables>> ClassifierTables::compile(const 
         t->class_dscp_[d] = spec.class_dscp[d];
         t->class_dscp_[d].resize(spec.class_count[d], kKeepDscp);
         t->egress_class_[d] = spec.egress_class[d];
+        t->egress_owner_[d] = spec.egress_owner[d];
         if (t->egress_class_[d].empty()) {
             for (uint32_t c = 0; c < spec.class_count[d]; ++c) t->egress_class_[d].push_back(c);
         }

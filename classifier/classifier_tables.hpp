@@ -59,6 +59,11 @@ struct ClassifierSpec {
     // by, which survives policy reloads while class numbers shift. Empty:
     // the class number itself.
     std::vector<uint32_t> egress_class[2];
+    // Per direction, by scheduler id: the worker that owns the class (with
+    // several workers per direction; see owner()). Published with the
+    // tables, so a packet's class and its owner always come from the same
+    // publication.
+    std::vector<uint8_t> egress_owner[2];
     // The TSC rate the caller keeps time by (0: DPDK's); see MeterProfile::make.
     uint64_t tick_hz = 0;
     // Workers per direction that classify with these tables: each gets its
@@ -96,6 +101,13 @@ public:
     uint32_t class_count(Direction d) const { return class_count_[static_cast<unsigned>(d)]; }
     int16_t class_dscp(Direction d, uint32_t cls) const { return class_dscp_[static_cast<unsigned>(d)][cls]; }
     uint32_t egress_class(Direction d, uint32_t cls) const { return egress_class_[static_cast<unsigned>(d)][cls]; }
+    // The worker that owns scheduler class `id` (the spec's egress_owner),
+    // or kNoOwner for an id it does not name.
+    static constexpr unsigned kNoOwner = 0xff;
+    unsigned owner(Direction d, uint32_t id) const {
+        const auto& o = egress_owner_[static_cast<unsigned>(d)];
+        return id < o.size() ? o[id] : kNoOwner;
+    }
     // Worker `worker`'s state for direction d, written by its lcore only. A
     // meter is one per worker: with addresses hashed to queues, one
     // subscriber's packets of a direction reach one worker.
@@ -122,6 +134,7 @@ private:
     uint32_t class_count_[2] = {1, 1};
     std::vector<int16_t> class_dscp_[2];  // class_count entries each
     std::vector<uint32_t> egress_class_[2];  // likewise
+    std::vector<uint8_t> egress_owner_[2];   // by scheduler id
     mutable std::vector<DirectionRuntime> runtime_[2];  // one per worker
 };
 

@@ -95,6 +95,7 @@ Status RateShare::set_class(const SharedClass& c) {
     if (Status s = check_shared(c, workers_); !s) return s;
     classes_[static_cast<size_t>(k)].cls = c;
     if (!c.ceil) classes_[static_cast<size_t>(k)].cls.ceil = c.rate;
+    classes_[static_cast<size_t>(k)].idle_split = false;
     return Status::success();
 }
 
@@ -353,6 +354,12 @@ std::span<const LocalChange> RateShare::step(uint64_t now) {
     for (uint32_t k = 0; k < classes_.size(); ++k) {
         const SharedClass& c = classes_[k].cls;
         settle(k, elapsed_s);
+        // With no demand anywhere the division depends on the capacity
+        // alone: a class that was idle at its last division keeps it.
+        const double* d = &demand_[static_cast<size_t>(k) * workers_ * kPrioCount];
+        const bool idle = std::all_of(d, d + workers_ * kPrioCount, [](double x) { return x <= 0; });
+        if (idle && classes_[k].idle_split && !resend_) continue;
+        classes_[k].idle_split = idle;
         divide(k, c.rate, new_rate_);
         divide(k, c.ceil, new_ceil_);
         // The ceil is divided with more capacity and the same demand, so

@@ -42,8 +42,10 @@
 // next step but still sends the first packets that come from what it saved.
 //
 // Cost per step: O(members) to read demand, and O(classes x workers x
-// (bands + workers log workers)) to divide; no allocation after the first
-// step following a change in classes or members.
+// (bands + workers log workers)) to divide the classes anyone wants
+// something of (an idle class keeps the division it has, which is the one
+// it would get again); no allocation after the first step following a
+// change in classes or members.
 #pragma once
 
 #include <cstdint>
@@ -159,6 +161,9 @@ private:
         SharedClass cls;
         std::vector<uint64_t> rate;  // per worker, as last handed out
         std::vector<uint64_t> ceil;
+        // The last division was of a class no worker wanted anything of:
+        // the same division again while that lasts (skipped, see step()).
+        bool idle_split = false;
     };
     // A member with its place among its worker's samples.
     struct MemberEntry {

@@ -177,7 +177,7 @@ void register_daemon_commands(control::CommandTable& table, const DaemonView& vi
             uint64_t changes = 0;
             for (const Direction* one : view.directions[i]->workers()) changes += one->counters().rebalance_changes;
             rebalance[view.directions[i]->name()] =
-                json{{"period_us", r.period_us}, {"steps", r.steps}, {"step_cycles", r.step_cycles},
+                json{{"period_us", r.period_us}, {"interval_us", r.interval_us}, {"steps", r.steps}, {"step_cycles", r.step_cycles},
                      {"local_changes", changes}, {"refused", r.refused}};
         }
         return json{{"version", SLUICE_VERSION}, {"pid", getpid()}, {"uptime_s", up.count()},

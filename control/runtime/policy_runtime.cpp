@@ -175,6 +175,7 @@ PolicyRuntime::Rebalancing PolicyRuntime::rebalancing(size_t d) const {
     if (d < policy::kDirectionCount && links_[d]) {
         r.active = true;
         r.steps = links_[d]->steps();
+        r.interval_us = static_cast<double>(links_[d]->interval()) * 1e6 / static_cast<double>(dataplane::tsc_hz());
         r.step_cycles = links_[d]->step_cycles();
         r.refused = links_[d]->refused();
     }
@@ -331,6 +332,13 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
         if (notes != nullptr) *notes = spec.notes;
         for (size_t d = 0; d < policy::kDirectionCount; ++d) {
             if (plans != nullptr && !schedulers_[d].empty()) spec.spec.egress_class[d] = (*plans)[d].ids;
+            // Which worker owns each class: what the workers hand packets by.
+            if (classifier_workers_ > 1) {
+                spec.spec.egress_owner[d] = class_owners(
+                    next->directions[d],
+                    spec.spec.egress_class[d].empty() ? numbered_ids(next->directions[d]) : spec.spec.egress_class[d],
+                    classifier_workers_);
+            }
         }
         spec.spec.tick_hz = dataplane::tsc_hz();
         spec.spec.workers = classifier_workers_;
@@ -406,8 +414,9 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
     if (plans != nullptr) {
         for (size_t d = 0; d < policy::kDirectionCount; ++d) {
             if (schedulers_[d].empty()) continue;
-            shared_now[d] = shared_classes(next->directions[d], (*plans)[d].ids);
-            shared_was[d] = shared_classes(policy_->directions[d], shaper_ids_[d]);
+            const unsigned n = static_cast<unsigned>(schedulers_[d].size());
+            shared_now[d] = shared_classes(next->directions[d], (*plans)[d].ids, n);
+            shared_was[d] = shared_classes(policy_->directions[d], shaper_ids_[d], n);
         }
     }
     auto undo = [&]() {

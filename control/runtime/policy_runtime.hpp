@@ -101,6 +101,7 @@ public:
     struct Rebalancing {
         bool active = false;
         uint32_t period_us = 0;
+        double interval_us = 0;    // the period in force (longer for a costly tree)
         uint64_t steps = 0;
         uint64_t step_cycles = 0;  // TSC cycles the steps took, in all
         uint64_t refused = 0;      // local changes a scheduler refused

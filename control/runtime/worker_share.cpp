@@ -1,6 +1,7 @@
 #include "control/runtime/worker_share.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <type_traits>
 #include <variant>
 
@@ -11,14 +12,61 @@
 
 namespace sluice::runtime {
 
-std::vector<uint8_t> shared_classes(const policy::ClassTree& tree, const std::vector<uint32_t>& ids) {
+std::vector<uint8_t> class_owners(const policy::ClassTree& tree, const std::vector<uint32_t>& ids_given,
+                                  unsigned workers) {
+    const std::vector<uint32_t> ids = ids_given.empty() ? numbered_ids(tree) : ids_given;
+    const auto id_of = [&ids](const policy::Class& c) { return c.id < ids.size() ? ids[c.id] : c.id; };
+    const unsigned n = std::max(1u, workers);
+    std::vector<uint8_t> owner;
+    const auto set = [&owner](uint32_t id, uint8_t w) {
+        if (id >= owner.size()) owner.resize(size_t{id} + 1, kSharedOwner);
+        owner[id] = w;
+    };
+    // A leaf's owner, then each inner class's from what is below it.
+    const auto leaf_owner = [&](const policy::Class& c) {
+        const policy::Class* parent = c.parent < tree.classes.size() ? &tree.classes[c.parent] : nullptr;
+        const bool grouped = parent != nullptr && parent->parent != policy::kNoClass &&
+                             parent->children.size() <= kGroupChildren;
+        return static_cast<uint8_t>(dataplane::owner_of(grouped ? id_of(*parent) : id_of(c), n));
+    };
+    const std::function<uint8_t(uint32_t)> walk = [&](uint32_t k) -> uint8_t {
+        const policy::Class& c = tree.classes[k];
+        uint8_t w = kSharedOwner;
+        if (c.is_leaf()) {
+            w = leaf_owner(c);
+        } else {
+            bool first = true;
+            for (const uint32_t child : c.children) {
+                if (child >= tree.classes.size()) continue;
+                const uint8_t cw = walk(child);
+                w = first ? cw : (w == cw ? w : kSharedOwner);
+                first = false;
+            }
+        }
+        set(id_of(c), w);
+        return w;
+    };
+    if (!tree.classes.empty()) walk(0);
+    return owner;
+}
+
+std::vector<uint8_t> shared_classes(const policy::ClassTree& tree, const std::vector<uint32_t>& ids,
+                                    unsigned workers) {
     std::vector<uint8_t> shared;
-    for (const auto& c : tree.classes) {
-        if (c.is_leaf()) continue;
-        const uint32_t id = c.id < ids.size() ? ids[c.id] : c.id;
+    if (workers <= 1) return shared;
+    const std::vector<uint8_t> owner = class_owners(tree, ids, workers);
+    for (uint32_t id = 0; id < owner.size(); ++id) {
+        if (owner[id] != kSharedOwner) continue;
         if (id >= shared.size()) shared.resize(size_t{id} + 1, 0);
         shared[id] = 1;
     }
+    // Ids no class has are kSharedOwner too; only inner classes count.
+    std::vector<uint8_t> inner(shared.size(), 0);
+    for (const auto& c : tree.classes) {
+        const uint32_t id = !ids.empty() && c.id < ids.size() ? ids[c.id] : c.id;
+        if (!c.is_leaf() && id < inner.size()) inner[id] = 1;
+    }
+    for (size_t id = 0; id < shared.size(); ++id) shared[id] &= inner[id];
     return shared;
 }
 
@@ -57,9 +105,11 @@ std::vector<shaper::ClassChange> initial_split(const policy::ClassTree& tree, co
                                                unsigned workers) {
     std::vector<shaper::ClassChange> out;
     if (workers <= 1) return out;
+    const std::vector<uint8_t> shared = shared_classes(tree, ids, workers);
     for (const auto& c : tree.classes) {
         if (c.is_leaf()) continue;
         const uint32_t id = c.id < ids.size() ? ids[c.id] : c.id;
+        if (id >= shared.size() || !shared[id]) continue;
         const LocalRate l = equal_split(id, c.rate, c.ceil, workers);
         shaper::ModifyClass m;
         m.id = id;
@@ -93,8 +143,10 @@ Result<std::unique_ptr<shaper::RateShare>> build_rate_share(const policy::ClassT
     const std::vector<uint32_t> ids = ids_given.empty() ? numbered_ids(tree) : ids_given;
     const auto id_of = [&ids](const policy::Class& c) { return c.id < ids.size() ? ids[c.id] : c.id; };
     auto share = std::make_unique<shaper::RateShare>(config, workers);
+    const std::vector<uint8_t> owner = class_owners(tree, ids, workers);
+    const auto is_shared = [&owner](uint32_t id) { return id < owner.size() && owner[id] == kSharedOwner; };
     for (const auto& c : tree.classes) {
-        if (c.is_leaf()) continue;
+        if (c.is_leaf() || !is_shared(id_of(c))) continue;
         if (const auto st = share->add_class({id_of(c), c.rate, c.ceil}); !st)
             return Error{fmt::format("class '{}' with {} workers: {}", c.name, workers, st.error())};
     }
@@ -107,10 +159,11 @@ Result<std::unique_ptr<shaper::RateShare>> build_rate_share(const policy::ClassT
         for (uint32_t p = leaf.parent; p != policy::kNoClass && p < tree.classes.size();
              p = tree.classes[p].parent) {
             const auto& up = tree.classes[p];
-            const shaper::ShareMember m{id_of(up), dataplane::owner_of(id, workers), id,
-                                        leaf.priority, leaf.rate, leaf.weight, ceil};
-            if (const auto st = share->add_member(m); !st)
-                return Error{fmt::format("class '{}': {}", leaf.name, st.error())};
+            if (is_shared(id_of(up))) {
+                const shaper::ShareMember m{id_of(up), owner[id], id, leaf.priority, leaf.rate, leaf.weight, ceil};
+                if (const auto st = share->add_member(m); !st)
+                    return Error{fmt::format("class '{}': {}", leaf.name, st.error())};
+            }
             if (up.ceil != 0) ceil = std::min(ceil, up.ceil);
         }
     }

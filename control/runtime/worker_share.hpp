@@ -1,12 +1,24 @@
 // How a direction's class tree is divided among its workers (--workers N).
 //
 // Every worker's scheduler holds the whole tree. A leaf is owned by one
-// worker (dataplane::owner_of: its scheduler id modulo N) and only that
-// worker's copy of it ever queues packets, so a leaf keeps its configured
-// rate and ceil on every worker. An inner class (the link root, a plan, a
-// department) has a copy on every worker, each a bucket of its own: left
-// at the configured rate, N copies would let N times the rate through. These
-// classes are "shared".
+// worker and only that worker's copy of it ever queues packets, so a leaf
+// keeps its configured rate and ceil on every worker. Leaves are owned with
+// their siblings: a leaf whose parent is an inner class other than the
+// root, with at most kGroupChildren children, belongs to the worker its
+// parent's id names (dataplane::owner_of, a hash of the id); any other
+// leaf to the one its own id names. A subscriber's plan and its leaves then live on one worker, and
+// the plan's copy there is the plan; a parent with many children (a
+// catch-all class of thousands of leaves) still spreads them. The rule
+// depends on ids and on the parent only, both of which a class keeps
+// across reloads, so a kept leaf never changes owner. The classifier's
+// tables carry the owners (ClassifierSpec::egress_owner), so a packet's
+// class and its owner come from one publication.
+//
+// An inner class whose leaves are owned by several workers (the link root
+// at least, unless one worker owns every leaf) has a copy on every worker,
+// each a bucket of its own: left at the configured rate, N copies would
+// let N times the rate through. These classes are "shared"; an inner
+// class on one worker keeps its configured rate there.
 //
 // The rebalancer (shaper/rate_share.hpp) divides each shared class among
 // the workers by their demand: build_share_link() gives it the tree's
@@ -32,8 +44,17 @@
 
 namespace sluice::runtime {
 
-// By scheduler id: 1 for the inner classes of `tree` (ids[class number]).
-std::vector<uint8_t> shared_classes(const policy::ClassTree& tree, const std::vector<uint32_t>& ids);
+// A parent with more children than this spreads its leaves by their own ids.
+inline constexpr size_t kGroupChildren = 32;
+
+// By scheduler id (ids[class number]; numbered_ids() when empty): the
+// worker that owns each leaf, and for an inner class the worker that owns
+// all its leaves, or kSharedOwner when they are on several.
+inline constexpr uint8_t kSharedOwner = 0xff;
+std::vector<uint8_t> class_owners(const policy::ClassTree& tree, const std::vector<uint32_t>& ids, unsigned workers);
+
+// By scheduler id: 1 for the shared classes of `tree` (with one worker, none).
+std::vector<uint8_t> shared_classes(const policy::ClassTree& tree, const std::vector<uint32_t>& ids, unsigned workers);
 
 // The rate and ceil one worker's copy of a shared class gets, in bytes/s.
 struct LocalRate {
@@ -64,10 +85,10 @@ Result<std::vector<std::unique_ptr<shaper::Scheduler>>> build_worker_schedulers(
                                                                                  uint64_t now, unsigned workers);
 
 // The rebalancer of `tree` (scheduler ids `ids`, as numbered_ids() when
-// empty) for `workers` workers: every inner class is shared, and each leaf
-// is a member of every inner class above it, owned by worker
-// dataplane::owner_of(its id). Refused when a shared class's rate cannot
-// give every worker the least rate a class may have.
+// empty) for `workers` workers: its shared classes, and each leaf as a
+// member of every shared class above it, with its owner (class_owners).
+// Refused when a shared class's rate cannot give every worker the least
+// rate a class may have.
 Result<std::unique_ptr<shaper::RateShare>> build_rate_share(const policy::ClassTree& tree,
                                                             const std::vector<uint32_t>& ids, unsigned workers,
                                                             const shaper::RateShareConfig& config);

@@ -64,9 +64,13 @@ static std::string worker_table(const json& r) {
             const double step_us = tsc_hz > 0 && steps > 0
                                        ? static_cast<double>(b.value("step_cycles", 0ull)) / steps / tsc_hz * 1e6
                                        : 0.0;
-            out += fmt::format("  {} shared classes: divided every {} us by worker 0, {} steps of {:.2f} us, "
+            const double every = b.value("interval_us", 0.0);
+            const unsigned asked = b.value("period_us", 0u);
+            out += fmt::format("  {} shared classes: divided every {} us{} by worker 0, {} steps of {:.2f} us, "
                                "{} local rate changes{}\n",
-                               dir, b.value("period_us", 0u), human_count(b.value("steps", 0ull)), step_us,
+                               dir, every > asked * 1.01 ? fmt::format("{:.0f}", every) : std::to_string(asked),
+                               every > asked * 1.01 ? fmt::format(" (--rebalance-us {}: steps cost more than a tenth of it)", asked) : "",
+                               human_count(b.value("steps", 0ull)), step_us,
                                human_count(b.value("local_changes", 0ull)),
                                b.value("refused", 0ull) ? fmt::format(", {} refused", b.value("refused", 0ull)) : "");
         }

@@ -227,7 +227,9 @@ uint32_t Direction::hand_off(uint32_t n) {
     const unsigned self = cfg_.worker;
     uint32_t kept = 0;
     for (uint32_t i = 0; i < n; ++i) {
-        const unsigned owner = owner_of(class_[i], workers);
+        unsigned owner = tables_ != nullptr ? tables_->owner(classify_.direction(), class_[i])
+                                            : classifier::ClassifierTables::kNoOwner;
+        if (owner >= workers) owner = owner_of(class_[i], workers);
         if (owner == self) {
             class_[kept] = class_[i];
             shaped_[kept++] = shaped_[i];

@@ -4,10 +4,11 @@
 // neither side takes a lock. A flow enters on one port queue (RSS hashes
 // the addresses), so it has one sender and takes one ring: its order holds.
 //
-// Which worker owns a class: its scheduler id modulo the number of workers
-// (owner_of), the same rule on the control side and in the dataplane. The
-// class tree itself exists on every worker; only the owner's copy of a leaf
-// ever queues packets.
+// Which worker owns a class: the control side decides
+// (control/runtime/worker_share.hpp, a subscriber's leaves with their plan)
+// and publishes it with the classifier's tables; a class they do not name
+// belongs to owner_of(its id). The class tree itself exists on every
+// worker; only the owner's copy of a leaf ever queues packets.
 //
 // Expects:  created before the workers start; worker `from` is the only one
 //           that enqueues on ring(from, to), worker `to` the only one that
@@ -40,8 +41,13 @@ struct HandoffItem {
 };
 static_assert(sizeof(HandoffItem) == 16, "ring elements are a multiple of 4 bytes");
 
-// The worker (0 .. workers-1) that owns scheduler class `class_id`.
-inline unsigned owner_of(uint32_t class_id, unsigned workers) { return workers <= 1 ? 0 : class_id % workers; }
+// The worker (0 .. workers-1) an id names: the id scattered by a
+// multiplicative (Fibonacci) hash, so that ids in a regular stride (a
+// subscriber's plan and its leaves take four ids each, say) still spread
+// over every worker, as a plain modulo would not.
+inline unsigned owner_of(uint32_t id, unsigned workers) {
+    return workers <= 1 ? 0 : static_cast<unsigned>((uint64_t{id * 0x9E3779B1u} * workers) >> 32);
+}
 
 class HandoffRings {
 public:

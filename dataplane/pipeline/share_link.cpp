@@ -8,6 +8,7 @@ namespace sluice::dataplane {
 
 ShareLink::ShareLink(std::unique_ptr<shaper::RateShare> share, uint64_t period)
     : share_(std::move(share)), workers_(share_->workers()), period_(std::max<uint64_t>(period, 1)) {
+    interval_.store(period_, std::memory_order_relaxed);
     class_ids_ = share_->class_ids();
     for (size_t k = 0; k < class_ids_.size(); ++k) {
         if (class_ids_[k] >= index_of_.size()) index_of_.resize(size_t{class_ids_[k]} + 1, -1);
@@ -45,7 +46,7 @@ uint32_t ShareLink::turn(unsigned w, shaper::Scheduler& s, uint64_t now) {
     uint32_t applied = w == 0 ? 0 : take(w, s, now);
     Slot& slot = slots_[w];
     if (now < slot.next) return applied;
-    slot.next = now + period_;
+    slot.next = now + interval_.load(std::memory_order_relaxed);
     if (w == 0) applied += step(s, now);
     else publish(w, s);
     return applied;
@@ -120,8 +121,14 @@ uint32_t ShareLink::step(shaper::Scheduler& s, uint64_t now) {
         }
     }
     for (unsigned w = 1; w < workers_; ++w) post(w);
+    const uint64_t took = rte_rdtsc() - t0;
     steps_.store(steps_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    step_cycles_.store(step_cycles_.load(std::memory_order_relaxed) + (rte_rdtsc() - t0), std::memory_order_relaxed);
+    step_cycles_.store(step_cycles_.load(std::memory_order_relaxed) + took, std::memory_order_relaxed);
+    // A step may take at most 1/kStepShare of worker 0's time: a tree too
+    // large for the period stretches the period (seen in `status`) rather
+    // than the packets' wait. The cost is smoothed over about 16 steps.
+    cost_ = cost_ == 0 ? took : cost_ - cost_ / 16 + took / 16;
+    interval_.store(std::max(period_, kStepShare * cost_), std::memory_order_relaxed);
     return applied;
 }
 

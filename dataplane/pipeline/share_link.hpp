@@ -13,6 +13,9 @@
 //                                 mailbox w when w has taken the last post
 //   worker w, every turn:         mailbox w -> its scheduler (ModifyClass)
 //
+// The period is stretched when steps grow costly (a tree with many shared
+// classes): a step takes at most a tenth of worker 0's time.
+//
 // A post is a whole batch: worker 0 writes it only after worker w took the
 // previous one, and until then keeps merging new rates into pending[w]
 // (the newest rate of a copy wins), so nothing waits on a slow or sleeping
@@ -48,6 +51,10 @@ public:
 
     unsigned workers() const { return workers_; }
     uint64_t period() const { return period_; }
+    // The period in force: the one asked for, or longer when steps cost
+    // more than 1/kStepShare of it (a large tree).
+    static constexpr uint64_t kStepShare = 10;
+    uint64_t interval() const { return interval_.load(std::memory_order_relaxed); }
 
     // Worker w, when it starts using this link: worker 0's next step sends
     // every copy's rate, so copies another link set are brought in line.
@@ -97,6 +104,8 @@ private:
     std::unique_ptr<Slot[]> slots_;
     std::unique_ptr<Mailbox[]> boxes_;
     std::atomic<bool> resend_{false};
+    std::atomic<uint64_t> interval_{0};  // written by worker 0, read by all
+    uint64_t cost_ = 0;                  // worker 0's: smoothed step cost, cycles
     alignas(64) std::atomic<uint64_t> steps_{0};
     std::atomic<uint64_t> step_cycles_{0};
 };

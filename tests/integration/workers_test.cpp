@@ -111,6 +111,34 @@ const char* kPolicy = R"(version = 1
 rate = "10gbit"
 default_class = "bulk"
 [[upload.class]]
+name = "plan"
+rate = "40mbit"
+ceil = "80mbit"
+[[upload.class]]
+name = "b"
+parent = "plan"
+rate = "10mbit"
+ceil = "80mbit"
+[[upload.class]]
+name = "a"
+parent = "plan"
+rate = "10mbit"
+ceil = "80mbit"
+[[upload.class]]
+name = "p_a"
+parent = "a"
+rate = "10mbit"
+ceil = "80mbit"
+queue = "fifo"
+limit = 200
+[[upload.class]]
+name = "p_b"
+parent = "b"
+rate = "10mbit"
+ceil = "80mbit"
+queue = "fifo"
+limit = 200
+[[upload.class]]
 name = "bulk"
 rate = "1gbit"
 ceil = "10gbit"
@@ -121,24 +149,6 @@ rate = "1gbit"
 ceil = "10gbit"
 queue = "fifo"
 limit = 20000
-[[upload.class]]
-name = "plan"
-rate = "40mbit"
-ceil = "80mbit"
-[[upload.class]]
-name = "p_a"
-parent = "plan"
-rate = "10mbit"
-ceil = "80mbit"
-queue = "fifo"
-limit = 200
-[[upload.class]]
-name = "p_b"
-parent = "plan"
-rate = "10mbit"
-ceil = "80mbit"
-queue = "fifo"
-limit = 200
 [download]
 rate = "10gbit"
 [[rule]]
@@ -177,6 +187,7 @@ struct Bridge {
     std::atomic<bool> stop{false};
     std::vector<unsigned> lcores;
     std::map<std::string, uint32_t> ids;
+    std::vector<uint8_t> owners;  // by scheduler id (runtime::class_owners)
 
     explicit Bridge(const std::string& tag) {
         start_eal();
@@ -197,6 +208,7 @@ struct Bridge {
         REQUIRE(loaded.ok());
         const auto& tree = runtime->current()->directions[0];
         for (const auto& c : tree.classes) ids[c.name] = c.id;
+        owners = runtime::class_owners(tree, {}, kWorkers);
         auto built = runtime::build_worker_schedulers(tree, rte_get_tsc_hz(), 16384, rte_rdtsc(), kWorkers);
         REQUIRE(built.ok());
         schedulers = std::move(*built);
@@ -279,7 +291,7 @@ struct Bridge {
 TEST_CASE("a leaf's packets from both queues reach its owner, in order", "[workers][integration]") {
     Bridge b("order");
     const uint32_t one = b.ids.at("one");
-    const unsigned owner = dataplane::owner_of(one, kWorkers);
+    const unsigned owner = b.owners.at(one);
     const unsigned other = 1 - owner;
     // Flow q enters on rx queue q (as RSS would put two subscribers).
     const test::Bytes flows[kWorkers] = {frame(40000, 6000), frame(40001, 6000)};
@@ -340,13 +352,17 @@ TEST_CASE("a leaf's packets from both queues reach its owner, in order", "[worke
 
 namespace {
 
-// Keeps the plan's leaves p_a and p_b (one on each worker, each fed on its
-// owner's queue: no hand-off) saturated, or only those asked for.
+// Keeps the plan's leaves p_a and p_b saturated, or only those asked for.
+// Each is a subscriber (a, b) of its own under the plan; the subscribers
+// are owned by different workers, so the plan is shared. A leaf belongs to
+// its subscriber's worker, which for p_a is not the one its own id would
+// name (dataplane::owner_of). Each leaf is fed on its owner's queue: no
+// hand-off.
 struct PlanLoad {
     Bridge& b;
     const test::Bytes fa = frame(41000, 7000), fb = frame(41001, 7001);
-    unsigned owner_a = dataplane::owner_of(b.ids.at("p_a"), kWorkers);
-    unsigned owner_b = dataplane::owner_of(b.ids.at("p_b"), kWorkers);
+    unsigned owner_a = b.owners.at(b.ids.at("p_a"));
+    unsigned owner_b = b.owners.at(b.ids.at("p_b"));
     uint64_t sent_bytes = 0;
     uint32_t seq = 0;
 
@@ -397,11 +413,12 @@ TEST_CASE("a shared class's aggregate over two workers stays within its rate", "
     Bridge b("split");
     PlanLoad load{b};
     REQUIRE(load.owner_a != load.owner_b);  // one leaf of the plan on each worker
+    REQUIRE(load.owner_a != dataplane::owner_of(b.ids.at("p_a"), kWorkers));
     const double at_80 = load.run(2.0, 1.5);
     // Live edits go to both workers' schedulers: the leaves' ceils first (a
     // child may not exceed its parent's), then the plan's.
     const dataplane::ShareLink* link_before = b.directions[0]->share();
-    for (const char* name : {"p_a", "p_b", "plan"}) {
+    for (const char* name : {"p_a", "p_b", "a", "b", "plan"}) {
         control::json args{{"class", name}, {"ceil", "40mbit"}};
         auto edited = b.runtime->set_class(args);
         INFO((edited ? std::string() : edited.error()));

@@ -1,8 +1,10 @@
 // How a class tree is divided among the workers of a direction
-// (control/runtime/worker_share): inner classes are shared; until the
-// rebalancer runs each worker's copy gets an equal share of their rate and
-// ceil; leaves keep theirs; with one worker nothing changes. The rebalancer
-// is built with every shared class and the leaves under it.
+// (control/runtime/worker_share): a subscriber's leaves are owned with
+// their plan, so the plan lives on one worker; an inner class whose leaves
+// are on several workers is shared, and until the rebalancer runs each
+// worker's copy gets an equal share of its rate and ceil; leaves keep
+// theirs; with one worker nothing changes. The rebalancer is built with
+// every shared class and the leaves under it.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -18,17 +20,39 @@ using namespace sluice;
 
 namespace {
 
+// Two subscribers' plans of two leaves each, and a leaf under the root.
+// Class numbers: plan_a 1, voice_a 2, data_a 3, plan_b 4, voice_b 5,
+// data_b 6, bulk 7.
 const char* kPolicy = R"(version = 1
 [upload]
 rate = "100mbit"
 default_class = "bulk"
 [[upload.class]]
-name = "plan"
-rate = "60mbit"
+name = "plan_a"
+rate = "30mbit"
 ceil = "90mbit"
 [[upload.class]]
-name = "voice"
-parent = "plan"
+name = "voice_a"
+parent = "plan_a"
+rate = "10mbit"
+ceil = "90mbit"
+[[upload.class]]
+name = "data_a"
+parent = "plan_a"
+rate = "10mbit"
+ceil = "90mbit"
+[[upload.class]]
+name = "plan_b"
+rate = "30mbit"
+ceil = "90mbit"
+[[upload.class]]
+name = "voice_b"
+parent = "plan_b"
+rate = "10mbit"
+ceil = "90mbit"
+[[upload.class]]
+name = "data_b"
+parent = "plan_b"
 rate = "10mbit"
 ceil = "90mbit"
 [[upload.class]]
@@ -46,86 +70,141 @@ uint32_t id_of(const policy::ClassTree& t, const std::string& name) {
     return 0;
 }
 
-}  // namespace
-
-TEST_CASE("inner classes are shared, leaves are not") {
-    const auto loaded = policy::load_string(kPolicy, "p.toml");
+policy::ClassTree load_upload(const std::string& text) {
+    const auto loaded = policy::load_string(text, "p.toml");
     REQUIRE(loaded.ok());
-    const auto& tree = loaded.policy->directions[0];
-    const auto ids = runtime::numbered_ids(tree);
-    const auto shared = runtime::shared_classes(tree, ids);
-    CHECK(shared.at(id_of(tree, "plan")) == 1);
-    CHECK(shared.at(policy::kRootClass) == 1);
-    const uint32_t voice = id_of(tree, "voice");
-    CHECK((voice >= shared.size() || shared[voice] == 0));
+    return loaded.policy->directions[0];
 }
 
-TEST_CASE("each worker's copy of a shared class gets rate/N and ceil/N") {
-    const auto loaded = policy::load_string(kPolicy, "p.toml");
-    REQUIRE(loaded.ok());
-    const auto& tree = loaded.policy->directions[0];
+}  // namespace
+
+TEST_CASE("a subscriber's leaves are owned with their plan, which stays whole on that worker") {
+    const auto tree = load_upload(kPolicy);
     const auto ids = runtime::numbered_ids(tree);
-    const auto shared = runtime::shared_classes(tree, ids);
-    const uint32_t plan = id_of(tree, "plan"), voice = id_of(tree, "voice");
+    const auto owner = runtime::class_owners(tree, ids, 2);
+    const uint32_t plan_a = id_of(tree, "plan_a"), plan_b = id_of(tree, "plan_b"), bulk = id_of(tree, "bulk");
+    // A leaf goes where its plan's id names; plan_a (class 1) and plan_b
+    // (class 4) name different workers.
+    REQUIRE(dataplane::owner_of(plan_a, 2) != dataplane::owner_of(plan_b, 2));
+    CHECK(owner.at(id_of(tree, "voice_a")) == dataplane::owner_of(plan_a, 2));
+    CHECK(owner.at(id_of(tree, "data_a")) == dataplane::owner_of(plan_a, 2));
+    CHECK(owner.at(id_of(tree, "voice_b")) == dataplane::owner_of(plan_b, 2));
+    CHECK(owner.at(id_of(tree, "data_b")) == dataplane::owner_of(plan_b, 2));
+    CHECK(owner.at(bulk) == dataplane::owner_of(bulk, 2));  // under the root: its own id
+    CHECK(owner.at(plan_a) == dataplane::owner_of(plan_a, 2));
+    CHECK(owner.at(plan_b) == dataplane::owner_of(plan_b, 2));
+    CHECK(owner.at(policy::kRootClass) == runtime::kSharedOwner);
+    // Only the root spans both workers.
+    const auto shared = runtime::shared_classes(tree, ids, 2);
+    CHECK(shared.at(policy::kRootClass) == 1);
+    for (const char* name : {"plan_a", "plan_b", "voice_a", "bulk"}) {
+        const uint32_t id = id_of(tree, name);
+        CHECK((id >= shared.size() || shared[id] == 0));
+    }
+    CHECK(runtime::shared_classes(tree, ids, 1).empty());
+}
 
+TEST_CASE("plans in a regular stride of ids still spread over every worker") {
+    // Each plan and its three leaves take four ids: a plain modulo of the
+    // plan's id would put every plan on one worker of two or four.
+    std::string text = "version = 1\n[upload]\nrate = \"10gbit\"\ndefault_class = \"s0l0\"\n";
+    for (int p = 0; p < 200; ++p) {
+        const std::string plan = "s" + std::to_string(p);
+        text += "[[upload.class]]\nname = \"" + plan + "\"\nrate = \"10mbit\"\n";
+        for (int l = 0; l < 3; ++l)
+            text += "[[upload.class]]\nname = \"" + plan + "l" + std::to_string(l) + "\"\nparent = \"" + plan +
+                    "\"\nrate = \"1mbit\"\n";
+    }
+    text += "[download]\nrate = \"1gbit\"\n";
+    const auto tree = load_upload(text);
+    for (const unsigned workers : {2u, 4u}) {
+        const auto owner = runtime::class_owners(tree, {}, workers);
+        std::vector<int> plans(workers, 0);
+        for (int p = 0; p < 200; ++p) ++plans.at(owner.at(id_of(tree, "s" + std::to_string(p))));
+        for (unsigned w = 0; w < workers; ++w) {
+            INFO(workers << " workers: worker " << w << " owns " << plans[w] << " of 200 plans");
+            CHECK(plans[w] > 200 / static_cast<int>(workers) * 2 / 3);
+            CHECK(plans[w] < 200 / static_cast<int>(workers) * 4 / 3);
+        }
+    }
+}
+
+TEST_CASE("a parent with many children spreads its leaves by their own ids") {
+    std::string text = "version = 1\n[upload]\nrate = \"1gbit\"\ndefault_class = \"c0\"\n"
+                       "[[upload.class]]\nname = \"all\"\nrate = \"500mbit\"\nceil = \"1gbit\"\n";
+    for (size_t k = 0; k <= runtime::kGroupChildren; ++k)
+        text += "[[upload.class]]\nname = \"c" + std::to_string(k) + "\"\nparent = \"all\"\nrate = \"1mbit\"\n";
+    text += "[download]\nrate = \"1gbit\"\n";
+    const auto tree = load_upload(text);
+    const auto owner = runtime::class_owners(tree, {}, 2);
+    for (size_t k = 0; k <= runtime::kGroupChildren; ++k) {
+        const uint32_t id = id_of(tree, "c" + std::to_string(k));
+        CHECK(owner.at(id) == dataplane::owner_of(id, 2));
+    }
+    const auto shared = runtime::shared_classes(tree, {}, 2);
+    CHECK(shared.at(id_of(tree, "all")) == 1);
+}
+
+TEST_CASE("each worker's copy of a shared class gets rate/N and ceil/N; a whole plan keeps its own") {
+    const auto tree = load_upload(kPolicy);
+    const auto ids = runtime::numbered_ids(tree);
+    const auto shared = runtime::shared_classes(tree, ids, 4);
+    const uint32_t plan_a = id_of(tree, "plan_a"), voice_a = id_of(tree, "voice_a");
+
+    shaper::ModifyClass to_root;
+    to_root.id = policy::kRootClass;
+    to_root.rate = 40'000'000;
     shaper::ModifyClass to_plan;
-    to_plan.id = plan;
-    to_plan.rate = 40'000'000;
-    to_plan.ceil = 80'000'000;
+    to_plan.id = plan_a;
+    to_plan.rate = 4'000'000;
+    to_plan.ceil = 8'000'000;
     shaper::ModifyClass to_voice;
-    to_voice.id = voice;
-    to_voice.ceil = 80'000'000;
-    const std::vector<shaper::ClassChange> changes{to_plan, to_voice};
+    to_voice.id = voice_a;
+    to_voice.ceil = 8'000'000;
+    const std::vector<shaper::ClassChange> changes{to_root, to_plan, to_voice};
 
-    const auto one = runtime::local_changes(changes, shared, 1);
+    const auto one = runtime::local_changes(changes, runtime::shared_classes(tree, ids, 1), 1);
     CHECK(*std::get<shaper::ModifyClass>(one[0]).rate == 40'000'000);
 
     const auto four = runtime::local_changes(changes, shared, 4);
-    CHECK(*std::get<shaper::ModifyClass>(four[0]).rate == 10'000'000);
-    CHECK(*std::get<shaper::ModifyClass>(four[0]).ceil == 20'000'000);
-    CHECK(*std::get<shaper::ModifyClass>(four[1]).ceil == 80'000'000);  // a leaf keeps its own
+    CHECK(*std::get<shaper::ModifyClass>(four[0]).rate == 10'000'000);  // the root, shared
+    CHECK(*std::get<shaper::ModifyClass>(four[1]).rate == 4'000'000);   // plan_a, on one worker
+    CHECK(*std::get<shaper::ModifyClass>(four[1]).ceil == 8'000'000);
+    CHECK(*std::get<shaper::ModifyClass>(four[2]).ceil == 8'000'000);  // a leaf keeps its own
 
-    // A freshly built scheduler per worker: the split of every inner class.
+    // A freshly built scheduler per worker: the split of every shared class.
     const auto split = runtime::initial_split(tree, ids, 2);
-    CHECK(split.size() == 2);  // the root and the plan
-    for (const auto& c : split) {
-        const auto& m = std::get<shaper::ModifyClass>(c);
-        const auto& cls = tree.classes[m.id];
-        CHECK(*m.rate == cls.rate / 2);
-        CHECK(*m.ceil == cls.ceil / 2);
-    }
+    REQUIRE(split.size() == 1);  // the root
+    const auto& m = std::get<shaper::ModifyClass>(split[0]);
+    CHECK(m.id == policy::kRootClass);
+    CHECK(*m.rate == tree.classes[0].rate / 2);
     CHECK(runtime::initial_split(tree, ids, 1).empty());
     auto built = runtime::build_worker_schedulers(tree, 1'000'000'000, 1024, 0, 3);
     REQUIRE(built.ok());
     CHECK(built->size() == 3);
 }
 
-TEST_CASE("the rebalancer gets every inner class, and each leaf under each with the worker that owns it") {
-    const auto loaded = policy::load_string(kPolicy, "p.toml");
-    REQUIRE(loaded.ok());
-    const auto& tree = loaded.policy->directions[0];
-    const uint32_t plan = id_of(tree, "plan"), voice = id_of(tree, "voice"), bulk = id_of(tree, "bulk");
+TEST_CASE("the rebalancer gets the shared classes, and each leaf under them with the worker that owns it") {
+    const auto tree = load_upload(kPolicy);
     shaper::RateShareConfig config;
     auto built = runtime::build_rate_share(tree, {}, 2, config);
     INFO((built ? std::string() : built.error()));
     REQUIRE(built.ok());
     shaper::RateShare& share = **built;
-    const std::vector<uint32_t> classes = share.class_ids();
-    CHECK(classes == std::vector<uint32_t>{policy::kRootClass, plan});
-    // voice counts in the plan and in the root; bulk in the root only.
-    std::vector<uint32_t> members[2];
+    CHECK(share.class_ids() == std::vector<uint32_t>{policy::kRootClass});
+    // Every leaf is a member of the root once, on its owner.
+    const auto owner = runtime::class_owners(tree, {}, 2);
+    size_t members = 0;
     for (uint32_t w = 0; w < 2; ++w) {
-        const auto m = share.members_of(w);
-        members[w].assign(m.begin(), m.end());
+        for (const uint32_t leaf : share.members_of(w)) {
+            CHECK(owner.at(leaf) == w);
+            ++members;
+        }
     }
-    const unsigned voice_owner = dataplane::owner_of(voice, 2), bulk_owner = dataplane::owner_of(bulk, 2);
-    CHECK(std::count(members[voice_owner].begin(), members[voice_owner].end(), voice) == 2);
-    CHECK(std::count(members[1 - voice_owner].begin(), members[1 - voice_owner].end(), voice) == 0);
-    CHECK(std::count(members[bulk_owner].begin(), members[bulk_owner].end(), bulk) == 1);
+    CHECK(members == 5);
     // Before the first step every copy holds an equal split, which sums to the class.
-    const uint64_t plan_rate = tree.classes[plan].rate;
-    CHECK(share.local_rate(plan, 0) + share.local_rate(plan, 1) == plan_rate);
-    CHECK(share.local_rate(plan, 1) == plan_rate / 2);
+    const uint64_t root_rate = tree.classes[0].rate;
+    CHECK(share.local_rate(policy::kRootClass, 0) + share.local_rate(policy::kRootClass, 1) == root_rate);
     // One worker: nothing to divide, no link.
     auto one = runtime::build_share_link(tree, {}, 1, 100, 1'000'000'000);
     REQUIRE(one.ok());
@@ -133,14 +212,20 @@ TEST_CASE("the rebalancer gets every inner class, and each leaf under each with 
 }
 
 TEST_CASE("a shared class too slow to give every worker the least rate refuses the rebalancer") {
-    std::string text = kPolicy;
-    text.replace(text.find("rate = \"60mbit\""), std::string("rate = \"60mbit\"").size(), "rate = \"1kbit\"");
-    text.replace(text.find("rate = \"10mbit\"\nceil = \"90mbit\""),
-                 std::string("rate = \"10mbit\"\nceil = \"90mbit\"").size(), "rate = \"1kbit\"\nceil = \"90mbit\"");
-    const auto loaded = policy::load_string(text, "p.toml");
-    INFO(loaded.diagnostics.size());
-    REQUIRE(loaded.ok());
-    auto built = runtime::build_rate_share(loaded.policy->directions[0], {}, 4, shaper::RateShareConfig{});
+    const auto tree = load_upload(R"(version = 1
+[upload]
+rate = "2kbit"
+default_class = "a"
+[[upload.class]]
+name = "a"
+rate = "1kbit"
+[[upload.class]]
+name = "b"
+rate = "1kbit"
+[download]
+rate = "1gbit"
+)");
+    auto built = runtime::build_rate_share(tree, {}, 4, shaper::RateShareConfig{});
     REQUIRE_FALSE(built.ok());
-    CHECK_THAT(built.error(), Catch::Contains("class 'plan' with 4 workers"));
+    CHECK_THAT(built.error(), Catch::Contains("with 4 workers"));
 }
