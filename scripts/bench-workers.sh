@@ -29,8 +29,10 @@ FIRST=$(echo "$CPUS" | tr ',-' '\n\n' | head -1)
 LAST=$(echo "$CPUS" | tr ',-' '\n\n' | tail -1)
 
 # A mix like bench-forwarding.sh's (sizes 64-1500, UDP, TCP, VLAN-tagged),
-# IPv4 from 1,000 subscribers; the policy's class c<k> (number k + 1, so
-# owned by worker (k + 1) mod 2) takes source 10.0.<k/250>.<k%250+1>.
+# IPv4 from 1,000 subscribers; the policy's class c<k> (number k + 1, a
+# leaf under the root, so owned by the worker its id names:
+# dataplane::owner_of, the top bit of (id x 0x9E3779B1) mod 2^32 for two
+# workers) takes source 10.0.<k/250>.<k%250+1>.
 /usr/bin/python3 - "$WORK" <<'PY'
 import sys, logging
 logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
@@ -52,7 +54,7 @@ for i in range(2048):
     k = j
     pad = max(0, size - len(p) - 4)
     pkts.append(p / Raw(b"\x00" * pad))
-    owner.append((k + 1) % 2)
+    owner.append((((k + 1) * 0x9E3779B1) & 0xFFFFFFFF) >> 31)
 wrpcap(f"{work}/all.pcap", pkts)
 wrpcap(f"{work}/aligned0.pcap", [p for p, o in zip(pkts, owner) if o == 0])
 wrpcap(f"{work}/aligned1.pcap", [p for p, o in zip(pkts, owner) if o == 1])

@@ -55,8 +55,8 @@ af_xdp)
 *) echo "unknown PMD $PMD"; exit 2 ;;
 esac
 
-# Three leaves, so that both workers own some (a leaf belongs to worker id
-# mod 2); the link root is shared, each worker's copy has half. The links
+# Three leaves, so that both workers own some (a leaf under the root belongs
+# to the worker its id names, dataplane::owner_of); the link root is shared. The links
 # are far above what veths carry and the FIFOs long: the queues never drop
 # for the shaper's sake, so any loss is the pipeline's.
 cat >"$WORK/policy.toml" <<'TOML'
