@@ -479,6 +479,27 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
     }
     for (size_t d = 0; d < policy::kDirectionCount; ++d) {
         if (!next_links[d]) continue;
+        // A class no longer shared (its leaves now all on one worker) gets
+        // its configured rate and ceil back on every worker: the new
+        // rebalancer does not divide it, and its copies hold old shares.
+        std::vector<shaper::ClassChange> whole;
+        for (const auto& c : next->directions[d].classes) {
+            const uint32_t id = c.id < shaper_ids_[d].size() ? shaper_ids_[d][c.id] : c.id;
+            const bool was = id < shared_was[d].size() && shared_was[d][id];
+            const bool now = id < shared_now[d].size() && shared_now[d][id];
+            if (c.is_leaf() || !was || now) continue;
+            shaper::ModifyClass m;
+            m.id = id;
+            m.rate = c.rate;
+            m.ceil = c.ceil;
+            whole.push_back(m);
+        }
+        if (!whole.empty()) {
+            std::vector<size_t> applied;
+            if (auto r = apply_on_all(d, whole, shared_now[d], applied); !r)
+                spdlog::error("{}: giving classes no longer shared their whole rate failed: {}",
+                              policy::direction_name(static_cast<policy::Direction>(d)), r.error());
+        }
         retire_link(d, true);
         links_[d] = std::move(next_links[d]);
         if (!hand_link(d, links_[d].get())) retire_link(d, false);

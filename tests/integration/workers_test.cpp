@@ -504,3 +504,34 @@ TEST_CASE("a subscriber whose packets arrive on both queues gets exactly its rat
     CHECK(b.directions[load.owner_a]->counters().tx_packets > 0);
     CHECK(b.directions[other]->counters().tx_packets == 0);
 }
+
+TEST_CASE("a class no longer shared after a load gets its whole rate back on its worker", "[workers][integration]") {
+    Bridge b("unshare");
+    PlanLoad load{b};
+    REQUIRE(load.owner_a != load.owner_b);
+    // p_b's worker takes nearly all of the plan; p_a's copy of it is down
+    // to its floor.
+    (void)load.run(1.0, 0.5, false, true);
+    // Subscriber b goes: the plan's leaves are all on p_a's worker, so the
+    // plan is no longer shared, and the new rebalancer leaves it alone.
+    std::string text = kPolicy;
+    const auto cut = [&text](const std::string& from, const std::string& to) {
+        const size_t at = text.find(from);
+        REQUIRE(at != std::string::npos);
+        text.erase(at, text.find(to, at + from.size()) - at);
+    };
+    cut("[[upload.class]]\nname = \"b\"", "[[upload.class]]");
+    cut("[[upload.class]]\nname = \"p_b\"", "[[upload.class]]");
+    cut("[[rule]]\nname = \"b\"", ")");
+    auto loaded = b.runtime->load({text, "without-b.toml", ""});
+    INFO((loaded ? std::string() : loaded.error()));
+    REQUIRE(loaded.ok());
+    const double only_a = load.run(2.0, 1.5, true, false);
+    b.finish();
+    load.take();
+    std::printf("the plan after its other subscriber went: %.2f Mbit/s on worker %u\n", only_a / 1e6, load.owner_a);
+    INFO("p_a after the load: " << only_a / 1e6 << " Mbit/s");
+    // Left at its old share the plan would pass next to nothing.
+    CHECK(only_a >= 80e6 * 0.95);
+    CHECK(only_a <= 80e6 * 1.02);
+}
