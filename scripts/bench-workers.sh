@@ -8,10 +8,12 @@
 #   aligned: each queue carries the subscribers whose classes its worker
 #            owns (what an ownership table that follows RSS would give);
 #   spread:  subscribers split by address, unrelated to class ownership
-#            (id mod 2), so about half the packets are handed over.
+#            (owner_of), so about half the packets are handed over.
 # Prints packets per second of each and the ratio to one worker.
 #
 # Usage: scripts/bench-workers.sh [BUILD_DIR] [SECONDS]
+# BENCH_SLUICED_ARGS adds options to every sluiced (--rebalance-us 1000, say);
+# BENCH_VERBOSE=1 prints each run's counters.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -79,13 +81,14 @@ tx() { "$BUILD/control/sluicectl" --socket "$WORK/s.sock" --json stats |
 run() {
     "$BUILD/dataplane/daemon/sluiced" --lan "$4" --wan "net_null0,no-rx=1" --hugepages off --memory 1500 \
         --lcores "$2" --workers "$3" --idle-sleep off --socket "$WORK/s.sock" --log-level "$LOG_LEVEL" \
-        --policy "$WORK/policy.toml" >"$WORK/sluiced-$1.log" 2>&1 &
+        --policy "$WORK/policy.toml" ${BENCH_SLUICED_ARGS:-} >"$WORK/sluiced-$1.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 100); do [ -S "$WORK/s.sock" ] && break; sleep 0.1; done
     sleep 1
     read -r A HA <<<"$(tx)"; T0=$(date +%s.%N)
     sleep "$SECS"
     read -r B HB <<<"$(tx)"; T1=$(date +%s.%N)
+    [ -z "${BENCH_VERBOSE:-}" ] || "$BUILD/control/sluicectl" --socket "$WORK/s.sock" status | grep -A8 "^workers" >&2
     kill -TERM "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
     [ -z "${BENCH_VERBOSE:-}" ] || grep -E "counters direction=upload|worker [01]:" "$WORK/sluiced-$1.log" | cut -c1-400 >&2
     /usr/bin/python3 -c "d=$B-$A; print(int(d/($T1-$T0)), round(100*($HB-$HA)/max(d,1)))"

@@ -180,7 +180,10 @@ void RateShare::gather(double elapsed_s) {
     std::fill(used_.begin(), used_.end(), 0.0);
     std::fill(queued_.begin(), queued_.end(), 0.0);
     std::fill(sent_now_.begin(), sent_now_.end(), 0);
-    const double drain_s = config_.drain_us * 1e-6;
+    // Multiplied, not divided, per member: a division costs as much as the
+    // rest of a member's arithmetic.
+    const double per_elapsed = 1.0 / elapsed_s;
+    const double per_drain = 1.0 / (config_.drain_us * 1e-6);
     for (uint32_t j = 0; j < order_.size(); ++j) {
         MemberEntry& e = members_[order_[j]];
         const LeafSample& s = samples_[j];
@@ -198,7 +201,7 @@ void RateShare::gather(double elapsed_s) {
         }
         e.last = s;
         e.seen = true;
-        double d = arrived / elapsed_s + static_cast<double>(s.backlog) / drain_s;
+        double d = arrived * per_elapsed + static_cast<double>(s.backlog) * per_drain;
         if (e.m.ceil) d = std::min(d, static_cast<double>(e.m.ceil));
         if (d <= 0) continue;
         const size_t cell = (static_cast<size_t>(e.cls) * workers_ + e.m.worker) * kPrioCount + e.m.prio;
@@ -314,6 +317,18 @@ void RateShare::divide(uint32_t k, uint64_t capacity, std::vector<uint64_t>& out
     }
 }
 
+bool RateShare::moved(uint32_t k) const {
+    const ClassEntry& c = classes_[k];
+    const uint64_t rate_step = std::max<uint64_t>(c.cls.rate / 4096, Scheduler::kMinRate);
+    const uint64_t ceil_step = std::max<uint64_t>(c.cls.ceil / 4096, Scheduler::kMinRate);
+    for (uint32_t w = 0; w < workers_; ++w) {
+        const uint64_t dr = new_rate_[w] > c.rate[w] ? new_rate_[w] - c.rate[w] : c.rate[w] - new_rate_[w];
+        const uint64_t dc = new_ceil_[w] > c.ceil[w] ? new_ceil_[w] - c.ceil[w] : c.ceil[w] - new_ceil_[w];
+        if (dr > rate_step || dc > ceil_step) return true;
+    }
+    return false;
+}
+
 void RateShare::emit(uint32_t k, const std::vector<uint64_t>& rate, const std::vector<uint64_t>& ceil) {
     ClassEntry& c = classes_[k];
     for (uint32_t w = 0; w < workers_; ++w) {
@@ -377,6 +392,10 @@ std::span<const LocalChange> RateShare::step(uint64_t now) {
             new_ceil_[w] -= x;
             over -= x;
         }
+        // A division within 1/4096 of the class of the one in force is not
+        // sent: applying it costs each worker more than it changes. Kept or
+        // sent whole, a class's copies sum to exactly its rate and ceil.
+        if (!resend_ && !moved(k)) continue;
         emit(k, new_rate_, new_ceil_);
     }
     resend_ = false;

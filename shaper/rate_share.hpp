@@ -181,6 +181,9 @@ private:
     void settle(uint32_t k, double elapsed_s);
     void divide(uint32_t k, uint64_t capacity, std::vector<uint64_t>& out);
     void emit(uint32_t k, const std::vector<uint64_t>& rate, const std::vector<uint64_t>& ceil);
+    // Whether new_rate_/new_ceil_ move some copy of class k by more than
+    // 1/4096 of the class (or the least rate a class may have).
+    bool moved(uint32_t k) const;
 
     RateShareConfig config_;
     uint32_t workers_;

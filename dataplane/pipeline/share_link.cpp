@@ -126,8 +126,11 @@ uint32_t ShareLink::step(shaper::Scheduler& s, uint64_t now) {
     step_cycles_.store(step_cycles_.load(std::memory_order_relaxed) + took, std::memory_order_relaxed);
     // A step may take at most 1/kStepShare of worker 0's time: a tree too
     // large for the period stretches the period (seen in `status`) rather
-    // than the packets' wait. The cost is smoothed over about 16 steps.
-    cost_ = cost_ == 0 ? took : cost_ - cost_ / 16 + took / 16;
+    // than the packets' wait. The cost is smoothed over about 16 steps; a
+    // step the kernel interrupted (the worker lost its CPU for a while)
+    // counts as twice the cost so far, not as its wall time.
+    const uint64_t sample = cost_ == 0 ? took : std::min(took, 2 * cost_);
+    cost_ = cost_ == 0 ? sample : cost_ - cost_ / 16 + sample / 16;
     interval_.store(std::max(period_, kStepShare * cost_), std::memory_order_relaxed);
     return applied;
 }

@@ -14,7 +14,7 @@
 //   worker w, every turn:         mailbox w -> its scheduler (ModifyClass)
 //
 // The period is stretched when steps grow costly (a tree with many shared
-// classes): a step takes at most a tenth of worker 0's time.
+// classes): a step takes at most a twentieth of worker 0's time.
 //
 // A post is a whole batch: worker 0 writes it only after worker w took the
 // previous one, and until then keeps merging new rates into pending[w]
@@ -53,7 +53,7 @@ public:
     uint64_t period() const { return period_; }
     // The period in force: the one asked for, or longer when steps cost
     // more than 1/kStepShare of it (a large tree).
-    static constexpr uint64_t kStepShare = 10;
+    static constexpr uint64_t kStepShare = 20;
     uint64_t interval() const { return interval_.load(std::memory_order_relaxed); }
 
     // Worker w, when it starts using this link: worker 0's next step sends
