@@ -51,6 +51,7 @@ struct alignas(64) DirectionCounters {
                                    // gets a copy of (af_packet): left to it, not bridged
     uint64_t handoffs_out = 0;     // packets handed to the worker that owns their class
     uint64_t handoffs_in = 0;      // packets other workers handed to this one
+    uint64_t rebalance_changes = 0;  // local rates of shared classes set by the rebalancer
     uint64_t busy_cycles = 0;      // TSC cycles of this direction's turns that moved packets
     std::array<uint64_t, kDropReasonCount> drops{};
     std::array<uint64_t, kParseErrorCount> malformed_by_error{};
@@ -79,6 +80,8 @@ inline constexpr CounterField<DirectionCounters> kDirectionFields[] = {
      "packets a worker handed to the worker that owns their class"},
     {"handoffs_in", &DirectionCounters::handoffs_in, "handoffs_in_total",
      "packets a worker received from other workers to queue in the classes it owns"},
+    {"rebalance_changes", &DirectionCounters::rebalance_changes, "rebalance_changes_total",
+     "local rates and ceils of shared classes the rebalancer set on a worker (--workers > 1)"},
 };
 
 }  // namespace sluice::dataplane

@@ -48,6 +48,10 @@ po::options_description settings_options(DaemonOptions& o, std::string& hugepage
          "workers per direction, 1-16 (default 1): each port opens N rx and N tx queues, and each "
          "worker owns a share of the classes (docs/operations.md); needs N worker lcores at least, "
          "2N to give every worker its own")
+        ("rebalance-us", po::value(&o.rebalance_us)->value_name("MICROSECONDS"),
+         "with several workers: how often worker 0 of each direction divides the shared classes (the "
+         "link root and every inner class) among the workers by their demand, 20-10000 (default 100); "
+         "shorter lends an idle worker's share sooner, at more CPU on worker 0 (docs/shaper.md)")
         ("burst", po::value(&o.burst)->value_name("N"), "packets per rx/tx burst, 1-256 (default 32)")
         ("rx-descriptors", po::value(&o.rx_descriptors)->value_name("N"),
          "receive ring size per port (default 1024)")
@@ -124,6 +128,8 @@ Result<ParsedOptions> validate(ParsedOptions p, const std::string& hugepages, co
     if (!o.lan.empty() && o.lan == o.wan) return Error{"--lan and --wan name the same port; a bridge needs two"};
     if (o.burst < 1 || o.burst > 256) return Error{fmt::format("--burst must be 1-256, not {}", o.burst)};
     if (o.workers < 1 || o.workers > 16) return Error{fmt::format("--workers must be 1-16, not {}", o.workers)};
+    if (o.rebalance_us < 20 || o.rebalance_us > 10000)
+        return Error{fmt::format("--rebalance-us must be 20-10000 (microseconds), not {}", o.rebalance_us)};
     if (!o.lcores.empty() && lcore_count(o) < o.workers + 1) {
         return Error{fmt::format("--workers {} needs at least {} lcores (one control thread and one per worker; "
                                  "{} gives each worker its own), but --lcores '{}' gives {}",
@@ -331,10 +337,10 @@ std::string describe(const DaemonOptions& o) {
                                                           : "auto";
     return fmt::format(
         "config = {}\nlan = {}\nwan = {}\nlcores = {}\nlog-level = {}\nhugepages = {}\n"
-        "memory = {}\nworkers = {}\nburst = {}\nrx-descriptors = {}\ntx-descriptors = {}\negress-queue = {}\n"
+        "memory = {}\nworkers = {}\nrebalance-us = {}\nburst = {}\nrx-descriptors = {}\ntx-descriptors = {}\negress-queue = {}\n"
         "stats-interval = {}\nidle-sleep = {}\nidle-sleep-max-us = {}\nsocket = {}\nsocket-group = {}\npolicy-dir = {}\nmetrics = {}\npolicy = {}\nmanagement-tap-lan = {}\nmanagement-tap-wan = {}\neal = {}\n",
         o.config_file.empty() ? "(none)" : o.config_file, o.lan, o.wan,
-        o.lcores.empty() ? "(automatic)" : o.lcores, o.log_level, huge, o.no_huge_memory_mb, o.workers, o.burst,
+        o.lcores.empty() ? "(automatic)" : o.lcores, o.log_level, huge, o.no_huge_memory_mb, o.workers, o.rebalance_us, o.burst,
         o.rx_descriptors, o.tx_descriptors, o.egress_queue_packets, o.stats_interval_s, o.idle_sleep ? "on" : "off", o.idle_sleep_max_us, o.socket,
         o.socket_group, o.policy_dir, o.metrics.empty() ? "(off)" : o.metrics, o.policy_file.empty() ? "(none)" : o.policy_file,
         o.management_tap_lan.empty() ? "(none)" : o.management_tap_lan,

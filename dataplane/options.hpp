@@ -23,6 +23,7 @@ struct DaemonOptions {
     HugepageMode hugepages = HugepageMode::automatic;
     uint32_t no_huge_memory_mb = 512;  // memory for --no-huge mode
     uint32_t workers = 1;              // workers per direction (each port gets as many queue pairs)
+    uint32_t rebalance_us = 100;       // between steps of the shared classes' rebalancer (workers > 1)
     uint32_t burst = 32;
     uint32_t rx_descriptors = 1024;
     uint32_t tx_descriptors = 1024;

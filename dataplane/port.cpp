@@ -102,12 +102,21 @@ Result<std::unique_ptr<Port>> Port::open(const PortSettings& s, rte_mempool* poo
         const uint16_t queues = s.queues;
         port->spread_ = queues <= 1 ? "none" : "driver";
         if (queues > 1 && (info.flow_type_rss_offloads & RTE_ETH_RSS_IP) != 0) {
-            // The addresses only, not the ports: all of a subscriber's flows
-            // (and a fragmented datagram's pieces) land on one queue.
+            // The addresses only, not the ports: a fragmented datagram's
+            // pieces land on one queue. Where the driver can hash one
+            // address alone, the subscriber's (the source of what the LAN
+            // port receives, the destination of what the WAN port
+            // receives), all of a subscriber's flows land on one queue.
             conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
             conf.rx_adv_conf.rss_conf.rss_key = nullptr;
             conf.rx_adv_conf.rss_conf.rss_hf = RTE_ETH_RSS_IP & info.flow_type_rss_offloads;
             port->spread_ = "rss ip";
+            const bool lan = s.role == "lan";
+            const uint64_t one = lan ? RTE_ETH_RSS_L3_SRC_ONLY : RTE_ETH_RSS_L3_DST_ONLY;
+            if ((info.flow_type_rss_offloads & one) != 0) {
+                conf.rx_adv_conf.rss_conf.rss_hf |= one;
+                port->spread_ = lan ? "rss ip source (the subscriber)" : "rss ip destination (the subscriber)";
+            }
         }
         int r = rte_eth_dev_configure(id, queues, queues, &conf);
         if (r != 0) return Error{fmt::format("--{}: configure failed: {}", s.role, rte_strerror(-r))};

@@ -316,7 +316,7 @@ void RateShare::divide(uint32_t k, uint64_t capacity, std::vector<uint64_t>& out
 void RateShare::emit(uint32_t k, const std::vector<uint64_t>& rate, const std::vector<uint64_t>& ceil) {
     ClassEntry& c = classes_[k];
     for (uint32_t w = 0; w < workers_; ++w) {
-        if (rate[w] == c.rate[w] && ceil[w] == c.ceil[w]) continue;
+        if (!resend_ && rate[w] == c.rate[w] && ceil[w] == c.ceil[w]) continue;
         c.rate[w] = rate[w];
         c.ceil[w] = ceil[w];
         ModifyClass m;
@@ -372,6 +372,7 @@ std::span<const LocalChange> RateShare::step(uint64_t now) {
         }
         emit(k, new_rate_, new_ceil_);
     }
+    resend_ = false;
     return changes_;
 }
 

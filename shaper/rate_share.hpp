@@ -120,6 +120,12 @@ public:
     Status set_class(const SharedClass& c);
     Status add_member(const ShareMember& m);
     uint32_t workers() const { return workers_; }
+    // The shared classes' ids, in the order they were added.
+    std::vector<uint32_t> class_ids() const {
+        std::vector<uint32_t> ids;
+        for (const ClassEntry& c : classes_) ids.push_back(c.cls.id);
+        return ids;
+    }
 
     // The changes that set every local copy to an equal split: what the
     // workers' schedulers should be built with before the first step.
@@ -139,6 +145,10 @@ public:
     // apply (only the copies whose rate or ceil moved). The span is valid
     // until the next call.
     std::span<const LocalChange> step(uint64_t now);
+    // Makes the next step emit every copy's rate and ceil, moved or not:
+    // for a caller whose copies someone else may have set meanwhile (a
+    // rebalancer taking over the copies an older one divided).
+    void resend_all() { resend_ = true; }
 
     // What the last step (or initial_split) gave worker w of class `id`.
     uint64_t local_rate(uint32_t id, uint32_t w) const;
@@ -196,6 +206,7 @@ private:
     std::vector<LocalChange> changes_;
     uint64_t last_step_ = 0;
     bool stepped_ = false;
+    bool resend_ = false;
 };
 
 }  // namespace sluice::shaper

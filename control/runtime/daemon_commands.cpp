@@ -169,9 +169,20 @@ void register_daemon_commands(control::CommandTable& table, const DaemonView& vi
             }
             workers[d->name()] = std::move(list);
         }
+        // The shared classes' rebalancer of each direction (several workers).
+        json rebalance = json::object();
+        for (size_t i = 0; i < view.directions.size() && view.policy != nullptr; ++i) {
+            const auto r = view.policy->rebalancing(i);
+            if (!r.active) continue;
+            uint64_t changes = 0;
+            for (const Direction* one : view.directions[i]->workers()) changes += one->counters().rebalance_changes;
+            rebalance[view.directions[i]->name()] =
+                json{{"period_us", r.period_us}, {"steps", r.steps}, {"step_cycles", r.step_cycles},
+                     {"local_changes", changes}, {"refused", r.refused}};
+        }
         return json{{"version", SLUICE_VERSION}, {"pid", getpid()}, {"uptime_s", up.count()},
                     {"control_lcore", view.control_lcore}, {"worker_lcores", view.worker_lcores},
-                    {"workers", workers}, {"tsc_hz", rte_get_tsc_hz()},
+                    {"workers", workers}, {"rebalance", rebalance}, {"tsc_hz", rte_get_tsc_hz()},
                     {"memory", view.memory}, {"socket", view.socket}, {"policy_dir", view.policy_dir},
                     {"ports", ports}, {"policy", policy}};
     }});

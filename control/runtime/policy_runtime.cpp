@@ -152,36 +152,54 @@ Result<bool> PolicyRuntime::apply_on_all(size_t d, const std::vector<shaper::Cla
     return true;
 }
 
-std::vector<std::vector<PolicyRuntime::Demand>> PolicyRuntime::demand(size_t d) const {
+Result<std::array<dataplane::ShareLink*, 2>> PolicyRuntime::start_rebalancing(uint32_t period_us) {
     std::lock_guard lock(mutex_);
-    std::vector<std::vector<Demand>> out(schedulers_[d].size());
-    if (!policy_) return out;
-    const auto shared = shared_classes(policy_->directions[d], shaper_ids_[d]);
-    for (size_t w = 0; w < schedulers_[d].size(); ++w) {
-        for (uint32_t id = 0; id < shared.size(); ++id) {
-            if (!shared[id]) continue;
-            if (const auto snap = schedulers_[d][w]->snapshot(id))
-                out[w].push_back({id, snap->backlog_bytes, snap->counters.bytes});
-        }
+    rebalance_us_ = period_us;
+    std::array<dataplane::ShareLink*, 2> out{nullptr, nullptr};
+    for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+        if (!policy_ || schedulers_[d].size() <= 1) continue;
+        auto link = build_share_link(policy_->directions[d], shaper_ids_[d],
+                                     static_cast<unsigned>(schedulers_[d].size()), period_us, dataplane::tsc_hz());
+        if (!link) return Error{fmt::format("{} rebalancer: {}", policy::direction_name(static_cast<policy::Direction>(d)),
+                                            link.error())};
+        links_[d] = std::move(*link);
+        out[d] = links_[d].get();
     }
     return out;
 }
 
-Result<bool> PolicyRuntime::set_local_rates(size_t d, unsigned worker, const std::vector<LocalRate>& rates) {
+PolicyRuntime::Rebalancing PolicyRuntime::rebalancing(size_t d) const {
     std::lock_guard lock(mutex_);
-    if (worker >= channels_[d].size()) return Error{fmt::format("no worker {} in this direction", worker)};
-    std::vector<shaper::ClassChange> changes;
-    for (const auto& l : rates) {
-        shaper::ModifyClass m;
-        m.id = l.id;
-        m.rate = l.rate;
-        m.ceil = l.ceil;
-        changes.push_back(m);
+    Rebalancing r;
+    r.period_us = rebalance_us_;
+    if (d < policy::kDirectionCount && links_[d]) {
+        r.active = true;
+        r.steps = links_[d]->steps();
+        r.step_cycles = links_[d]->step_cycles();
+        r.refused = links_[d]->refused();
     }
-    auto r = channels_[d][worker]->apply_all(changes, std::chrono::milliseconds(5000));
-    if (!r) return Error{r.error()};
-    if (!r->error.empty()) return Error{r->error};
-    return true;
+    return r;
+}
+
+bool PolicyRuntime::hand_link(size_t d, dataplane::ShareLink* link) {
+    constexpr auto kTimeout = std::chrono::milliseconds(5000);
+    bool all = true;
+    // Worker 0 last: it steps the link, and its first step should find
+    // every other worker holding it.
+    for (size_t w = channels_[d].size(); w-- > 0;) {
+        auto r = channels_[d][w]->adopt(link, kTimeout);
+        if (!r) {
+            all = false;
+            spdlog::error("{} worker {}: {}", policy::direction_name(static_cast<policy::Direction>(d)), w, r.error());
+        }
+    }
+    return all;
+}
+
+void PolicyRuntime::retire_link(size_t d, bool let_go) {
+    // A link a worker did not answer for may still be in its hands: kept.
+    if (links_[d] && !let_go) retired_links_.push_back(std::move(links_[d]));
+    links_[d].reset();
 }
 
 void PolicyRuntime::set_management_hook(ManagementHook hook) {
@@ -340,6 +358,43 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
     const auto t0 = std::chrono::steady_clock::now();
     constexpr auto kTimeout = std::chrono::milliseconds(5000);
 
+    // With several workers, a direction whose tree changes gets a new
+    // rebalancer (built now: a tree it refuses refuses the policy before
+    // anything changes). The old one stops before the first change: the
+    // changes set equal splits of the classes they touch, which no old
+    // division may overwrite; the new one starts after the last change.
+    std::unique_ptr<dataplane::ShareLink> next_links[2];
+    bool detached[2] = {false, false};
+    if (plans != nullptr) {
+        for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+            if (!links_[d] || (*plans)[d].empty()) continue;
+            auto link = build_share_link(next->directions[d], (*plans)[d].ids,
+                                         static_cast<unsigned>(schedulers_[d].size()), rebalance_us_,
+                                         dataplane::tsc_hz());
+            if (!link) {
+                undo_management();
+                return Error{fmt::format("{} rebalancer: {}",
+                                         policy::direction_name(static_cast<policy::Direction>(d)), link.error())};
+            }
+            next_links[d] = std::move(*link);
+        }
+    }
+    // Gives the running rebalancers back to the workers after a refusal.
+    auto reattach = [&]() {
+        for (size_t d = 0; d < policy::kDirectionCount; ++d)
+            if (detached[d] && links_[d]) hand_link(d, links_[d].get());
+    };
+    for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+        if (!next_links[d]) continue;
+        detached[d] = true;
+        if (!hand_link(d, nullptr)) {
+            reattach();
+            undo_management();
+            return Error{fmt::format("{} rebalancer: a worker did not answer",
+                                     policy::direction_name(static_cast<policy::Direction>(d)))};
+        }
+    }
+
     // New and changed classes first, while the old tables still classify;
     // a refusal undoes what this load already applied, in reverse, on
     // every worker that applied part of it. Each worker's copy of a shared
@@ -380,6 +435,7 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
             auto r = apply_on_all(d, plan.before, shared_now[d], done[d]);
             if (!r) {
                 undo();
+                reattach();
                 undo_management();
                 return Error{fmt::format("{} class tree: {} (class changes already made were undone)", dir,
                                          r.error())};
@@ -411,6 +467,12 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
             shaper_ids_[d] = std::move(plan.ids);
             id_supply_[d] = removed ? plan.supply_after_removals() : std::move(plan.supply);
         }
+    }
+    for (size_t d = 0; d < policy::kDirectionCount; ++d) {
+        if (!next_links[d]) continue;
+        retire_link(d, true);
+        links_[d] = std::move(next_links[d]);
+        if (!hand_link(d, links_[d].get())) retire_link(d, false);
     }
     policy_ = std::move(next);
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

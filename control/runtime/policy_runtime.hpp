@@ -91,20 +91,21 @@ public:
     void set_channels(std::vector<dataplane::ChangeChannel*> upload, std::vector<dataplane::ChangeChannel*> download);
     unsigned workers() const;
 
-    // The rebalancer's two hooks (see worker_share.hpp).
-    // What each worker of direction `d` asks of each shared class: per
-    // worker, per shared class, its backlog and what it sent so far (the
-    // scheduler's single-writer counters, read without locks).
-    struct Demand {
-        uint32_t id = 0;  // scheduler id
-        uint64_t backlog_bytes = 0;
-        uint64_t sent_bytes = 0;
+    // With several workers per direction: builds each shaped direction's
+    // rebalancer for the running policy (worker_share.hpp), stepped every
+    // `period_us`, and returns what each direction's workers start with
+    // (DirectionConfig::share; null: none). Call after set_schedulers and
+    // before the workers start. From then on every tree change hands the
+    // workers a new one through their channels.
+    Result<std::array<dataplane::ShareLink*, 2>> start_rebalancing(uint32_t period_us);
+    struct Rebalancing {
+        bool active = false;
+        uint32_t period_us = 0;
+        uint64_t steps = 0;
+        uint64_t step_cycles = 0;  // TSC cycles the steps took, in all
+        uint64_t refused = 0;      // local changes a scheduler refused
     };
-    std::vector<std::vector<Demand>> demand(size_t d) const;
-    // Gives worker `worker` of direction `d` these local rates and ceils of
-    // shared classes (ModifyClass through its channel, applied between two
-    // bursts); answered once applied. The configured values stay in the policy.
-    Result<bool> set_local_rates(size_t d, unsigned worker, const std::vector<LocalRate>& rates);
+    Rebalancing rebalancing(size_t d) const;
     // Where a policy's [management] section goes: sluiced's main hands it to
     // the XDP programs of af_xdp ports and to the exception paths. Called,
     // under the lock, with each policy whose section differs from the
@@ -190,6 +191,17 @@ private:
     Result<bool> apply_on_all(size_t d, const std::vector<shaper::ClassChange>& changes,
                               const std::vector<uint8_t>& shared, std::vector<size_t>& done);
     CarriedCounters carried_;
+    // Per direction, the rebalancer its workers use (null: none, or one
+    // worker); the period they step at; links a worker did not let go of
+    // in time, never freed.
+    std::unique_ptr<dataplane::ShareLink> links_[2];
+    uint32_t rebalance_us_ = 0;
+    std::vector<std::unique_ptr<dataplane::ShareLink>> retired_links_;
+    // Has every worker of direction d use `link` (null: none); false, and
+    // logged, when one did not answer in time.
+    bool hand_link(size_t d, dataplane::ShareLink* link);
+    // Frees direction d's link (or keeps it for ever unless `let_go`).
+    void retire_link(size_t d, bool let_go);
     ManagementHook management_hook_;
     // The last publish's warnings from the management hook (see load_locked).
     std::vector<std::string> management_warnings_;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "control/runtime/shaper_config.hpp"
+#include "dataplane/pipeline/handoff.hpp"
 
 namespace sluice::runtime {
 
@@ -84,6 +85,51 @@ Result<std::vector<std::unique_ptr<shaper::Scheduler>>> build_worker_schedulers(
         out.push_back(std::move(*s));
     }
     return out;
+}
+
+Result<std::unique_ptr<shaper::RateShare>> build_rate_share(const policy::ClassTree& tree,
+                                                            const std::vector<uint32_t>& ids_given, unsigned workers,
+                                                            const shaper::RateShareConfig& config) {
+    const std::vector<uint32_t> ids = ids_given.empty() ? numbered_ids(tree) : ids_given;
+    const auto id_of = [&ids](const policy::Class& c) { return c.id < ids.size() ? ids[c.id] : c.id; };
+    auto share = std::make_unique<shaper::RateShare>(config, workers);
+    for (const auto& c : tree.classes) {
+        if (c.is_leaf()) continue;
+        if (const auto st = share->add_class({id_of(c), c.rate, c.ceil}); !st)
+            return Error{fmt::format("class '{}' with {} workers: {}", c.name, workers, st.error())};
+    }
+    for (const auto& leaf : tree.classes) {
+        if (!leaf.is_leaf() || leaf.parent == policy::kNoClass) continue;
+        const uint32_t id = id_of(leaf);
+        // A leaf wants no more of a shared class than the lowest ceil
+        // between the two lets through.
+        uint64_t ceil = leaf.ceil;
+        for (uint32_t p = leaf.parent; p != policy::kNoClass && p < tree.classes.size();
+             p = tree.classes[p].parent) {
+            const auto& up = tree.classes[p];
+            const shaper::ShareMember m{id_of(up), dataplane::owner_of(id, workers), id,
+                                        leaf.priority, leaf.rate, leaf.weight, ceil};
+            if (const auto st = share->add_member(m); !st)
+                return Error{fmt::format("class '{}': {}", leaf.name, st.error())};
+            if (up.ceil != 0) ceil = std::min(ceil, up.ceil);
+        }
+    }
+    return share;
+}
+
+Result<std::unique_ptr<dataplane::ShareLink>> build_share_link(const policy::ClassTree& tree,
+                                                               const std::vector<uint32_t>& ids, unsigned workers,
+                                                               uint32_t period_us, uint64_t tsc_hz) {
+    if (workers <= 1) return std::unique_ptr<dataplane::ShareLink>{};
+    shaper::RateShareConfig config;
+    config.tick_hz = tsc_hz;
+    // The local copies' buckets are the scheduler's default burst.
+    const SchedulerConfig sc = scheduler_config(tree, tsc_hz, 1);
+    config.burst_us = sc.default_burst_us;
+    config.mtu = sc.mtu;
+    auto share = build_rate_share(tree, ids, workers, config);
+    if (!share) return Error{share.error()};
+    return std::make_unique<dataplane::ShareLink>(std::move(*share), tsc_hz / 1'000'000 * period_us);
 }
 
 }  // namespace sluice::runtime

@@ -8,16 +8,14 @@
 // at the configured rate, N copies would let N times the rate through. These
 // classes are "shared".
 //
-// Interim rule, until the demand-driven rebalancer (shaper/rate_share) is
-// wired: each worker's copy of a shared class gets rate/N and ceil/N
-// (equal_split), so the aggregate never exceeds the configured rate, at the
-// price of an idle worker's share not being lent to a busy one.
-//
-// Where the rebalancer plugs in: it replaces equal_split's arithmetic with
-// its own division (LocalRates per worker) and sends the result with
-// PolicyRuntime::set_local_rates; it reads each worker's demand for the
-// shared classes with PolicyRuntime::demand (single-writer counters of
-// each worker's scheduler, read without locks).
+// The rebalancer (shaper/rate_share.hpp) divides each shared class among
+// the workers by their demand: build_share_link() gives it the tree's
+// shared classes and, for each, every leaf below it with the worker that
+// owns it; worker 0 of the direction steps it (dataplane/pipeline/
+// share_link.hpp). Until a worker has a link (the schedulers as built, and
+// a tree change between the old link's retirement and the new one's
+// adoption) each copy of a shared class holds an equal split, rate/N and
+// ceil/N (equal_split), so the copies never sum to more than the class.
 #pragma once
 
 #include <cstdint>
@@ -27,7 +25,9 @@
 
 #include "common/result.hpp"
 #include "control/policy/policy.hpp"
+#include "dataplane/pipeline/share_link.hpp"
 #include "shaper/change.hpp"
+#include "shaper/rate_share.hpp"
 #include "shaper/scheduler.hpp"
 
 namespace sluice::runtime {
@@ -42,7 +42,7 @@ struct LocalRate {
     uint64_t ceil = 0;
 };
 
-// The interim division: rate/N and ceil/N (at least 1 byte/s each).
+// The split without a rebalancer: rate/N and ceil/N (at least 1 byte/s each).
 LocalRate equal_split(uint32_t id, uint64_t rate, uint64_t ceil, unsigned workers);
 
 // `changes` as worker `worker` of `workers` applies them: the rate and ceil
@@ -62,5 +62,21 @@ Result<std::vector<std::unique_ptr<shaper::Scheduler>>> build_worker_schedulers(
                                                                                  uint64_t tick_hz,
                                                                                  uint32_t packet_capacity,
                                                                                  uint64_t now, unsigned workers);
+
+// The rebalancer of `tree` (scheduler ids `ids`, as numbered_ids() when
+// empty) for `workers` workers: every inner class is shared, and each leaf
+// is a member of every inner class above it, owned by worker
+// dataplane::owner_of(its id). Refused when a shared class's rate cannot
+// give every worker the least rate a class may have.
+Result<std::unique_ptr<shaper::RateShare>> build_rate_share(const policy::ClassTree& tree,
+                                                            const std::vector<uint32_t>& ids, unsigned workers,
+                                                            const shaper::RateShareConfig& config);
+
+// The same, wrapped in the link its workers exchange samples and rates
+// through; `period_us` between steps, the TSC at `tsc_hz`. Null with one
+// worker (nothing is shared).
+Result<std::unique_ptr<dataplane::ShareLink>> build_share_link(const policy::ClassTree& tree,
+                                                               const std::vector<uint32_t>& ids, unsigned workers,
+                                                               uint32_t period_us, uint64_t tsc_hz);
 
 }  // namespace sluice::runtime

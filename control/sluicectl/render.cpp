@@ -58,6 +58,19 @@ static std::string worker_table(const json& r) {
                                human_count(k.value("handoff_ring_full", 0ull)), busy);
         }
     }
+    if (r.contains("rebalance") && r["rebalance"].is_object()) {
+        for (const auto& [dir, b] : r["rebalance"].items()) {
+            const double steps = static_cast<double>(b.value("steps", 0ull));
+            const double step_us = tsc_hz > 0 && steps > 0
+                                       ? static_cast<double>(b.value("step_cycles", 0ull)) / steps / tsc_hz * 1e6
+                                       : 0.0;
+            out += fmt::format("  {} shared classes: divided every {} us by worker 0, {} steps of {:.2f} us, "
+                               "{} local rate changes{}\n",
+                               dir, b.value("period_us", 0u), human_count(b.value("steps", 0ull)), step_us,
+                               human_count(b.value("local_changes", 0ull)),
+                               b.value("refused", 0ull) ? fmt::format(", {} refused", b.value("refused", 0ull)) : "");
+        }
+    }
     return out;
 }
 

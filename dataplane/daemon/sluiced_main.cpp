@@ -9,6 +9,8 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -205,12 +207,14 @@ int run(const dp::DaemonOptions& o) {
     }
     // With a policy, each worker of each direction gets a scheduler with the
     // policy's whole class tree, owned here and used only by that worker;
-    // with several workers, each copy of a shared (inner) class gets an
-    // equal share of its rate and ceil (control/runtime/worker_share.hpp).
+    // with several workers, each copy of a shared (inner) class gets its
+    // share of the class's rate and ceil from the rebalancer, which worker
+    // 0 of the direction steps (control/runtime/worker_share.hpp).
     std::vector<std::unique_ptr<sluice::shaper::Scheduler>> schedulers[2];
     std::vector<std::unique_ptr<dp::ChangeChannel>> channels[2];
     std::unique_ptr<dp::HandoffRings> handoff[2];
     uint32_t default_class[2] = {0, 0};
+    std::array<dp::ShareLink*, 2> share_links{nullptr, nullptr};
     if (const auto p = policy.current()) {
         for (size_t d = 0; d < 2; ++d) {
             const char* dir = d == 0 ? "upload" : "download";
@@ -234,10 +238,10 @@ int run(const dp::DaemonOptions& o) {
                          p->directions[d].link.rate);
             if (nworkers > 1) {
                 spdlog::info("{} shaper: {} workers, each with the whole tree; a leaf belongs to worker (class id "
-                             "mod {}); each worker's copy of the {} inner classes (the link root included) has 1/{} "
-                             "of their rate and ceil (interim equal split)",
+                             "mod {}); the {} inner classes (the link root included) are divided among the workers "
+                             "by their demand every {} us, by worker 0",
                              dir, nworkers, nworkers, rt::initial_split(p->directions[d], {}, nworkers).size(),
-                             nworkers);
+                             o.rebalance_us);
                 auto h = dp::HandoffRings::create(d == 0 ? "sl_ho_up" : "sl_ho_down", nworkers, dp::kHandoffRingSize);
                 if (!h) {
                     spdlog::error("{}", h.error());
@@ -254,6 +258,14 @@ int run(const dp::DaemonOptions& o) {
         }
         policy.set_schedulers(views[0], views[1]);
         policy.set_channels(chans[0], chans[1]);
+        if (nworkers > 1) {
+            auto links = policy.start_rebalancing(o.rebalance_us);
+            if (!links) {
+                spdlog::error("{}", links.error());
+                return 1;
+            }
+            share_links = *links;
+        }
     }
 
     // One Direction per worker and direction: worker w reads rx queue w of
@@ -274,6 +286,7 @@ int run(const dp::DaemonOptions& o) {
             c.rx_queue = static_cast<uint16_t>(w);
             c.tx_queue = static_cast<uint16_t>(w);
             c.handoff = handoff[d].get();
+            c.share = share_links[d];
         }
         (*exception)->wire(up_cfg, down_cfg);
         directions[0].push_back(std::make_unique<dp::Direction>(up_cfg));
@@ -340,6 +353,12 @@ int run(const dp::DaemonOptions& o) {
         workers[i].tables = publisher->get();
         workers[i].reader_id = static_cast<unsigned>(i);
         workers[i].idle = dp::idle_settings(o.idle_sleep ? o.idle_sleep_max_us : 0);
+    }
+    // Worker 0 of a direction steps its rebalancer: it sleeps no longer than
+    // a period, or a busy worker would wait for an idle one's share.
+    if (nworkers > 1 && (share_links[0] != nullptr || share_links[1] != nullptr) && o.idle_sleep) {
+        for (size_t i : {size_t{0}, own_lcores ? size_t{nworkers} : size_t{0}})
+            workers[i].idle = dp::idle_settings(std::min(o.idle_sleep_max_us, o.rebalance_us));
     }
     for (unsigned w = 0; w < nworkers; ++w) {
         workers[w].directions.push_back(directions[0][w].get());

@@ -48,6 +48,17 @@ Result<std::chrono::microseconds> ChangeChannel::apply(const shaper::ClassChange
     return took;
 }
 
+Result<bool> ChangeChannel::adopt(ShareLink* share, std::chrono::milliseconds timeout) {
+    std::lock_guard lock(mutex_);
+    auto req = std::make_unique<ShaperRequest>();
+    req->adopt_share = true;
+    req->share = share;
+    ShaperRequest answer;
+    auto took = post_locked(std::move(req), timeout, answer);
+    if (!took) return Error{took.error()};
+    return true;
+}
+
 Result<BatchResult> ChangeChannel::apply_all(const std::vector<shaper::ClassChange>& changes,
                                              std::chrono::milliseconds timeout) {
     std::lock_guard lock(mutex_);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "dataplane/pipeline/share_link.hpp"
 #include "shaper/scheduler.hpp"
 
 namespace sluice::dataplane {
@@ -25,6 +26,10 @@ namespace sluice::dataplane {
 // stops at the first one refused.
 struct ShaperRequest {
     std::vector<shaper::ClassChange> changes;
+    // When set, the worker divides the shared classes with `share` from
+    // then on (null: with no rebalancer), once the changes are applied.
+    bool adopt_share = false;
+    ShareLink* share = nullptr;
     size_t applied = 0;            // written by the worker before `done`
     std::string error;             // likewise: why changes[applied] was refused
     std::atomic<bool> done{false};
@@ -55,8 +60,15 @@ public:
     static constexpr size_t kBatch = 256;
     Result<BatchResult> apply_all(const std::vector<shaper::ClassChange>& changes, std::chrono::milliseconds timeout);
 
+    // Control thread: worker `worker` of the direction divides its shared
+    // classes with `share` from its next turn (null: stops dividing them;
+    // its copies keep their last rates). Answered once the worker has let
+    // go of the link it had, which may then be freed.
+    Result<bool> adopt(ShareLink* share, std::chrono::milliseconds timeout);
+
     // Worker: applies whatever is waiting, between bursts. Cheap when empty.
-    void serve(shaper::Scheduler& scheduler, uint64_t now) {
+    // `share` is the worker's rebalancer link (worker number `worker`).
+    void serve(shaper::Scheduler& scheduler, uint64_t now, ShareLink*& share, unsigned worker) {
         void* item;
         while (rte_ring_sc_dequeue(ring_, &item) == 0) {
             auto* req = static_cast<ShaperRequest*>(item);
@@ -67,6 +79,10 @@ public:
                     break;
                 }
                 ++req->applied;
+            }
+            if (req->adopt_share && req->error.empty()) {
+                share = req->share;
+                if (share != nullptr) share->adopted(worker);
             }
             req->done.store(true, std::memory_order_release);
         }

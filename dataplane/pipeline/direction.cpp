@@ -16,6 +16,7 @@ constexpr uint32_t kPrefetchAhead = 4;
 
 Direction::Direction(const DirectionConfig& cfg)
     : cfg_(cfg), queue_(cfg.queue_packets), classify_(cfg.ingress_side, cfg.worker) {
+    share_ = cfg.share;
     if (cfg_.burst > kMaxBurst) cfg_.burst = kMaxBurst;
     if (cfg_.scheduler) cfg_.scheduler->set_drop_handler(&Direction::on_shaper_drop, this);
     // Hand-offs need classes to own; without a scheduler each worker keeps what it receives.
@@ -328,7 +329,9 @@ uint32_t Direction::poll() {
     // any packet is classified by them.
     if (cfg_.tables != nullptr) adopt_tables(cfg_.tables->current(), now);
     // Changes are applied between bursts, by this lcore: the scheduler's only writer.
-    if (cfg_.changes != nullptr) cfg_.changes->serve(*cfg_.scheduler, now);
+    if (cfg_.changes != nullptr) cfg_.changes->serve(*cfg_.scheduler, now, share_, cfg_.worker);
+    // So are the local rates of the shared classes (several workers).
+    if (share_ != nullptr) counters_.rebalance_changes += share_->turn(cfg_.worker, *cfg_.scheduler, now);
     // Read once per turn too; the worker's quiescent state after the turn
     // releases it.
     if (cfg_.management != nullptr) management_ = cfg_.management->current();

@@ -84,6 +84,9 @@ struct DirectionConfig {
     uint16_t rx_queue = 0;
     uint16_t tx_queue = 0;
     HandoffRings* handoff = nullptr;
+    // The rebalancer link this worker starts with (null: none); later ones
+    // come through `changes` (ChangeChannel::adopt).
+    ShareLink* share = nullptr;
 };
 
 class Direction {
@@ -110,6 +113,8 @@ public:
     }
     // Packets the scheduler dropped, by the shaper's reason.
     uint64_t shaper_drops(shaper::DropReason r) const { return shaper_drops_[static_cast<unsigned>(r)]; }
+    // The rebalancer link in use (read by tests; the worker's alone).
+    const ShareLink* share() const { return share_; }
     // Packets moved out of removed classes into their new ones (adopt_tables).
     uint64_t rehomed_packets() const { return rehomed_packets_; }
     // Cycles by stage; all zero unless built with -Dstage_cycles=true.
@@ -171,6 +176,7 @@ private:
     std::vector<uint32_t> queued_classes_;
     std::vector<uint8_t> named_;
     uint64_t rehomed_packets_ = 0;
+    ShareLink* share_ = nullptr;
     StageClock clock_;
     // Hand-off scratch: items bound for each other worker, and those taken in.
     std::vector<HandoffItem> outbound_;  // [worker * kMaxBurst + i]

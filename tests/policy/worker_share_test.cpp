@@ -1,15 +1,18 @@
 // How a class tree is divided among the workers of a direction
-// (control/runtime/worker_share): inner classes are shared and each
-// worker's copy gets an equal share of their rate and ceil; leaves keep
-// theirs; with one worker nothing changes.
+// (control/runtime/worker_share): inner classes are shared; until the
+// rebalancer runs each worker's copy gets an equal share of their rate and
+// ceil; leaves keep theirs; with one worker nothing changes. The rebalancer
+// is built with every shared class and the leaves under it.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <string>
 #include <variant>
 
 #include "control/policy/loader.hpp"
 #include "control/runtime/shaper_config.hpp"
 #include "control/runtime/worker_share.hpp"
+#include "dataplane/pipeline/handoff.hpp"
 
 using namespace sluice;
 
@@ -95,4 +98,49 @@ TEST_CASE("each worker's copy of a shared class gets rate/N and ceil/N") {
     auto built = runtime::build_worker_schedulers(tree, 1'000'000'000, 1024, 0, 3);
     REQUIRE(built.ok());
     CHECK(built->size() == 3);
+}
+
+TEST_CASE("the rebalancer gets every inner class, and each leaf under each with the worker that owns it") {
+    const auto loaded = policy::load_string(kPolicy, "p.toml");
+    REQUIRE(loaded.ok());
+    const auto& tree = loaded.policy->directions[0];
+    const uint32_t plan = id_of(tree, "plan"), voice = id_of(tree, "voice"), bulk = id_of(tree, "bulk");
+    shaper::RateShareConfig config;
+    auto built = runtime::build_rate_share(tree, {}, 2, config);
+    INFO((built ? std::string() : built.error()));
+    REQUIRE(built.ok());
+    shaper::RateShare& share = **built;
+    const std::vector<uint32_t> classes = share.class_ids();
+    CHECK(classes == std::vector<uint32_t>{policy::kRootClass, plan});
+    // voice counts in the plan and in the root; bulk in the root only.
+    std::vector<uint32_t> members[2];
+    for (uint32_t w = 0; w < 2; ++w) {
+        const auto m = share.members_of(w);
+        members[w].assign(m.begin(), m.end());
+    }
+    const unsigned voice_owner = dataplane::owner_of(voice, 2), bulk_owner = dataplane::owner_of(bulk, 2);
+    CHECK(std::count(members[voice_owner].begin(), members[voice_owner].end(), voice) == 2);
+    CHECK(std::count(members[1 - voice_owner].begin(), members[1 - voice_owner].end(), voice) == 0);
+    CHECK(std::count(members[bulk_owner].begin(), members[bulk_owner].end(), bulk) == 1);
+    // Before the first step every copy holds an equal split, which sums to the class.
+    const uint64_t plan_rate = tree.classes[plan].rate;
+    CHECK(share.local_rate(plan, 0) + share.local_rate(plan, 1) == plan_rate);
+    CHECK(share.local_rate(plan, 1) == plan_rate / 2);
+    // One worker: nothing to divide, no link.
+    auto one = runtime::build_share_link(tree, {}, 1, 100, 1'000'000'000);
+    REQUIRE(one.ok());
+    CHECK(*one == nullptr);
+}
+
+TEST_CASE("a shared class too slow to give every worker the least rate refuses the rebalancer") {
+    std::string text = kPolicy;
+    text.replace(text.find("rate = \"60mbit\""), std::string("rate = \"60mbit\"").size(), "rate = \"1kbit\"");
+    text.replace(text.find("rate = \"10mbit\"\nceil = \"90mbit\""),
+                 std::string("rate = \"10mbit\"\nceil = \"90mbit\"").size(), "rate = \"1kbit\"\nceil = \"90mbit\"");
+    const auto loaded = policy::load_string(text, "p.toml");
+    INFO(loaded.diagnostics.size());
+    REQUIRE(loaded.ok());
+    auto built = runtime::build_rate_share(loaded.policy->directions[0], {}, 4, shaper::RateShareConfig{});
+    REQUIRE_FALSE(built.ok());
+    CHECK_THAT(built.error(), Catch::Contains("class 'plan' with 4 workers"));
 }

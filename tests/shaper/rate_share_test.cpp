@@ -86,6 +86,24 @@ TEST_CASE("an idle worker's share goes to the busy one at the next step, less th
     for (uint32_t w = 1; w < 8; ++w) CHECK(rs.local_rate(1, w) < mbit(100) / 2048);
 }
 
+TEST_CASE("after resend_all the next step emits every copy, moved or not", "[shaper][rate_share]") {
+    RateShare rs = one_class(3, 3'000'000);
+    (void)rs.initial_split();
+    // Nothing queued, nothing sent: the division does not move, so a step
+    // emits nothing after the first.
+    (void)rs.step(kPeriod);
+    CHECK(rs.step(2 * kPeriod).empty());
+    rs.resend_all();
+    const auto all = rs.step(3 * kPeriod);
+    REQUIRE(all.size() == 3);
+    for (uint32_t w = 0; w < 3; ++w) {
+        CHECK(all[w].worker == w);
+        CHECK(*all[w].change.rate == rs.local_rate(1, w));
+        CHECK(*all[w].change.ceil == rs.local_ceil(1, w));
+    }
+    CHECK(rs.step(4 * kPeriod).empty());
+}
+
 TEST_CASE("a priority-0 worker's demand is met before bulk on other workers shares the rest", "[shaper][rate_share]") {
     // Voice wants 40 Mbit/s on worker 0, more than an even split of four
     // (25 each) would give it; bulk on workers 1-3 would take everything.

@@ -1,0 +1,104 @@
+// What the workers of one direction exchange so that the rebalancer
+// (shaper/rate_share.hpp) can divide each shared class among them: every
+// worker publishes its leaves' samples, worker 0 steps the rebalancer and
+// posts each other worker the local rates it gave it, and each worker
+// applies its own between bursts. No lock, and no writer shares a cache
+// line with another.
+//
+//   worker w != 0, every period:  samples of its members -> slot w (seqlock)
+//   worker 0, every period:       its own samples (read directly), the
+//                                 others' slots, RateShare::step; its own
+//                                 changes applied at once, the others'
+//                                 merged into pending[w] and posted in
+//                                 mailbox w when w has taken the last post
+//   worker w, every turn:         mailbox w -> its scheduler (ModifyClass)
+//
+// A post is a whole batch: worker 0 writes it only after worker w took the
+// previous one, and until then keeps merging new rates into pending[w]
+// (the newest rate of a copy wins), so nothing waits on a slow or sleeping
+// worker and nothing is lost. A sample slot that is being written when
+// worker 0 reads it keeps its last copy for that step: the counters it
+// holds are cumulative, so a late sample delays demand by one period
+// and loses none.
+//
+// Expects:  built on the control side, with the RateShare's classes and
+//           members added, before any worker holds it; handed to each
+//           worker through its ChangeChannel (adopt), and freed only after
+//           every worker has let go of it. Worker w calls turn(w, ...) on
+//           its own scheduler only; worker 0 is the only one that steps.
+// Output:   ModifyClass changes of the shared classes' local copies.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "shaper/rate_share.hpp"
+#include "shaper/scheduler.hpp"
+
+namespace sluice::dataplane {
+
+class ShareLink {
+public:
+    // `period`: TSC cycles between steps (and between samples).
+    ShareLink(std::unique_ptr<shaper::RateShare> share, uint64_t period);
+    ShareLink(const ShareLink&) = delete;
+    ShareLink& operator=(const ShareLink&) = delete;
+
+    unsigned workers() const { return workers_; }
+    uint64_t period() const { return period_; }
+
+    // Worker w, when it starts using this link: worker 0's next step sends
+    // every copy's rate, so copies another link set are brought in line.
+    void adopted(unsigned w);
+
+    // Worker w, once per turn (cheap when nothing is due): applies what was
+    // posted for it, and when a period has passed publishes its samples
+    // (worker 0: steps). Returns the local changes it applied.
+    uint32_t turn(unsigned w, shaper::Scheduler& s, uint64_t now);
+
+    // Read by the control side (single writer: worker 0).
+    uint64_t steps() const { return steps_.load(std::memory_order_relaxed); }
+    uint64_t step_cycles() const { return step_cycles_.load(std::memory_order_relaxed); }
+    // Local changes the schedulers refused (a class a tree change removed
+    // between a step and its apply): counted, never fatal.
+    uint64_t refused() const;
+
+private:
+    struct alignas(64) Slot {  // written by worker w, read by worker 0
+        std::atomic<uint32_t> seq{0};
+        std::vector<uint32_t> leaves;                    // members_of(w), fixed
+        std::unique_ptr<std::atomic<uint64_t>[]> values;  // departed, backlog per member
+        uint64_t next = 0;  // worker w's next sample (its own)
+    };
+    struct alignas(64) Mailbox {  // batch written by worker 0, taken by worker w
+        std::atomic<uint64_t> posted{0};
+        std::vector<shaper::ModifyClass> batch;
+        uint32_t count = 0;
+        alignas(64) std::atomic<uint64_t> taken{0};
+        std::atomic<uint64_t> refused{0};
+        // Worker 0's own: changes not posted yet, by shared-class index.
+        std::vector<shaper::ModifyClass> pending;
+        std::vector<uint8_t> dirty;
+        std::vector<uint32_t> dirty_list;
+    };
+
+    uint32_t take(unsigned w, shaper::Scheduler& s, uint64_t now);
+    void publish(unsigned w, const shaper::Scheduler& s);
+    uint32_t step(shaper::Scheduler& s, uint64_t now);
+    void post(unsigned w);
+
+    std::unique_ptr<shaper::RateShare> share_;  // worker 0's alone once adopted
+    unsigned workers_;
+    uint64_t period_;
+    std::vector<uint32_t> class_ids_;   // shared classes, index = position
+    std::vector<int32_t> index_of_;     // by scheduler id: index in class_ids_, or -1
+    std::unique_ptr<Slot[]> slots_;
+    std::unique_ptr<Mailbox[]> boxes_;
+    std::atomic<bool> resend_{false};
+    alignas(64) std::atomic<uint64_t> steps_{0};
+    std::atomic<uint64_t> step_cycles_{0};
+};
+
+}  // namespace sluice::dataplane
