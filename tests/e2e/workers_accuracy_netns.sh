@@ -21,6 +21,11 @@
 # carrying irtt's 100 packets/s keeps its queueing delay p99 (the shaper's
 # own histogram) under 2 ms; irtt's round trip is printed beside it.
 #
+# Each worker has a CPU of its own (lcores 0@0,1@0,2@1: the control thread,
+# which mostly sleeps, shares worker 0's): a worker with packets queued spins,
+# and two on one CPU lose tokens whenever one is switched out. A miss
+# measured while the host kept a worker off its CPU is a skip (WAIT_LIMIT).
+#
 # Usage: workers_accuracy_netns.sh SLUICED SLUICECTL
 # Needs root (namespaces, veths); exits 77 (skipped) without it.
 set -euo pipefail
