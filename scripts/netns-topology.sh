@@ -13,9 +13,12 @@ TOPO_WAN_ADDR=10.77.0.2
 TOPO_LAN_ADDR6=fd77::1
 TOPO_WAN_ADDR6=fd77::2
 
-# topo_up ID: creates namespaces sluice-lan-ID, sluice-wan-ID and veths slIDl, slIDw.
+# topo_up ID [QUEUES]: creates namespaces sluice-lan-ID, sluice-wan-ID and
+# veths slIDl, slIDw; with QUEUES, every veth end has that many rx and tx
+# queues (for sluiced's ports with several queue pairs, one per worker).
 topo_up() {
     id=$1
+    queues=${2:+numtxqueues $2 numrxqueues $2}
     TOPO_LAN_NS=sluice-lan-$id
     TOPO_WAN_NS=sluice-wan-$id
     TOPO_LAN_IF=sl${id}l
@@ -27,7 +30,8 @@ topo_up() {
         eval ifc=\$TOPO_${side}_IF
         eval addr=\$TOPO_${side}_ADDR
         eval addr6=\$TOPO_${side}_ADDR6
-        ip link add "$ifc" type veth peer name eth0 netns "$ns"
+        # shellcheck disable=SC2086 # $queues: empty, or the four words to split
+        ip link add "$ifc" $queues type veth peer name eth0 $queues netns "$ns"
         ip -n "$ns" link set lo up
         ip -n "$ns" addr add "$addr/24" dev eth0
         ip -n "$ns" addr add "$addr6/64" dev eth0 nodad

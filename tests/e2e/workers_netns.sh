@@ -18,30 +18,11 @@ PMD=${3:-af_packet}
 . "$(dirname "$0")/e2e-common.sh"
 
 # The topology of netns-topology.sh, with two queues on every veth end.
-PREFIX=${E2E_PREFIX:-sl}
-LAN_NS=$PREFIX-lan-$ID
-WAN_NS=$PREFIX-wan-$ID
-LAN_IF=${PREFIX}${ID}l
-WAN_IF=${PREFIX}${ID}w
-workers_down() {
-    ip link del "$LAN_IF" 2>/dev/null || true
-    ip link del "$WAN_IF" 2>/dev/null || true
-    ip netns del "$LAN_NS" 2>/dev/null || true
-    ip netns del "$WAN_NS" 2>/dev/null || true
-}
-trap 'workers_down; e2e_cleanup' EXIT
-for side in lan wan; do
-    if [ $side = lan ]; then ns=$LAN_NS ifc=$LAN_IF addr=$TOPO_LAN_ADDR; else ns=$WAN_NS ifc=$WAN_IF addr=$TOPO_WAN_ADDR; fi
-    ip netns add "$ns"
-    ip link add "$ifc" numtxqueues 2 numrxqueues 2 type veth peer name eth0 numtxqueues 2 numrxqueues 2 netns "$ns"
-    ip -n "$ns" link set lo up
-    ip -n "$ns" addr add "$addr/24" dev eth0
-    ip -n "$ns" link set eth0 up
-    ip link set "$ifc" up
-    ip netns exec "$ns" ethtool -K eth0 tx off tso off gso off gro off >/dev/null 2>&1 || true
-    ethtool -K "$ifc" tx off tso off gso off gro off >/dev/null 2>&1 || true
-    sysctl -qw "net.ipv6.conf.$ifc.disable_ipv6=1" 2>/dev/null || true
-done
+topo_up "$ID" 2
+LAN_NS=$TOPO_LAN_NS
+WAN_NS=$TOPO_WAN_NS
+LAN_IF=$TOPO_LAN_IF
+WAN_IF=$TOPO_WAN_IF
 
 case $PMD in
 af_packet)
