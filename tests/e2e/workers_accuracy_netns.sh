@@ -5,8 +5,9 @@
 # A LAN host and a WAN host in their own namespaces, joined through sluiced on
 # ports with two queue pairs (veths with two rx and two tx queues, af_packet
 # qpairs=2). The upload is shaped to 100 Mbit/s on the wire (overhead
-# "ethernet"), with two bulk leaves on different workers (a leaf belongs to
-# worker id mod 2): "a" (id 1, worker 1) and "b" (id 2, worker 0), each
+# "ethernet"), with two bulk leaves on different workers (a leaf under the
+# root belongs to the worker its id names, dataplane::owner_of): "a" (id 1,
+# worker 1) and "b" (id 2, worker 0), each
 # assured 5 Mbit/s and allowed the whole link. iperf3 offers 120 Mbit/s of UDP
 # (on the wire) to them, split 50/50, 90/10 and 100/0; the rates are read
 # from sluiced's own per-class counters over a steady window. Then the same
@@ -268,7 +269,7 @@ def show(wait):
     return f"{wait[0]*100:.0f}%/{wait[1]:.0f}us"
 
 # Which worker sends which class: a is class 1 and b class 2 in the file, so
-# owner_of (id mod 2) puts a on worker 1 and b on worker 0 (voice, 4, on 0).
+# owner_of puts a on worker 1 and b on worker 0 (voice, 4, on 0).
 # With everything offered to a (100/0), only a's owner transmits.
 _, pk, wait, _ = window("rates-2-100-0")
 print(f"100/0 with two workers: a sent {pk['a']} packets; worker 0 transmitted {pk['worker 0']}, "
