@@ -375,7 +375,9 @@ Result<double> PolicyRuntime::publish_locked(std::shared_ptr<const policy::Polic
     bool detached[2] = {false, false};
     if (plans != nullptr) {
         for (size_t d = 0; d < policy::kDirectionCount; ++d) {
-            if (!links_[d] || (*plans)[d].empty()) continue;
+            // Rebalancing on, whether or not a link survived an earlier
+            // change that a worker did not answer in time.
+            if (rebalance_us_ == 0 || schedulers_[d].size() <= 1 || (*plans)[d].empty()) continue;
             auto link = build_share_link(next->directions[d], (*plans)[d].ids,
                                          static_cast<unsigned>(schedulers_[d].size()), rebalance_us_,
                                          dataplane::tsc_hz());

@@ -86,7 +86,7 @@ private:
         alignas(64) std::atomic<uint64_t> taken{0};
         std::atomic<uint64_t> refused{0};
         // Worker 0's own: changes not posted yet, by shared-class index.
-        std::vector<shaper::ModifyClass> pending;
+        alignas(64) std::vector<shaper::ModifyClass> pending;
         std::vector<uint8_t> dirty;
         std::vector<uint32_t> dirty_list;
     };
