@@ -55,18 +55,12 @@ std::vector<uint8_t> shared_classes(const policy::ClassTree& tree, const std::ve
     std::vector<uint8_t> shared;
     if (workers <= 1) return shared;
     const std::vector<uint8_t> owner = class_owners(tree, ids, workers);
-    for (uint32_t id = 0; id < owner.size(); ++id) {
-        if (owner[id] != kSharedOwner) continue;
+    for (const auto& c : tree.classes) {
+        const uint32_t id = !ids.empty() && c.id < ids.size() ? ids[c.id] : c.id;
+        if (c.is_leaf() || id >= owner.size() || owner[id] != kSharedOwner) continue;
         if (id >= shared.size()) shared.resize(size_t{id} + 1, 0);
         shared[id] = 1;
     }
-    // Ids no class has are kSharedOwner too; only inner classes count.
-    std::vector<uint8_t> inner(shared.size(), 0);
-    for (const auto& c : tree.classes) {
-        const uint32_t id = !ids.empty() && c.id < ids.size() ? ids[c.id] : c.id;
-        if (!c.is_leaf() && id < inner.size()) inner[id] = 1;
-    }
-    for (size_t id = 0; id < shared.size(); ++id) shared[id] &= inner[id];
     return shared;
 }
 

@@ -43,6 +43,7 @@
 #include "dataplane/pipeline/direction_group.hpp"
 #include "dataplane/pipeline/handoff.hpp"
 #include "dataplane/pipeline/worker.hpp"
+#include "tests/support/test_eal.hpp"
 #include "tests/support/frame_builder.hpp"
 
 using namespace sluice;
@@ -50,33 +51,6 @@ using namespace sluice;
 namespace {
 
 constexpr unsigned kWorkers = 2;
-
-// The control thread and two worker lcores; on a two-CPU machine the
-// workers share the last CPU (they sleep when idle).
-void start_eal() {
-    static const bool ready = [] {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        sched_getaffinity(0, sizeof(set), &set);
-        int first = -1, last = 0;
-        for (int c = 0; c < CPU_SETSIZE; ++c) {
-            if (CPU_ISSET(c, &set)) {
-                if (first < 0) first = c;
-                last = c;
-            }
-        }
-        if (first < 0) first = 0;
-        static std::vector<std::string> args{"workers-test", "--no-huge", "-m", "256", "--no-pci", "--no-shconf",
-                                             "--lcores",
-                                             fmt::format("0@{},1@{},2@{}", first, last, first == last ? last : first),
-                                             "--log-level=error"};
-        static std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) throw std::runtime_error("rte_eal_init failed");
-        return true;
-    }();
-    (void)ready;
-}
 
 // A ring port with one ring per queue: the test writes rx[q] and reads tx[q].
 struct MultiRingPort {
@@ -190,7 +164,9 @@ struct Bridge {
     std::vector<uint8_t> owners;  // by scheduler id (runtime::class_owners)
 
     explicit Bridge(const std::string& tag) {
-        start_eal();
+        // The test thread on the first CPU, worker 0 on the last, worker 1
+        // beside the test thread.
+        test::ensure_eal(kWorkers);
         auto p = dataplane::make_packet_pool("wk_" + tag, 32767, 0);
         REQUIRE(p.ok());
         pool = std::move(*p);

@@ -12,10 +12,12 @@
 
 namespace sluice::test {
 
-// lcore 0 (this thread) on the first allowed CPU and one worker lcore on the
-// last, for tests that run a forwarding loop beside the test thread.
-inline void ensure_eal() {
-    static const bool ready = [] {
+// lcore 0 (this thread) on the first allowed CPU and `workers` worker
+// lcores, the first on the last CPU and the next ones on the first and the
+// last in turn, for tests that run forwarding loops beside the test thread.
+// The first call in a process decides.
+inline void ensure_eal(unsigned workers = 1) {
+    static const bool ready = [workers] {
         cpu_set_t set;
         CPU_ZERO(&set);
         sched_getaffinity(0, sizeof(set), &set);
@@ -26,10 +28,12 @@ inline void ensure_eal() {
                 last = c;
             }
         }
+        if (first < 0) first = 0;
+        std::string lcores = "0@" + std::to_string(first);
+        for (unsigned w = 1; w <= workers; ++w)
+            lcores += "," + std::to_string(w) + "@" + std::to_string(w % 2 == 1 ? last : first);
         static std::vector<std::string> args{"sluice-test", "--no-huge", "-m", "256", "--no-pci",
-                                             "--no-shconf", "--lcores",
-                                             "0@" + std::to_string(first < 0 ? 0 : first) + ",1@" + std::to_string(last),
-                                             "--log-level=error"};
+                                             "--no-shconf", "--lcores", lcores, "--log-level=error"};
         static std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         if (rte_eal_init(static_cast<int>(argv.size()), argv.data()) < 0) {
