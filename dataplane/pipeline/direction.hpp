@@ -89,7 +89,9 @@ struct DirectionConfig {
     ShareLink* share = nullptr;
 };
 
-class Direction {
+// Cache-line aligned: the directions of different workers are written at
+// once, and no line of one may hold a field of another.
+class alignas(64) Direction {
 public:
     explicit Direction(const DirectionConfig& cfg);
     ~Direction();
