@@ -9,15 +9,17 @@
 #            owns (what an ownership table that follows RSS would give);
 #   spread:  subscribers split by address, unrelated to class ownership
 #            (owner_of), so about half the packets are handed over.
-# Prints packets per second of each and the ratio to one worker.
+# Prints packets per second of each and the ratio to one worker, per round
+# and as medians over the rounds.
 #
-# Usage: scripts/bench-workers.sh [BUILD_DIR] [SECONDS]
+# Usage: scripts/bench-workers.sh [BUILD_DIR] [SECONDS] [ROUNDS]
 # BENCH_SLUICED_ARGS adds options to every sluiced (--rebalance-us 1000, say);
 # BENCH_VERBOSE=1 prints each run's counters.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 SECS=${2:-5}
+ROUNDS=${3:-3}
 WORK=$(mktemp -d /tmp/sluice-benchw.XXXXXX)
 PIDS=()
 cleanup() {
@@ -94,19 +96,32 @@ run() {
     /usr/bin/python3 -c "d=$B-$A; print(int(d/($T1-$T0)), round(100*($HB-$HA)/max(d,1)))"
 }
 P="$WORK"
-# One worker: control on the first CPU, the worker on the last.
-read -r ONE _ <<<"$(run one "0@$FIRST,1@$LAST" 1 "net_pcap0,rx_pcap=$P/all.pcap,infinite_rx=1")"
-# Two workers: the second shares the first CPU with the control thread
-# (which only answers the two stats requests meanwhile).
-read -r ALIGNED HA <<<"$(run aligned "0@$FIRST,1@$LAST,2@$FIRST" 2 \
-    "net_pcap0,rx_pcap=$P/aligned0.pcap,rx_pcap=$P/aligned1.pcap,infinite_rx=1")"
-read -r SPREAD HS <<<"$(run spread "0@$FIRST,1@$LAST,2@$FIRST" 2 \
-    "net_pcap0,rx_pcap=$P/spread0.pcap,rx_pcap=$P/spread1.pcap,infinite_rx=1")"
-/usr/bin/python3 - "$ONE" "$ALIGNED" "$HA" "$SPREAD" "$HS" <<'PY'
-import sys
-one, al, ha, sp, hs = (int(x) for x in sys.argv[1:])
-r = lambda x: x / one if one else 0
-print(f"1 worker                       : {one/1e6:6.2f} Mpps")
-print(f"2 workers, queues aligned      : {al/1e6:6.2f} Mpps  ({r(al):.2f}x, {ha}% handed over)")
-print(f"2 workers, subscribers spread  : {sp/1e6:6.2f} Mpps  ({r(sp):.2f}x, {hs}% handed over)")
+# Each round runs one worker, then two on aligned queues, then two on
+# spread ones; the ratios are each round's against its own one-worker run,
+# and the medians over the rounds are what to quote (one run alone moves
+# by a quarter on a shared VM).
+for r in $(seq "$ROUNDS"); do
+    # One worker: control on the first CPU, the worker on the last.
+    read -r ONE _ <<<"$(run one "0@$FIRST,1@$LAST" 1 "net_pcap0,rx_pcap=$P/all.pcap,infinite_rx=1")"
+    # Two workers: the second shares the first CPU with the control thread
+    # (which only answers the two stats requests meanwhile).
+    read -r ALIGNED HA <<<"$(run aligned "0@$FIRST,1@$LAST,2@$FIRST" 2 \
+        "net_pcap0,rx_pcap=$P/aligned0.pcap,rx_pcap=$P/aligned1.pcap,infinite_rx=1")"
+    read -r SPREAD HS <<<"$(run spread "0@$FIRST,1@$LAST,2@$FIRST" 2 \
+        "net_pcap0,rx_pcap=$P/spread0.pcap,rx_pcap=$P/spread1.pcap,infinite_rx=1")"
+    echo "$ONE $ALIGNED $HA $SPREAD $HS" >>"$WORK/rounds"
+done
+/usr/bin/python3 - "$WORK/rounds" <<'PY'
+import statistics, sys
+rows = [[int(x) for x in line.split()] for line in open(sys.argv[1])]
+for i, (one, al, ha, sp, hs) in enumerate(rows, 1):
+    print(f"round {i}: 1 worker {one/1e6:5.2f} Mpps, aligned {al/1e6:5.2f} Mpps ({al/one:.2f}x), "
+          f"spread {sp/1e6:5.2f} Mpps ({sp/one:.2f}x, {hs}% handed over)")
+med = lambda xs: statistics.median(xs)
+one = med([r[0] for r in rows])
+print(f"1 worker                       : {one/1e6:6.2f} Mpps (median)")
+print(f"2 workers, queues aligned      : {med([r[1] for r in rows])/1e6:6.2f} Mpps, "
+      f"median ratio {med([r[1]/r[0] for r in rows]):.2f}x ({rows[0][2]}% handed over)")
+print(f"2 workers, subscribers spread  : {med([r[3] for r in rows])/1e6:6.2f} Mpps, "
+      f"median ratio {med([r[3]/r[0] for r in rows]):.2f}x ({rows[0][4]}% handed over)")
 PY

@@ -116,28 +116,46 @@ Status RateShare::add_member(const ShareMember& m) {
     return Status::success();
 }
 
-// Groups members by worker (what read() walks) and sizes the scratch, so
-// that steps allocate nothing.
+// Numbers each worker's cells (the (class, band) pairs it has members in)
+// and builds its sampler, and sizes the scratch, so that steps allocate
+// nothing. Every worker's reading starts over: its first sum only sets the
+// baseline.
 void RateShare::index_members() {
-    first_.assign(workers_ + 1, 0);
-    for (const MemberEntry& e : members_) ++first_[e.m.worker + 1];
-    std::partial_sum(first_.begin(), first_.end(), first_.begin());
-    order_.assign(members_.size(), 0);
-    std::vector<uint32_t> fill(first_.begin(), first_.end() - 1);
-    for (uint32_t i = 0; i < members_.size(); ++i) order_[fill[members_[i].m.worker]++] = i;
-    leaf_ids_.resize(members_.size());
-    std::vector<LeafSample> keep(members_.size());
-    for (uint32_t j = 0; j < order_.size(); ++j) {
-        leaf_ids_[j] = members_[order_[j]].m.leaf_id;
-        keep[j] = members_[order_[j]].last;
+    const size_t nk = classes_.size();
+    cell_first_.assign(workers_ + 1, 0);
+    cell_class_.clear();
+    cell_band_.clear();
+    std::vector<std::vector<SampledLeaf>> leaves(workers_);
+    std::vector<int32_t> cell_of(nk * kPrioCount);
+    for (uint32_t w = 0; w < workers_; ++w) {
+        std::fill(cell_of.begin(), cell_of.end(), -1);
+        const uint32_t first = static_cast<uint32_t>(cell_class_.size());
+        cell_first_[w] = first;
+        for (const MemberEntry& e : members_) {
+            if (e.m.worker != w) continue;
+            int32_t& c = cell_of[static_cast<size_t>(e.cls) * kPrioCount + e.m.prio];
+            if (c < 0) {
+                c = static_cast<int32_t>(cell_class_.size() - first);
+                cell_class_.push_back(e.cls);
+                cell_band_.push_back(e.m.prio);
+            }
+            leaves[w].push_back({e.m.leaf_id, static_cast<uint32_t>(c), e.m.rate, e.m.ceil, e.m.weight});
+        }
     }
-    samples_ = std::move(keep);
-    balance_.resize(classes_.size() * workers_, 0.0);  // kept for the classes there were
-    used_.assign(classes_.size() * workers_, 0.0);
-    queued_.assign(classes_.size() * workers_, 0.0);
-    sent_now_.assign(classes_.size() * workers_, 0);
-    band_.resize(classes_.size() * workers_, kPrioCount - 1);
-    const size_t cells = classes_.size() * workers_ * kPrioCount;
+    cell_first_[workers_] = static_cast<uint32_t>(cell_class_.size());
+    samplers_.clear();
+    samplers_.reserve(workers_);
+    for (uint32_t w = 0; w < workers_; ++w)
+        samplers_.emplace_back(std::move(leaves[w]), cell_first_[w + 1] - cell_first_[w], config_.tick_hz,
+                               config_.drain_us);
+    received_.assign(cell_class_.size(), DemandCell{});
+    last_departed_.assign(cell_class_.size(), 0);
+    balance_.resize(nk * workers_, 0.0);  // kept for the classes there were
+    used_.assign(nk * workers_, 0.0);
+    queued_.assign(nk * workers_, 0.0);
+    sent_now_.assign(nk * workers_, 0);
+    band_.resize(nk * workers_, kPrioCount - 1);
+    const size_t cells = nk * workers_ * kPrioCount;
     demand_.assign(cells, 0);
     assured_.assign(cells, 0);
     weight_.assign(cells, 0);
@@ -148,66 +166,59 @@ void RateShare::index_members() {
     new_rate_.assign(workers_, 0);
     new_ceil_.assign(workers_, 0);
     changes_.clear();
-    changes_.reserve(classes_.size() * workers_);
+    changes_.reserve(nk * workers_);
     indexed_ = true;
 }
 
 std::span<LeafSample> RateShare::samples_of(uint32_t w) {
-    if (!indexed_) index_members();
+    prepare();
     if (w >= workers_) return {};
-    return {samples_.data() + first_[w], first_[w + 1] - first_[w]};
+    return samplers_[w].samples();
 }
 
 std::span<const uint32_t> RateShare::members_of(uint32_t w) {
-    if (!indexed_) index_members();
+    prepare();
     if (w >= workers_) return {};
-    return {leaf_ids_.data() + first_[w], first_[w + 1] - first_[w]};
+    return samplers_[w].leaf_ids();
+}
+
+std::span<DemandCell> RateShare::cells_of(uint32_t w) {
+    prepare();
+    if (w >= workers_) return {};
+    return {received_.data() + cell_first_[w], cell_first_[w + 1] - cell_first_[w]};
 }
 
 void RateShare::read(uint32_t w, const Scheduler& s) {
-    if (!indexed_) index_members();
-    if (w >= workers_) return;
-    for (uint32_t j = first_[w]; j < first_[w + 1]; ++j) {
-        const auto load = s.leaf_load(leaf_ids_[j]);
-        samples_[j] = load ? LeafSample{load->departed_wire_bytes, load->backlog_wire_bytes} : LeafSample{};
-    }
+    prepare();
+    if (w < workers_) samplers_[w].read(s);
 }
 
-void RateShare::gather(double elapsed_s) {
+void RateShare::gather() {
     std::fill(demand_.begin(), demand_.end(), 0.0);
     std::fill(assured_.begin(), assured_.end(), 0.0);
     std::fill(weight_.begin(), weight_.end(), 0.0);
     std::fill(used_.begin(), used_.end(), 0.0);
     std::fill(queued_.begin(), queued_.end(), 0.0);
     std::fill(sent_now_.begin(), sent_now_.end(), 0);
-    // Multiplied, not divided, per member: a division costs as much as the
-    // rest of a member's arithmetic.
-    const double per_elapsed = 1.0 / elapsed_s;
-    const double per_drain = 1.0 / (config_.drain_us * 1e-6);
-    for (uint32_t j = 0; j < order_.size(); ++j) {
-        MemberEntry& e = members_[order_[j]];
-        const LeafSample& s = samples_[j];
-        // What arrived: what left plus what the queue grew by. A counter
-        // that went back (the leaf was removed and added again) starts over.
-        const size_t kw = static_cast<size_t>(e.cls) * workers_ + e.m.worker;
-        queued_[kw] += static_cast<double>(s.backlog);
-        double arrived = 0;
-        if (e.seen && s.departed >= e.last.departed) {
-            const double sent = static_cast<double>(s.departed - e.last.departed);
-            used_[kw] += sent;
-            if (sent > 0 && (!sent_now_[kw] || e.m.prio < band_[kw])) band_[kw] = e.m.prio;
+    for (uint32_t w = 0; w < workers_; ++w) {
+        for (uint32_t j = cell_first_[w]; j < cell_first_[w + 1]; ++j) {
+            const DemandCell& x = received_[j];
+            const uint32_t p = cell_band_[j];
+            const size_t kw = static_cast<size_t>(cell_class_[j]) * workers_ + w;
+            queued_[kw] += static_cast<double>(x.backlog);
+            // departed only grows; a sampler started over (a new index)
+            // reads as nothing sent for one step.
+            const uint64_t sent = x.departed >= last_departed_[j] ? x.departed - last_departed_[j] : 0;
+            last_departed_[j] = x.departed;
+            used_[kw] += static_cast<double>(sent);
+            if (sent > 0 && (!sent_now_[kw] || p < band_[kw])) band_[kw] = static_cast<uint8_t>(p);
             sent_now_[kw] |= sent > 0;
-            arrived = std::max(sent + static_cast<double>(s.backlog) - static_cast<double>(e.last.backlog), 0.0);
+            if (x.demand <= 0) continue;
+            const size_t cell = kw * kPrioCount + p;
+            demand_[cell] += x.demand;
+            assured_[cell] += x.assured;
+            weight_[cell] += x.weight;
         }
-        e.last = s;
-        e.seen = true;
-        double d = arrived * per_elapsed + static_cast<double>(s.backlog) * per_drain;
-        if (e.m.ceil) d = std::min(d, static_cast<double>(e.m.ceil));
-        if (d <= 0) continue;
-        const size_t cell = (static_cast<size_t>(e.cls) * workers_ + e.m.worker) * kPrioCount + e.m.prio;
-        demand_[cell] += d;
-        assured_[cell] += static_cast<double>(e.m.rate);
-        weight_[cell] += e.m.weight;
     }
 }
 
@@ -344,7 +355,7 @@ void RateShare::emit(uint32_t k, const std::vector<uint64_t>& rate, const std::v
 }
 
 std::span<const LocalChange> RateShare::initial_split() {
-    if (!indexed_) index_members();
+    prepare();
     changes_.clear();
     for (uint32_t k = 0; k < classes_.size(); ++k) {
         const SharedClass& c = classes_[k].cls;
@@ -359,13 +370,23 @@ std::span<const LocalChange> RateShare::initial_split() {
 }
 
 std::span<const LocalChange> RateShare::step(uint64_t now) {
-    if (!indexed_) index_members();
+    prepare();
+    for (uint32_t w = 0; w < workers_; ++w) {
+        samplers_[w].sum(now);
+        const auto cells = samplers_[w].cells();
+        std::copy(cells.begin(), cells.end(), received_.begin() + cell_first_[w]);
+    }
+    return step_summed(now);
+}
+
+std::span<const LocalChange> RateShare::step_summed(uint64_t now) {
+    prepare();
     changes_.clear();
     const uint64_t elapsed = stepped_ && now > last_step_ ? now - last_step_ : 1;
     last_step_ = now;
     stepped_ = true;
     const double elapsed_s = static_cast<double>(elapsed) / static_cast<double>(config_.tick_hz);
-    gather(elapsed_s);
+    gather();
     for (uint32_t k = 0; k < classes_.size(); ++k) {
         const SharedClass& c = classes_[k].cls;
         settle(k, elapsed_s);

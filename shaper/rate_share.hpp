@@ -4,14 +4,17 @@
 //            subtree spans several workers, each worker's scheduler holding
 //            a local copy of it), the leaves below them with the worker that
 //            owns each, and every step a sample per leaf (wire bytes departed
-//            so far, wire bytes queued now), read on the owning worker.
+//            so far, wire bytes queued now), read on the owning worker and
+//            summed there per class and band (share_sampler.hpp).
 // Modifies:  nothing it is not given; it owns no scheduler and no thread.
 // Output:    ModifyClass changes (rate and ceil of a class's local copy on
 //            one worker) for the caller to apply on that worker.
 // Params:    RateShareConfig (floor, how fast backlog counts as demand).
-// Live:      classes and members may be added between steps; a class's
-//            rate and ceil may change (set_class). Nothing is removed yet:
-//            a member whose leaf is gone reads as idle.
+// Live:      classes and members may be added between steps (every
+//            worker's reading then starts over: the next step sees backlog
+//            but no arrivals); a class's rate and ceil may change
+//            (set_class). Nothing is removed yet: a member whose leaf is
+//            gone reads as idle.
 //
 // The step. Each worker's demand on a class, per priority band, is what
 // arrived at its leaves below the class during the last period (departed
@@ -41,8 +44,10 @@
 // workers, and a worker that just went idle is given next to nothing at the
 // next step but still sends the first packets that come from what it saved.
 //
-// Cost per step: O(members) to read demand, and O(classes x workers x
-// (bands + workers log workers)) to divide the classes anyone wants
+// Cost per step: O(members) to read and sum demand, paid by each worker for
+// its own leaves (its ShareSampler) when the workers sum their own; then
+// O(classes x workers x bands) to combine their cells, and O(classes x
+// workers x (bands + log workers)) to divide the classes anyone wants
 // something of (an idle class keeps the division it has, which is the one
 // it would get again); no allocation after the first step following a
 // change in classes or members.
@@ -55,6 +60,7 @@
 #include "shaper/change.hpp"
 #include "shaper/config.hpp"
 #include "shaper/scheduler.hpp"
+#include "shaper/share_sampler.hpp"
 
 namespace sluice::shaper {
 
@@ -98,12 +104,6 @@ struct ShareMember {
     uint64_t ceil = 0;
 };
 
-// What a member's leaf had done when it was read: wire bytes.
-struct LeafSample {
-    uint64_t departed = 0;
-    uint64_t backlog = 0;
-};
-
 // A change of one class's copy on one worker.
 struct LocalChange {
     uint32_t worker = 0;
@@ -132,8 +132,13 @@ public:
     // The changes that set every local copy to an equal split: what the
     // workers' schedulers should be built with before the first step.
     std::span<const LocalChange> initial_split();
+    // Numbers the members and builds the samplers (done by the first call
+    // below that needs them): call it before handing samplers to workers.
+    void prepare() {
+        if (!indexed_) index_members();
+    }
 
-    // ---- every period ----
+    // ---- every period, single-threaded ----
 
     // Reads the samples of worker `w`'s members from its scheduler (call it
     // where reading that scheduler is safe: on its worker, between bursts).
@@ -143,10 +148,20 @@ public:
     std::span<LeafSample> samples_of(uint32_t w);
     std::span<const uint32_t> members_of(uint32_t w);  // member leaf ids
 
-    // Divides every class again from the samples; returns the changes to
-    // apply (only the copies whose rate or ceil moved). The span is valid
-    // until the next call.
+    // Sums every worker's samples, then divides every class again; returns
+    // the changes to apply (only the copies whose rate or ceil moved). The
+    // span is valid until the next call.
     std::span<const LocalChange> step(uint64_t now);
+
+    // ---- every period, each worker summing its own ----
+
+    // Worker w's sampler (after prepare(); touched by worker w alone).
+    ShareSampler& sampler(uint32_t w) { return samplers_[w]; }
+    // Where the stepping thread puts what worker w's sampler last summed
+    // (its cells(), same order) before step_summed().
+    std::span<DemandCell> cells_of(uint32_t w);
+    // step() without the summing: divides from cells_of(w) as they are.
+    std::span<const LocalChange> step_summed(uint64_t now);
     // Makes the next step emit every copy's rate and ceil, moved or not:
     // for a caller whose copies someone else may have set meanwhile (a
     // rebalancer taking over the copies an older one divided).
@@ -165,18 +180,15 @@ private:
         // the same division again while that lasts (skipped, see step()).
         bool idle_split = false;
     };
-    // A member with its place among its worker's samples.
     struct MemberEntry {
         ShareMember m;
         uint32_t cls = 0;  // index in classes_
-        LeafSample last{};
-        bool seen = false;
     };
 
     void index_members();
     int class_index(uint32_t id) const;
-    // Fills demand_/assured_/weight_ for class k from the samples.
-    void gather(double elapsed_s);
+    // Fills demand_/assured_/weight_ and the per-copy sums from the cells.
+    void gather();
     // Divides `capacity` of class k among workers from demand_ into out.
     void settle(uint32_t k, double elapsed_s);
     void divide(uint32_t k, uint64_t capacity, std::vector<uint64_t>& out);
@@ -189,11 +201,15 @@ private:
     uint32_t workers_;
     std::vector<ClassEntry> classes_;
     std::vector<MemberEntry> members_;
-    // Members by worker: offsets into order_ (workers_ + 1 of them).
-    std::vector<uint32_t> first_;
-    std::vector<uint32_t> order_;      // member indexes, grouped by worker
-    std::vector<uint32_t> leaf_ids_;   // member leaf ids, same order
-    std::vector<LeafSample> samples_;  // same order
+    std::vector<ShareSampler> samplers_;  // one per worker
+    // Every worker's cells, worker after worker: cell_first_[w] is where
+    // worker w's begin (workers_ + 1 offsets); per cell its class index,
+    // band, what was received of it, and its departed bytes at the last step.
+    std::vector<uint32_t> cell_first_;
+    std::vector<uint32_t> cell_class_;
+    std::vector<uint8_t> cell_band_;
+    std::vector<DemandCell> received_;
+    std::vector<uint64_t> last_departed_;
     bool indexed_ = false;
 
     // Scratch, per class x worker x band (flat), reused every step.

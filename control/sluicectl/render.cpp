@@ -69,7 +69,7 @@ static std::string worker_table(const json& r) {
             out += fmt::format("  {} shared classes: divided every {} us{} by worker 0, {} steps of {:.2f} us, "
                                "{} local rate changes{}\n",
                                dir, every > asked * 1.01 ? fmt::format("{:.0f}", every) : std::to_string(asked),
-                               every > asked * 1.01 ? fmt::format(" (--rebalance-us {}: steps cost more than a twentieth of it)", asked) : "",
+                               every > asked * 1.01 ? fmt::format(" (--rebalance-us {}: the rebalancer would take more than a fortieth of a worker)", asked) : "",
                                human_count(b.value("steps", 0ull)), step_us,
                                human_count(b.value("local_changes", 0ull)),
                                b.value("refused", 0ull) ? fmt::format(", {} refused", b.value("refused", 0ull)) : "");

@@ -3,8 +3,35 @@
 #include <rte_cycles.h>
 
 #include <algorithm>
+#include <bit>
 
 namespace sluice::dataplane {
+
+namespace {
+
+// A cost smoothed over about 16 readings. A reading the kernel interrupted
+// (the worker lost its CPU for a while) counts as twice the cost so far,
+// not as its wall time.
+uint64_t smoothed(uint64_t cost, uint64_t took) {
+    if (cost == 0) return took;
+    const uint64_t sample = std::min(took, 2 * cost);
+    return cost - cost / 16 + sample / 16;
+}
+
+void store_cell(std::atomic<uint64_t>* to, const shaper::DemandCell& c) {
+    to[0].store(std::bit_cast<uint64_t>(c.demand), std::memory_order_relaxed);
+    to[1].store(std::bit_cast<uint64_t>(c.assured), std::memory_order_relaxed);
+    to[2].store(std::bit_cast<uint64_t>(c.weight), std::memory_order_relaxed);
+    to[3].store(c.departed, std::memory_order_relaxed);
+    to[4].store(c.backlog, std::memory_order_relaxed);
+}
+
+shaper::DemandCell load_cell(const uint64_t* from) {
+    return {std::bit_cast<double>(from[0]), std::bit_cast<double>(from[1]), std::bit_cast<double>(from[2]), from[3],
+            from[4]};
+}
+
+}  // namespace
 
 ShareLink::ShareLink(std::unique_ptr<shaper::RateShare> share, uint64_t period)
     : share_(std::move(share)), workers_(share_->workers()), period_(std::max<uint64_t>(period, 1)) {
@@ -14,13 +41,16 @@ ShareLink::ShareLink(std::unique_ptr<shaper::RateShare> share, uint64_t period)
         if (class_ids_[k] >= index_of_.size()) index_of_.resize(size_t{class_ids_[k]} + 1, -1);
         index_of_[class_ids_[k]] = static_cast<int32_t>(k);
     }
+    share_->prepare();  // the samplers exist before any worker reads with one
     slots_ = std::make_unique<Slot[]>(workers_);
     boxes_ = std::make_unique<Mailbox[]>(workers_);
+    size_t largest = 0;
     for (unsigned w = 0; w < workers_; ++w) {
-        const auto leaves = share_->members_of(w);
-        slots_[w].leaves.assign(leaves.begin(), leaves.end());
-        slots_[w].values = std::make_unique<std::atomic<uint64_t>[]>(2 * leaves.size());
-        for (size_t i = 0; i < 2 * leaves.size(); ++i) slots_[w].values[i].store(0, std::memory_order_relaxed);
+        Slot& slot = slots_[w];
+        slot.size = share_->cells_of(w).size() * shaper::kDemandCellWords;
+        largest = std::max(largest, slot.size);
+        slot.words = std::make_unique<std::atomic<uint64_t>[]>(slot.size);
+        for (size_t i = 0; i < slot.size; ++i) slot.words[i].store(0, std::memory_order_relaxed);
         // Everything a step can give one worker fits in one batch: a
         // class's copy at most once.
         Mailbox& b = boxes_[w];
@@ -29,6 +59,7 @@ ShareLink::ShareLink(std::unique_ptr<shaper::RateShare> share, uint64_t period)
         b.dirty.assign(class_ids_.size(), 0);
         b.dirty_list.reserve(class_ids_.size());
     }
+    scratch_.resize(largest);
 }
 
 void ShareLink::adopted(unsigned w) {
@@ -48,7 +79,7 @@ uint32_t ShareLink::turn(unsigned w, shaper::Scheduler& s, uint64_t now) {
     if (now < slot.next) return applied;
     slot.next = now + interval_.load(std::memory_order_relaxed);
     if (w == 0) applied += step(s, now);
-    else publish(w, s);
+    else publish(w, s, now);
     return applied;
 }
 
@@ -64,43 +95,46 @@ uint32_t ShareLink::take(unsigned w, shaper::Scheduler& s, uint64_t now) {
     return n;
 }
 
-void ShareLink::publish(unsigned w, const shaper::Scheduler& s) {
+void ShareLink::publish(unsigned w, const shaper::Scheduler& s, uint64_t now) {
+    const uint64_t t0 = rte_rdtsc();
+    shaper::ShareSampler& sampler = share_->sampler(w);
+    sampler.sum(s, now);
     Slot& slot = slots_[w];
     const uint32_t seq = slot.seq.load(std::memory_order_relaxed);
     slot.seq.store(seq + 1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_release);
-    for (size_t i = 0; i < slot.leaves.size(); ++i) {
-        const auto load = s.leaf_load(slot.leaves[i]);
-        slot.values[2 * i].store(load ? load->departed_wire_bytes : 0, std::memory_order_relaxed);
-        slot.values[2 * i + 1].store(load ? load->backlog_wire_bytes : 0, std::memory_order_relaxed);
-    }
+    const auto cells = sampler.cells();
+    for (size_t i = 0; i < cells.size(); ++i) store_cell(&slot.words[i * shaper::kDemandCellWords], cells[i]);
     slot.seq.store(seq + 2, std::memory_order_release);
+    slot.cost.store(smoothed(slot.cost.load(std::memory_order_relaxed), rte_rdtsc() - t0),
+                    std::memory_order_relaxed);
+}
+
+bool ShareLink::receive(unsigned w) {
+    const Slot& slot = slots_[w];
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        const uint32_t before = slot.seq.load(std::memory_order_acquire);
+        if (before & 1) continue;  // being written
+        for (size_t i = 0; i < slot.size; ++i) scratch_[i] = slot.words[i].load(std::memory_order_relaxed);
+        std::atomic_thread_fence(std::memory_order_acquire);
+        if (slot.seq.load(std::memory_order_relaxed) != before) continue;
+        const std::span<shaper::DemandCell> into = share_->cells_of(w);
+        for (size_t c = 0; c < into.size(); ++c) into[c] = load_cell(&scratch_[c * shaper::kDemandCellWords]);
+        return true;
+    }
+    return false;  // last period's sums stay: their departed bytes are cumulative
 }
 
 uint32_t ShareLink::step(shaper::Scheduler& s, uint64_t now) {
     const uint64_t t0 = rte_rdtsc();
-    share_->read(0, s);
-    for (unsigned w = 1; w < workers_; ++w) {
-        const Slot& slot = slots_[w];
-        const uint32_t before = slot.seq.load(std::memory_order_acquire);
-        if (before & 1) continue;  // being written: last period's copy stays
-        // Each member's pair is kept only if the slot was not rewritten
-        // while it was read. A slot rewritten halfway leaves the members
-        // read so far with this period's counts and the rest with last
-        // period's: both are true cumulative counts, so the next step
-        // evens them out.
-        const std::span<shaper::LeafSample> into = share_->samples_of(w);
-        for (size_t i = 0; i < into.size() && i < slot.leaves.size(); ++i) {
-            const uint64_t departed = slot.values[2 * i].load(std::memory_order_relaxed);
-            const uint64_t backlog = slot.values[2 * i + 1].load(std::memory_order_relaxed);
-            std::atomic_thread_fence(std::memory_order_acquire);
-            if (slot.seq.load(std::memory_order_relaxed) != before) break;
-            into[i] = {departed, backlog};
-        }
-    }
+    shaper::ShareSampler& own = share_->sampler(0);
+    own.sum(s, now);
+    const auto cells = own.cells();
+    std::copy(cells.begin(), cells.end(), share_->cells_of(0).begin());
+    for (unsigned w = 1; w < workers_; ++w) (void)receive(w);
     if (resend_.exchange(false, std::memory_order_relaxed)) share_->resend_all();
     uint32_t applied = 0;
-    for (const shaper::LocalChange& c : share_->step(now)) {
+    for (const shaper::LocalChange& c : share_->step_summed(now)) {
         if (c.worker == 0) {
             if (s.apply(c.change, now).ok()) ++applied;
             else boxes_[0].refused.store(boxes_[0].refused.load(std::memory_order_relaxed) + 1,
@@ -124,14 +158,13 @@ uint32_t ShareLink::step(shaper::Scheduler& s, uint64_t now) {
     const uint64_t took = rte_rdtsc() - t0;
     steps_.store(steps_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     step_cycles_.store(step_cycles_.load(std::memory_order_relaxed) + took, std::memory_order_relaxed);
-    // A step may take at most 1/kStepShare of worker 0's time: a tree too
-    // large for the period stretches the period (seen in `status`) rather
-    // than the packets' wait. The cost is smoothed over about 16 steps; a
-    // step the kernel interrupted (the worker lost its CPU for a while)
-    // counts as twice the cost so far, not as its wall time.
-    const uint64_t sample = cost_ == 0 ? took : std::min(took, 2 * cost_);
-    cost_ = cost_ == 0 ? sample : cost_ - cost_ / 16 + sample / 16;
-    interval_.store(std::max(period_, kStepShare * cost_), std::memory_order_relaxed);
+    // No worker spends more than 1/kStepShare of its time on the
+    // rebalancer: a tree too large for the period stretches the period
+    // (seen in `status`) rather than the packets' wait.
+    cost_ = smoothed(cost_, took);
+    uint64_t dearest = cost_;
+    for (unsigned w = 1; w < workers_; ++w) dearest = std::max(dearest, slots_[w].cost.load(std::memory_order_relaxed));
+    interval_.store(std::max(period_, kStepShare * dearest), std::memory_order_relaxed);
     return applied;
 }
 

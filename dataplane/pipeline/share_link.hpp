@@ -1,28 +1,30 @@
 // What the workers of one direction exchange so that the rebalancer
 // (shaper/rate_share.hpp) can divide each shared class among them: every
-// worker publishes its leaves' samples, worker 0 steps the rebalancer and
-// posts each other worker the local rates it gave it, and each worker
-// applies its own between bursts. No lock, and no writer shares a cache
-// line with another.
+// worker reads its own leaves and sums them per shared class and band (its
+// ShareSampler), worker 0 steps the rebalancer on everyone's sums and posts
+// each other worker the local rates it gave it, and each worker applies
+// its own between bursts. No lock, and no writer shares a cache line with
+// another.
 //
-//   worker w != 0, every period:  samples of its members -> slot w (seqlock)
-//   worker 0, every period:       its own samples (read directly), the
-//                                 others' slots, RateShare::step; its own
-//                                 changes applied at once, the others'
-//                                 merged into pending[w] and posted in
-//                                 mailbox w when w has taken the last post
+//   worker w != 0, every period:  its leaves, summed -> slot w (seqlock)
+//   worker 0, every period:       its own sums, the others' slots,
+//                                 RateShare::step_summed; its own changes
+//                                 applied at once, the others' merged into
+//                                 pending[w] and posted in mailbox w when w
+//                                 has taken the last post
 //   worker w, every turn:         mailbox w -> its scheduler (ModifyClass)
 //
-// The period is stretched when steps grow costly (a tree with many shared
-// classes): a step takes at most a twentieth of worker 0's time.
+// The period is stretched when the reading grows costly (many leaves, many
+// shared classes): no worker spends more than a fortieth of its time on
+// it.
 //
 // A post is a whole batch: worker 0 writes it only after worker w took the
 // previous one, and until then keeps merging new rates into pending[w]
 // (the newest rate of a copy wins), so nothing waits on a slow or sleeping
 // worker and nothing is lost. A sample slot that is being written when
-// worker 0 reads it keeps its last copy for that step: the counters it
-// holds are cumulative, so a late sample delays demand by one period
-// and loses none.
+// worker 0 reads it twice running keeps its last copy for that step: the
+// departed bytes it holds are cumulative, so a late sum delays demand by
+// one period and loses none.
 //
 // Expects:  built on the control side, with the RateShare's classes and
 //           members added, before any worker holds it; handed to each
@@ -51,9 +53,10 @@ public:
 
     unsigned workers() const { return workers_; }
     uint64_t period() const { return period_; }
-    // The period in force: the one asked for, or longer when steps cost
-    // more than 1/kStepShare of it (a large tree).
-    static constexpr uint64_t kStepShare = 20;
+    // The period in force: the one asked for, or longer when a worker's
+    // part (its reading; worker 0's whole step) costs more than
+    // 1/kStepShare of it (a large tree).
+    static constexpr uint64_t kStepShare = 40;
     uint64_t interval() const { return interval_.load(std::memory_order_relaxed); }
 
     // Worker w, when it starts using this link: worker 0's next step sends
@@ -65,7 +68,8 @@ public:
     // (worker 0: steps). Returns the local changes it applied.
     uint32_t turn(unsigned w, shaper::Scheduler& s, uint64_t now);
 
-    // Read by the control side (single writer: worker 0).
+    // Read by the control side (single writer: worker 0). step_cycles are
+    // worker 0's (its own reading included).
     uint64_t steps() const { return steps_.load(std::memory_order_relaxed); }
     uint64_t step_cycles() const { return step_cycles_.load(std::memory_order_relaxed); }
     // Local changes the schedulers refused (a class a tree change removed
@@ -75,9 +79,11 @@ public:
 private:
     struct alignas(64) Slot {  // written by worker w, read by worker 0
         std::atomic<uint32_t> seq{0};
-        std::vector<uint32_t> leaves;                    // members_of(w), fixed
-        std::unique_ptr<std::atomic<uint64_t>[]> values;  // departed, backlog per member
-        uint64_t next = 0;  // worker w's next sample (its own)
+        // Its sampler's cells, kDemandCellWords words each (doubles as bits).
+        std::unique_ptr<std::atomic<uint64_t>[]> words;
+        size_t size = 0;                // words
+        std::atomic<uint64_t> cost{0};  // smoothed cycles of one reading
+        uint64_t next = 0;              // worker w's next reading (its own)
     };
     struct alignas(64) Mailbox {  // batch written by worker 0, taken by worker w
         std::atomic<uint64_t> posted{0};
@@ -92,7 +98,10 @@ private:
     };
 
     uint32_t take(unsigned w, shaper::Scheduler& s, uint64_t now);
-    void publish(unsigned w, const shaper::Scheduler& s);
+    void publish(unsigned w, const shaper::Scheduler& s, uint64_t now);
+    // Worker 0: copies slot w into the rebalancer's cells unless it is being
+    // written; false if it kept last period's.
+    bool receive(unsigned w);
     uint32_t step(shaper::Scheduler& s, uint64_t now);
     void post(unsigned w);
 
@@ -103,6 +112,7 @@ private:
     std::vector<int32_t> index_of_;     // by scheduler id: index in class_ids_, or -1
     std::unique_ptr<Slot[]> slots_;
     std::unique_ptr<Mailbox[]> boxes_;
+    std::vector<uint64_t> scratch_;     // worker 0's: a slot as read
     std::atomic<bool> resend_{false};
     std::atomic<uint64_t> interval_{0};  // written by worker 0, read by all
     uint64_t cost_ = 0;                  // worker 0's: smoothed step cost, cycles

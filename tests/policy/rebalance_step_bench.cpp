@@ -1,12 +1,13 @@
-// What one step of the shared classes' rebalancer costs worker 0 as a
-// subscriber tree grows: a policy of P plans (each an inner class with
-// three leaves, owned with its leaves by one worker) under the link root
-// (shared), divided among 2 and 4 workers;
-// each step reads every worker's leaves and divides the shared classes, as
-// ShareLink does every --rebalance-us. Prints the median of 2,000 steps,
-// with every leaf idle (read from idle schedulers: the classes keep their
-// division) and with every leaf sending and queued (samples written by
-// hand: every class is divided at every step).
+// What the shared classes' rebalancer costs the workers as a subscriber
+// tree grows: a policy of P plans (each an inner class with three leaves,
+// owned with its leaves by one worker) under the link root (shared),
+// divided among 2 and 4 workers, as ShareLink runs it every --rebalance-us:
+// each worker reads its own leaves from its scheduler and sums them
+// (ShareSampler), and worker 0 combines everyone's sums and divides the
+// shared classes (RateShare::step_summed). Medians of 2,000 periods, with
+// every leaf idle, and with every leaf queued and sending (between
+// periods, untimed, each leaf gets a packet and the scheduler sends as
+// many: every class is divided at every step).
 //
 //   rebalance_step_bench [PLANS...]   (default 10 100 1000 4000)
 #include <algorithm>
@@ -37,14 +38,19 @@ std::string plans_policy(int plans) {
     return t + "[download]\nrate = \"10gbit\"\n";
 }
 
+double median(std::vector<double>& v) {
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     std::vector<int> sizes;
     for (int i = 1; i < argc; ++i) sizes.push_back(std::atoi(argv[i]));
     if (sizes.empty()) sizes = {10, 100, 1000, 4000};
-    std::printf("%8s %8s %8s %8s %16s %16s\n", "plans", "shared", "leaves", "workers", "idle step (us)",
-                "busy step (us)");
+    std::printf("%8s %8s %8s %8s | %s | %s\n", "plans", "shared", "leaves", "workers",
+                "reading per worker, idle / busy (us)", "combine and divide, idle / busy (us)");
     for (const int plans : sizes) {
         const auto loaded = policy::load_string(plans_policy(plans), "plans.toml");
         if (!loaded.ok()) {
@@ -53,43 +59,57 @@ int main(int argc, char** argv) {
         }
         const auto& tree = loaded.policy->directions[0];
         for (const unsigned workers : {2u, 4u}) {
-            shaper::RateShareConfig config;
-            config.tick_hz = 1'000'000'000;
-            auto share = runtime::build_rate_share(tree, {}, workers, config);
-            auto schedulers = runtime::build_worker_schedulers(tree, config.tick_hz, 16384, 0, workers);
-            if (!share || !schedulers) {
-                std::fprintf(stderr, "%s\n", share ? schedulers.error().c_str() : share.error().c_str());
-                return 1;
-            }
-            shaper::RateShare& rs = **share;
-            (void)rs.initial_split();
-            // One idle run, then one with every member sending and queued.
-            double median[2] = {0, 0};
+            double reading[2] = {0, 0};
+            double combine[2] = {0, 0};
+            size_t shared = 0;
             for (const bool busy : {false, true}) {
+                shaper::RateShareConfig config;
+                config.tick_hz = 1'000'000'000;
+                auto share = runtime::build_rate_share(tree, {}, workers, config);
+                auto schedulers = runtime::build_worker_schedulers(tree, config.tick_hz, 16384, 0, workers);
+                if (!share || !schedulers) {
+                    std::fprintf(stderr, "%s\n", share ? schedulers.error().c_str() : share.error().c_str());
+                    return 1;
+                }
+                shaper::RateShare& rs = **share;
+                shared = rs.class_ids().size();
+                for (const auto& c : rs.initial_split()) (void)(*schedulers)[c.worker]->apply(c.change, 0);
+                std::vector<shaper::Packet> out(64);
                 uint64_t now = 0;
-                std::vector<double> us;
+                std::vector<double> read_us;
+                std::vector<double> combine_us;
                 for (int i = 0; i < 2'100; ++i) {
                     now += 100'000;
-                    const auto t0 = std::chrono::steady_clock::now();
-                    for (unsigned w = 0; w < workers; ++w) {
-                        if (!busy) {
-                            rs.read(w, *(*schedulers)[w]);
-                            continue;
-                        }
-                        for (auto& sample : rs.samples_of(w)) {
-                            sample.departed += 600 + static_cast<uint64_t>(i % 7) * 100;
-                            sample.backlog = 1'500 * static_cast<uint64_t>(1 + i % 3);
+                    for (unsigned w = 0; w < workers && busy; ++w) {
+                        shaper::Scheduler& s = *(*schedulers)[w];
+                        const auto leaves = rs.members_of(w);
+                        for (const uint32_t leaf : leaves) (void)s.enqueue(leaf, {1, 1'000, 0}, now);
+                        for (size_t sent = 0; sent < leaves.size();) {
+                            const uint32_t n = s.dequeue_burst(out.data(), 64, now);
+                            if (n == 0) break;
+                            sent += n;
                         }
                     }
-                    (void)rs.step(now);
+                    for (unsigned w = 0; w < workers; ++w) {
+                        const auto t0 = std::chrono::steady_clock::now();
+                        shaper::ShareSampler& sampler = rs.sampler(w);
+                        sampler.sum(*(*schedulers)[w], now);
+                        const auto t1 = std::chrono::steady_clock::now();
+                        const auto cells = sampler.cells();
+                        std::copy(cells.begin(), cells.end(), rs.cells_of(w).begin());
+                        if (i >= 100) read_us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+                    }
+                    const auto t0 = std::chrono::steady_clock::now();
+                    for (const auto& c : rs.step_summed(now)) (void)(*schedulers)[c.worker]->apply(c.change, now);
                     if (i >= 100)
-                        us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+                        combine_us.push_back(
+                            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
                 }
-                std::nth_element(us.begin(), us.begin() + static_cast<std::ptrdiff_t>(us.size() / 2), us.end());
-                median[busy] = us[us.size() / 2];
+                reading[busy] = median(read_us);
+                combine[busy] = median(combine_us);
             }
-            std::printf("%8d %8zu %8d %8u %16.2f %16.2f\n", plans, rs.class_ids().size(), 3 * plans, workers, median[0],
-                        median[1]);
+            std::printf("%8d %8zu %8d %8u | %17.2f / %-16.2f | %17.2f / %-16.2f\n", plans, shared, 3 * plans, workers,
+                        reading[0], reading[1], combine[0], combine[1]);
         }
     }
     return 0;

@@ -104,6 +104,69 @@ TEST_CASE("after resend_all the next step emits every copy, moved or not", "[sha
     CHECK(rs.step(4 * kPeriod).empty());
 }
 
+TEST_CASE("a worker's sampler sums its own leaves per class and band, and what left never goes back",
+          "[shaper][rate_share]") {
+    RateShare rs({}, 2);  // ticks are ns; a backlog counts as demand to drain it in 500 us
+    REQUIRE(rs.add_class({1, mbit(100)}).ok());
+    REQUIRE(rs.add_class({2, mbit(50)}).ok());
+    REQUIRE(rs.add_member({1, 0, 10, 0, 1'000, 2}).ok());
+    REQUIRE(rs.add_member({1, 0, 11, 0, 3'000, 3}).ok());
+    REQUIRE(rs.add_member({1, 0, 12, 3, 500, 1, 20'000}).ok());  // held by a ceil of 20 kB/s
+    REQUIRE(rs.add_member({2, 0, 20, 0, 700, 1}).ok());
+    REQUIRE(rs.add_member({1, 1, 30, 0, 900, 1}).ok());
+    rs.prepare();
+    ShareSampler& w0 = rs.sampler(0);
+    REQUIRE(std::vector<uint32_t>(w0.leaf_ids().begin(), w0.leaf_ids().end()) == std::vector<uint32_t>{10, 11, 12, 20});
+    // Cells in the order their first leaf was added: (1, band 0), (1, band 3), (2, band 0).
+    REQUIRE(w0.cells().size() == 3);
+    REQUIRE(rs.cells_of(0).size() == 3);
+    REQUIRE(rs.cells_of(1).size() == 1);
+
+    auto samples = w0.samples();
+    samples[0] = {1'000, 0};  // the first sum only sets each leaf's baseline
+    w0.sum(100'000);
+    CHECK(w0.cells()[0].departed == 0);
+    CHECK(w0.cells()[0].demand == 0);
+
+    // 100 us later: leaf 10 sent 3,000 bytes and queued 600; leaf 12 sent
+    // 500 and queued 10,000, more than its ceil lets it want.
+    samples[0] = {4'000, 600};
+    samples[2] = {500, 10'000};
+    w0.sum(200'000);
+    const DemandCell c0 = w0.cells()[0], c1 = w0.cells()[1], c2 = w0.cells()[2];
+    CHECK(c0.demand == Approx(3'600 / 100e-6 + 600 / 500e-6));
+    CHECK(c0.assured == 1'000);  // leaf 11 wants nothing: its rate and weight are not counted
+    CHECK(c0.weight == 2);
+    CHECK(c0.departed == 3'000);
+    CHECK(c0.backlog == 600);
+    CHECK(c1.demand == 20'000);
+    CHECK(c1.assured == 500);
+    CHECK(c1.departed == 500);
+    CHECK(c1.backlog == 10'000);
+    CHECK(c2.demand == 0);
+    CHECK(c2.departed == 0);
+
+    // Leaf 10's counter goes back (removed and added again): it adds
+    // nothing, and the cell's departed bytes keep growing by leaf 11's.
+    samples[0] = {200, 0};
+    samples[1] = {100, 0};
+    samples[2] = {500, 0};
+    w0.sum(300'000);
+    CHECK(w0.cells()[0].departed == 3'100);
+    CHECK(w0.cells()[0].demand == Approx(100 / 100e-6));
+    CHECK(w0.cells()[0].assured == 3'000);
+    CHECK(w0.cells()[0].weight == 3);
+    CHECK(w0.cells()[0].backlog == 0);
+
+    // The step reads what it is given of each worker: worker 0 wants
+    // something, worker 1 nothing, so worker 0 gets all but the floors.
+    (void)rs.step_summed(300'000);
+    std::copy(w0.cells().begin(), w0.cells().end(), rs.cells_of(0).begin());
+    (void)rs.step_summed(400'000);
+    CHECK(rs.local_rate(1, 0) > mbit(99));
+    CHECK(sum_rate(rs, 1) == mbit(100));
+}
+
 TEST_CASE("a priority-0 worker's demand is met before bulk on other workers shares the rest", "[shaper][rate_share]") {
     // Voice wants 40 Mbit/s on worker 0, more than an even split of four
     // (25 each) would give it; bulk on workers 1-3 would take everything.
