@@ -155,8 +155,12 @@ public:
 
     // ---- every period, each worker summing its own ----
 
-    // Worker w's sampler (after prepare(); touched by worker w alone).
-    ShareSampler& sampler(uint32_t w) { return samplers_[w]; }
+    // Worker w's sampler (touched by worker w alone; w < workers()). Call
+    // prepare() before sharing the RateShare among threads.
+    ShareSampler& sampler(uint32_t w) {
+        prepare();
+        return samplers_[w];
+    }
     // Where the stepping thread puts what worker w's sampler last summed
     // (its cells(), same order) before step_summed().
     std::span<DemandCell> cells_of(uint32_t w);

@@ -13,11 +13,13 @@
 //               move until the new worker's is, and in brackets from the
 //               old worker's last departure (its queue drains first);
 //   voice p99   the priority-0 flow's 99th-percentile delay;
-//   step        median wall time of one rebalance (read every worker's
-//               leaves and divide), and of the divide alone. The inputs
+//   step        median wall time of one rebalance (read and sum every
+//               worker's leaves, divide), and of summing and dividing
+//               alone (one thread doing every worker's part). The inputs
 //               are the same every run (virtual time), so the work per
 //               step is the same; only the clock's noise differs.
-// Then the divide alone on plain samples as the leaves per worker grow.
+// Then, on plain samples as the leaves per worker grow, what each worker
+// pays to sum its own leaves and what worker 0 pays to combine and divide.
 //
 //   rate_share_bench [period-us]   (default 100)
 #include <algorithm>
@@ -107,11 +109,18 @@ std::vector<Row> rows(uint32_t workers) {
     return r;
 }
 
-// The step alone on plain samples, as the leaves per worker grow: one
-// shared root, `leaves` members per worker spread over the 8 bands, each
-// sample moved by a fixed pseudo-random stream (the same every run), half
-// the workers queued. Median ns per step over `steps` steps.
-double step_cost(uint32_t workers, uint32_t leaves, uint32_t steps) {
+// The step on plain samples, as the leaves per worker grow: one shared
+// root, `leaves` members per worker spread over the 8 bands, each sample
+// moved by a fixed pseudo-random stream (the same every run), half the
+// workers queued. Medians over `steps` steps of what each worker pays to
+// sum its own leaves (ShareSampler::sum, per worker) and of what worker 0
+// pays to combine every worker's cells and divide (step_summed), in ns.
+struct StepCost {
+    double sum_per_worker = 0;
+    double combine = 0;
+};
+
+StepCost step_cost(uint32_t workers, uint32_t leaves, uint32_t steps) {
     RateShare rs({}, workers);
     (void)rs.add_class({kRootId, mbit(100) * 100});
     for (uint32_t w = 0; w < workers; ++w)
@@ -119,20 +128,34 @@ double step_cost(uint32_t workers, uint32_t leaves, uint32_t steps) {
             (void)rs.add_member({kRootId, w, 1000 + w * leaves + i, static_cast<uint8_t>(i % 8), mbit(1), 1});
     uint64_t x = 88172645463325252ull;
     auto next = [&] { return x ^= x << 13, x ^= x >> 7, x ^= x << 17; };
-    std::vector<double> ns;
-    ns.reserve(steps);
+    std::vector<double> sum_ns, combine_ns;
+    sum_ns.reserve(steps * workers);
+    combine_ns.reserve(steps);
+    auto since = [](auto t0) {
+        return std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+    };
     for (uint32_t s = 1; s <= steps; ++s) {
-        for (uint32_t w = 0; w < workers; ++w)
-            for (LeafSample& l : rs.samples_of(w)) {
+        const uint64_t now = uint64_t{s} * 100'000;
+        for (uint32_t w = 0; w < workers; ++w) {
+            ShareSampler& sampler = rs.sampler(w);
+            for (LeafSample& l : sampler.samples()) {
                 l.departed += next() % 3'000;
                 l.backlog = w % 2 ? next() % 50'000 : 0;
             }
+            const auto t0 = std::chrono::steady_clock::now();
+            sampler.sum(now);
+            sum_ns.push_back(since(t0));
+            std::copy(sampler.cells().begin(), sampler.cells().end(), rs.cells_of(w).begin());
+        }
         const auto t0 = std::chrono::steady_clock::now();
-        (void)rs.step(uint64_t{s} * 100'000);
-        ns.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
+        (void)rs.step_summed(now);
+        combine_ns.push_back(since(t0));
     }
-    std::nth_element(ns.begin(), ns.begin() + ns.size() / 2, ns.end());
-    return ns[ns.size() / 2];
+    auto median = [](std::vector<double>& v) {
+        std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+        return v[v.size() / 2];
+    };
+    return {median(sum_ns), median(combine_ns)};
 }
 
 }  // namespace
@@ -146,12 +169,20 @@ int main(int argc, char** argv) {
     for (uint32_t w : {2u, 4u, 8u, 16u})
         for (const Row& row : rows(w)) run_row(w, row, period);
 
-    std::printf("\nthe divide alone on plain samples, median ns per step (leaves per worker across)\n\n");
-    std::printf("| W  |      1 |     10 |    100 |  1,000 |\n|---:|-------:|-------:|-------:|-------:|\n");
+    std::printf("\nthe step on plain samples, median ns: each worker summing its own leaves, then worker 0\n"
+                "combining every worker's cells and dividing (leaves per worker across)\n\n");
+    std::printf("| W  | sum, 1 | sum, 10 | sum, 100 | sum, 1,000 | combine, 1 | combine, 1,000 |\n");
+    std::printf("|---:|-------:|--------:|---------:|-----------:|-----------:|---------------:|\n");
     for (uint32_t w : {2u, 4u, 8u, 16u}) {
         std::printf("| %2u |", w);
-        for (uint32_t leaves : {1u, 10u, 100u, 1000u}) std::printf(" %6.0f |", step_cost(w, leaves, 2'000));
-        std::printf("\n");
+        double combine_one = 0, combine_many = 0;
+        for (uint32_t leaves : {1u, 10u, 100u, 1000u}) {
+            const StepCost c = step_cost(w, leaves, 2'000);
+            std::printf(" %*.0f |", leaves == 1 ? 6 : leaves == 10 ? 7 : leaves == 100 ? 8 : 10, c.sum_per_worker);
+            if (leaves == 1) combine_one = c.combine;
+            if (leaves == 1000) combine_many = c.combine;
+        }
+        std::printf(" %10.0f | %14.0f |\n", combine_one, combine_many);
         std::fflush(stdout);
     }
     return 0;
