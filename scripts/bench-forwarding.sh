@@ -13,18 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 SECS=${2:-5}
-WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
 # Control on the first CPU, the forwarding lcore on the last.
-CPUS=$(taskset -pc $$ | sed 's/.*: //')
-FIRST=$(echo "$CPUS" | tr ',-' '\n\n' | head -1)
-LAST=$(echo "$CPUS" | tr ',-' '\n\n' | tail -1)
+. scripts/bench-common.sh
+bench_begin sluice-bench
 
 /usr/bin/python3 - "$WORK/mix.pcap" <<'PY'
 import sys

@@ -20,17 +20,8 @@ cd "$(dirname "$0")/.."
 BUILD=${1:-build}
 SECS=${2:-5}
 ROUNDS=${3:-3}
-WORK=$(mktemp -d /tmp/sluice-benchw.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-CPUS=$(taskset -pc $$ | sed 's/.*: //')
-FIRST=$(echo "$CPUS" | tr ',-' '\n\n' | head -1)
-LAST=$(echo "$CPUS" | tr ',-' '\n\n' | tail -1)
+. scripts/bench-common.sh
+bench_begin sluice-benchw
 
 # A mix like bench-forwarding.sh's (sizes 64-1500, UDP, TCP, VLAN-tagged),
 # IPv4 from 1,000 subscribers; the policy's class c<k> (number k + 1, a

@@ -106,20 +106,9 @@ for app in ip_pipeline qos_sched; do
 done
 
 # --- the run's environment ---------------------------------------------------
-WORK=$(mktemp -d /tmp/sluice-bench.XXXXXX)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 # Control on the first allowed CPU, the forwarding lcore on the last.
-CPUS=$(taskset -pc $$ | sed 's/.*: //')
-FIRST=$(echo "$CPUS" | tr ',-' '\n\n' | head -1)
-LAST=$(echo "$CPUS" | tr ',-' '\n\n' | tail -1)
+. scripts/bench-common.sh
+bench_begin sluice-bench
 [ "$FIRST" != "$LAST" ] || log "only CPU $FIRST is allowed: control and forwarding share it"
 
 # Hugepages when mounted with at least 1 GB free, else plain memory.

@@ -39,22 +39,8 @@ ip netns exec "$TOPO_WAN_NS" iperf3 -s -B "$TOPO_WAN_ADDR" >"$WORK/iperf-server.
 IPERF_PID=$!
 sleep 0.5
 
-run_iperf() {  # $1 = extra flag ("" upload, -R download), $2 = label
-    ip netns exec "$TOPO_LAN_NS" iperf3 -c "$TOPO_WAN_ADDR" -t 5 -J $1 >"$WORK/iperf-$2.json" ||
-        fail "iperf3 $2 failed: $(cat "$WORK/iperf-$2.json")"
-    /usr/bin/python3 - "$WORK/iperf-$2.json" "$2" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-end = r["end"]
-sent, recv = end["sum_sent"], end["sum_received"]
-print(f"== iperf3 TCP {sys.argv[2]}: {recv['bits_per_second']/1e9:.2f} Gbit/s received, "
-      f"{sent.get('retransmits', 0)} retransmits")
-if recv["bytes"] <= 0:
-    sys.exit("no data received")
-PY
-}
-run_iperf "" upload
-run_iperf "-R" download
+iperf_tcp upload
+iperf_tcp download -R
 
 echo "== sluicectl while running"
 "$SLUICECTL" --socket "$SOCK" status || fail "sluicectl status failed"

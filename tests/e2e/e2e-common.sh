@@ -70,3 +70,24 @@ stop_sluiced() {
     SLUICED_PID=
     [ "$rc" -eq 0 ] || fail "sluiced exited with $rc after SIGTERM${1:+ $1}"
 }
+
+# iperf_tcp LABEL [IPERF3 OPTIONS...]: five seconds of TCP from the LAN
+# namespace to the WAN address (its iperf3 server already listening;
+# -R for download), the JSON kept in $WORK; prints the rate received and
+# fails the test when the run fails or nothing arrives.
+iperf_tcp() {
+    local label=$1
+    shift
+    ip netns exec "$TOPO_LAN_NS" iperf3 -c "$TOPO_WAN_ADDR" -t 5 -J "$@" >"$WORK/iperf-$label.json" ||
+        fail "iperf3 $label failed: $(cat "$WORK/iperf-$label.json")"
+    /usr/bin/python3 - "$WORK/iperf-$label.json" "$*" "$label" <<'PY' || fail "iperf3 $label: no data received"
+import json, sys
+end = json.load(open(sys.argv[1]))["end"]
+sent, recv = end["sum_sent"], end["sum_received"]
+options = sys.argv[2].replace("-R", "").strip()
+print(f"== iperf3 TCP {options + ' ' if options else ''}{sys.argv[3]}: "
+      f"{recv['bits_per_second']/1e9:.2f} Gbit/s received, {sent.get('retransmits', 0)} retransmits")
+if recv["bytes"] <= 0:
+    sys.exit("no data received")
+PY
+}

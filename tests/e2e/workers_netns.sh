@@ -108,22 +108,8 @@ ip netns exec "$LAN_NS" ping -c 3 -i 0.2 -W 2 "$TOPO_WAN_ADDR" || fail "IPv4 pin
 ip netns exec "$WAN_NS" iperf3 -s -B "$TOPO_WAN_ADDR" >"$WORK/iperf-server.log" 2>&1 &
 IPERF_PID=$!
 sleep 0.5
-run_iperf() {  # $1 = extra flag ("" upload, -R download), $2 = label
-    ip netns exec "$LAN_NS" iperf3 -c "$TOPO_WAN_ADDR" -P 4 -t 5 -J $1 >"$WORK/iperf-$2.json" ||
-        fail "iperf3 $2 failed: $(cat "$WORK/iperf-$2.json")"
-    /usr/bin/python3 - "$WORK/iperf-$2.json" "$2" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))
-end = r["end"]
-sent, recv = end["sum_sent"], end["sum_received"]
-print(f"== iperf3 TCP -P 4 {sys.argv[2]}: {recv['bits_per_second']/1e9:.2f} Gbit/s received, "
-      f"{sent.get('retransmits', 0)} retransmits")
-if recv["bytes"] <= 0:
-    sys.exit("no data received")
-PY
-}
-run_iperf "" upload
-run_iperf "-R" download
+iperf_tcp upload -P 4
+iperf_tcp download -P 4 -R
 
 "$SLUICECTL" --socket "$SOCK" status || fail "sluicectl status failed"
 "$SLUICECTL" --socket "$SOCK" --json stats >"$WORK/stats.json" || fail "sluicectl stats failed"
