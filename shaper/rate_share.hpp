@@ -47,7 +47,7 @@
 // Cost per step: O(members) to read and sum demand, paid by each worker for
 // its own leaves (its ShareSampler) when the workers sum their own; then
 // O(classes x workers x bands) to combine their cells, and O(classes x
-// workers x (bands + log workers)) to divide the classes anyone wants
+// workers x (bands + workers log workers)) to divide the classes anyone wants
 // something of (an idle class keeps the division it has, which is the one
 // it would get again); no allocation after the first step following a
 // change in classes or members.
