@@ -250,7 +250,7 @@ void SocketServer::collect_done() {
         c.out += d.response;
         c.last_request_ms = now_ms();
         answer_lines(d.fd, c);
-        if (c.eof && !c.busy) finish_input(c);
+        if (c.eof && !c.busy && !c.held) finish_input(c);
         flush(d.fd, c);
     }
 }
@@ -305,13 +305,23 @@ void SocketServer::run() {
         // many bytes it drips: otherwise slow clients could hold every slot.
         const int64_t now = now_ms();
         send_progress(now);
-        std::vector<int> idle;
+        std::vector<int> idle, stalled;
         for (const auto& [fd, c] : conns_) {
             // A connection waiting for its command's answer is not idle.
-            if (!c.closing && !c.busy && now - c.last_request_ms > limits_.idle_timeout_ms) idle.push_back(fd);
+            if (!c.closing && !c.busy && !c.held && now - c.last_request_ms > limits_.idle_timeout_ms)
+                idle.push_back(fd);
+            if (!c.out.empty() && c.out_waiting_ms && now - c.out_waiting_ms > limits_.output_stall_ms)
+                stalled.push_back(fd);
+        }
+        for (const int fd : stalled) {
+            spdlog::warn("control: client pid {} took none of its answers for {} s; disconnecting",
+                         conns_.at(fd).peer.pid, limits_.output_stall_ms / 1000.0);
+            close_connection(fd);
         }
         for (const int fd : idle) {
-            auto& c = conns_.at(fd);
+            const auto it = conns_.find(fd);
+            if (it == conns_.end()) continue;  // closed as stalled
+            Connection& c = it->second;
             c.out += error_response(nullptr, fmt::format("no complete request for {} s; closing",
                                                          limits_.idle_timeout_ms / 1000));
             c.closing = true;
@@ -394,7 +404,14 @@ void SocketServer::accept_all() {
 
 void SocketServer::answer_lines(int fd, Connection& c) {
     size_t start = 0;
+    c.held = false;
     while (!c.closing && !c.busy) {
+        // A client that does not take its answers gets no more for now: the
+        // rest of its requests wait until what it was sent drains (flush).
+        if (c.out.size() - c.out_sent > limits_.max_output_bytes) {
+            c.held = c.in.find('\n', start) != std::string::npos;
+            break;
+        }
         const size_t nl = c.in.find('\n', std::max(start, c.scanned));
         if (nl == std::string::npos) break;
         std::string_view line(c.in.data() + start, nl - start);
@@ -435,8 +452,8 @@ void SocketServer::answer_lines(int fd, Connection& c) {
     } else {
         c.in.erase(0, start);
     }
-    // Lines left behind a busy request are still to be read.
-    c.scanned = c.busy ? 0 : c.in.size();
+    // Lines left behind a busy request or held answers are still to be read.
+    c.scanned = c.busy || c.held ? 0 : c.in.size();
     buffered_ -= before - c.in.size();
 }
 
@@ -464,6 +481,8 @@ void SocketServer::on_readable(int fd, Connection& c) {
             c.in.append(buf, static_cast<size_t>(r));
             buffered_ += static_cast<size_t>(r);
             answer_lines(fd, c);
+            // Held requests: the rest of the input stays in the kernel.
+            if (c.held) break;
             if (!c.closing && c.in.size() > limits_.max_request_bytes &&
                 (!c.busy || c.in.find('\n') == std::string::npos)) {
                 // Without a newline in sight there is no way to find the next request.
@@ -479,7 +498,7 @@ void SocketServer::on_readable(int fd, Connection& c) {
             // The client closed its side: answer a last request cut short,
             // then close; a command still running is answered first.
             c.eof = true;
-            if (!c.busy) finish_input(c);
+            if (!c.busy && !c.held) finish_input(c);
             break;
         }
         if (errno == EINTR) continue;
@@ -490,21 +509,40 @@ void SocketServer::on_readable(int fd, Connection& c) {
 }
 
 void SocketServer::flush(int fd, Connection& c) {
-    while (!c.out.empty()) {
-        const ssize_t w = send(fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
-        if (w > 0) {
-            c.out.erase(0, static_cast<size_t>(w));
-            continue;
+    bool moved = false;
+    for (;;) {
+        while (c.out_sent < c.out.size()) {
+            const ssize_t w = send(fd, c.out.data() + c.out_sent, c.out.size() - c.out_sent, MSG_NOSIGNAL);
+            if (w > 0) {
+                c.out_sent += static_cast<size_t>(w);
+                moved = true;
+                continue;
+            }
+            if (w < 0 && errno == EINTR) continue;
+            if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+            close_connection(fd);
+            return;
         }
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
-        close_connection(fd);
-        return;
+        // Sent bytes leave the buffer all at once when it empties, or in
+        // large pieces: erasing every send's worth would copy a large
+        // answer over and over.
+        if (c.out_sent == c.out.size()) {
+            c.out.clear();
+            c.out_sent = 0;
+        } else if (c.out_sent >= (1u << 20) && 2 * c.out_sent >= c.out.size()) {
+            c.out.erase(0, c.out_sent);
+            c.out_sent = 0;
+        }
+        // Requests held back (answer_lines) are answered once the answers
+        // waiting fit the limit again.
+        if (!c.held || c.out.size() - c.out_sent > limits_.max_output_bytes) break;
+        answer_lines(fd, c);
+        if (c.eof && !c.busy && !c.held) finish_input(c);
     }
-    if (c.out.size() > limits_.max_output_bytes) {
-        spdlog::warn("control: client pid {} does not read its responses; disconnecting", c.peer.pid);
-        close_connection(fd);
-        return;
+    if (c.out.empty()) {
+        c.out_waiting_ms = 0;
+    } else if (moved || c.out_waiting_ms == 0) {
+        c.out_waiting_ms = now_ms();
     }
     if (c.out.empty() && c.closing && !c.busy) {
         close_connection(fd);
@@ -512,7 +550,9 @@ void SocketServer::flush(int fd, Connection& c) {
     }
     // After the client's end of input only output is of interest (EPOLLIN
     // would report the end again and again).
-    watch_output(fd, !c.out.empty(), !c.eof);
+    // Input waits in the kernel while requests are held: that is the
+    // client's back pressure, and it holds no memory here.
+    watch_output(fd, !c.out.empty(), !c.eof && !c.held);
 }
 
 void SocketServer::watch_output(int fd, bool want, bool input) {

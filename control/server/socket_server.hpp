@@ -47,7 +47,13 @@ struct ServerLimits {
     unsigned max_per_uid = 8;
     unsigned root_reserved = 4;
     int idle_timeout_ms = 60'000;
+    // Answers waiting for a client: beyond this many bytes its later
+    // requests wait (and its input is not read) until it has taken enough;
+    // one answer may be larger than this.
     size_t max_output_bytes = 8u << 20;
+    // A client that takes none of its waiting answers for this long is
+    // disconnected.
+    int output_stall_ms = 10'000;
 };
 
 class SocketServer {
@@ -74,6 +80,9 @@ private:
         std::string in;
         size_t scanned = 0;  // bytes of `in` known to hold no newline
         std::string out;
+        size_t out_sent = 0;             // bytes at the front of `out` already sent
+        int64_t out_waiting_ms = 0;      // since when `out` has waited without progress
+        bool held = false;               // requests wait for the answers to drain
         Peer peer;
         int64_t last_request_ms = 0;  // accept, or the last complete request
         bool closing = false;         // flush what is queued, then close

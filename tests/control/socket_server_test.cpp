@@ -1,6 +1,7 @@
 // The control socket under bad clients: malformed requests each get a clear
 // error while the server goes on serving; huge, truncated and binary input,
-// too many clients, idle clients and random garbage never stop it, and a
+// too many clients, idle clients, clients that do not read their answers
+// and random garbage never stop it, and a
 // state that only a valid command may change stays unchanged.
 #include <catch2/catch.hpp>
 
@@ -42,6 +43,12 @@ struct Fixture {
     explicit Fixture(const char* tag, ServerLimits limits = {}, const std::string& group = "sluice")
         : path(temp_socket(tag)) {
         table.add("get value", {"", false, [this](const json&, const Peer&) -> sluice::Result<json> { return json{{"value", value}}; }});
+        // An answer of any size: {"blob": "xxx..."}.
+        table.add("blob", {"", false, [](const json& a, const Peer&) -> sluice::Result<json> {
+            auto n = int_arg(a, "bytes", 0, 64 << 20);
+            if (!n) return sluice::Error{n.error()};
+            return json{{"blob", std::string(static_cast<size_t>(*n), 'x')}};
+        }});
         table.add("set value", {"", true, [this](const json& a, const Peer&) -> sluice::Result<json> {
             auto v = int_arg(a, "value", 0, 1000);
             if (!v) return sluice::Error{v.error()};
@@ -60,6 +67,16 @@ struct Fixture {
         return std::move(*c);
     }
 };
+
+// This process's peak resident memory since the last reset_peak_memory(), in bytes.
+void reset_peak_memory() { std::ofstream("/proc/self/clear_refs") << "5"; }
+size_t peak_memory() {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line))
+        if (line.rfind("VmHWM:", 0) == 0) return std::stoul(line.substr(6)) * 1024;
+    return 0;
+}
 
 json send_line(ControlClient& c, const std::string& raw) {
     auto line = c.exchange_raw(raw);
@@ -141,6 +158,68 @@ TEST_CASE("connections beyond the limit are refused with a message; idle ones ar
     std::this_thread::sleep_for(1500ms);
     auto fresh = f.client();
     CHECK(send_line(*fresh, "{\"cmd\":\"get value\"}\n")["ok"] == true);
+}
+
+TEST_CASE("answers larger than the output limit reach a client that reads them, and later requests wait their turn") {
+    ServerLimits limits;
+    limits.max_output_bytes = 1 << 20;
+    Fixture f("bigout", limits);
+    auto c = f.client();
+    // Three requests at once: two answers of 3 MiB each, three times the
+    // limit, then a small one that must wait until the first two drained.
+    const std::string blob = "{\"cmd\":\"blob\",\"args\":{\"bytes\":3145728}}\n";
+    REQUIRE(c->send_raw(blob + blob + "{\"cmd\":\"get value\"}\n").ok());
+    for (int i = 0; i < 2; ++i) {
+        auto line = c->read_line();
+        REQUIRE(line.ok());
+        const json r = json::parse(*line);
+        REQUIRE(r["ok"] == true);
+        CHECK(r["result"]["blob"].get<std::string>().size() == 3145728);
+    }
+    auto last = c->read_line();
+    REQUIRE(last.ok());
+    CHECK(json::parse(*last)["result"]["value"] == 42);
+    CHECK(send_line(*c, "{\"cmd\":\"get value\"}\n")["ok"] == true);
+}
+
+TEST_CASE("a client that takes none of its answers is disconnected once they stall, holding back its other requests") {
+    ServerLimits limits;
+    limits.max_output_bytes = 1 << 20;
+    limits.output_stall_ms = 300;
+    Fixture f("stall", limits);
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strcpy(a.sun_path, f.path.c_str());
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    // Forty requests for 4 MiB each, never read: were they all answered,
+    // 160 MiB would wait in the daemon (here, in this process).
+    reset_peak_memory();
+    const size_t before = peak_memory();
+    std::string many;
+    for (int i = 0; i < 40; ++i) many += "{\"cmd\":\"blob\",\"args\":{\"bytes\":4194304}}\n";
+    REQUIRE(send(fd, many.data(), many.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(many.size()));
+    // Others are served meanwhile.
+    auto other = f.client();
+    CHECK(send_line(*other, "{\"cmd\":\"get value\"}\n")["ok"] == true);
+    std::this_thread::sleep_for(2000ms);
+    // What the kernel still held for it is readable, then the end: the
+    // daemon closed it, having sent less than the first answer in all.
+    size_t got = 0;
+    bool ended = false;
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (!ended && std::chrono::steady_clock::now() < deadline) {
+        char buf[65536];
+        const ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n > 0) got += static_cast<size_t>(n);
+        else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) ended = true;
+        else std::this_thread::sleep_for(10ms);
+    }
+    close(fd);
+    CHECK(ended);
+    CHECK(got < 4194304);
+    CHECK(peak_memory() < before + (48u << 20));
+    CHECK(send_line(*other, "{\"cmd\":\"get value\"}\n")["ok"] == true);
 }
 
 TEST_CASE("a stale socket is replaced; a live one is not stolen") {
