@@ -7,10 +7,12 @@
 // `max_per_uid` connections and all of them together `max_connections -
 // root_reserved` (the rest are root's, so a flood of members never locks
 // root out), a connection may go `idle_timeout_ms` without completing a
-// request (dripping bytes does not count as activity), and a client that
-// does not read its responses is dropped once `max_output_bytes` wait for
-// it. One client can therefore never stall another, and nothing a client
-// sends reaches the packet path except through command handlers.
+// request (dripping bytes does not count as activity), a client with more
+// than `max_output_bytes` of answers waiting gets no more answers (its
+// input stays unread in the kernel) until it takes them, and one that takes
+// none for `output_stall_ms` is dropped. One client can therefore never
+// stall another, and nothing a client sends reaches the packet path except
+// through command handlers.
 //
 // Commands marked `background` (CommandSpec) run one after another on a
 // second thread; the connection that asked waits for its answer (its later
