@@ -9,7 +9,8 @@
 //           side; afterwards touched by one thread only, the worker whose
 //           leaves it reads (or, single-threaded, whoever steps).
 // Output:   cells(): one DemandCell per (shared class, band) this worker
-//           has leaves in, as of the last sum().
+//           has leaves in, in the order their first leaf was added to the
+//           RateShare, as of the last sum().
 #pragma once
 
 #include <cstdint>
