@@ -373,10 +373,16 @@ std::span<const LocalChange> RateShare::step(uint64_t now) {
     prepare();
     for (uint32_t w = 0; w < workers_; ++w) {
         samplers_[w].sum(now);
-        const auto cells = samplers_[w].cells();
-        std::copy(cells.begin(), cells.end(), received_.begin() + cell_first_[w]);
+        take_sums(w);
     }
     return step_summed(now);
+}
+
+void RateShare::take_sums(uint32_t w) {
+    prepare();
+    if (w >= workers_) return;
+    const auto cells = samplers_[w].cells();
+    std::copy(cells.begin(), cells.end(), received_.begin() + cell_first_[w]);
 }
 
 std::span<const LocalChange> RateShare::step_summed(uint64_t now) {

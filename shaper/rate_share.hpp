@@ -164,6 +164,9 @@ public:
     // Where the stepping thread puts what worker w's sampler last summed
     // (its cells(), same order) before step_summed().
     std::span<DemandCell> cells_of(uint32_t w);
+    // Copies worker w's sampler's last sums into cells_of(w): for the
+    // stepping thread's own worker, or with every thread stopped.
+    void take_sums(uint32_t w);
     // step() without the summing: divides from cells_of(w) as they are.
     std::span<const LocalChange> step_summed(uint64_t now);
     // Makes the next step emit every copy's rate and ceil, moved or not:

@@ -127,10 +127,8 @@ bool ShareLink::receive(unsigned w) {
 
 uint32_t ShareLink::step(shaper::Scheduler& s, uint64_t now) {
     const uint64_t t0 = rte_rdtsc();
-    shaper::ShareSampler& own = share_->sampler(0);
-    own.sum(s, now);
-    const auto cells = own.cells();
-    std::copy(cells.begin(), cells.end(), share_->cells_of(0).begin());
+    share_->sampler(0).sum(s, now);
+    share_->take_sums(0);
     for (unsigned w = 1; w < workers_; ++w) (void)receive(w);
     if (resend_.exchange(false, std::memory_order_relaxed)) share_->resend_all();
     uint32_t applied = 0;

@@ -78,6 +78,17 @@ size_t peak_memory() {
     return 0;
 }
 
+// A plain socket connected to the server, for tests that write and read
+// bytes the client library would not.
+int raw_connect(const std::string& path) {
+    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    std::strncpy(a.sun_path, path.c_str(), sizeof(a.sun_path) - 1);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    return fd;
+}
+
 json send_line(ControlClient& c, const std::string& raw) {
     auto line = c.exchange_raw(raw);
     REQUIRE(line.ok());
@@ -126,11 +137,7 @@ TEST_CASE("a request longer than the limit is refused and the connection closed;
 
 TEST_CASE("a request cut short by the client closing gets an answer before the close") {
     Fixture f("truncated");
-    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strcpy(a.sun_path, f.path.c_str());
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    const int fd = raw_connect(f.path);
     const std::string partial = "{\"cmd\":\"set val";
     REQUIRE(write(fd, partial.data(), partial.size()) == static_cast<ssize_t>(partial.size()));
     shutdown(fd, SHUT_WR);
@@ -187,11 +194,7 @@ TEST_CASE("a client that takes none of its answers is disconnected once they sta
     limits.max_output_bytes = 1 << 20;
     limits.output_stall_ms = 300;
     Fixture f("stall", limits);
-    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strcpy(a.sun_path, f.path.c_str());
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    const int fd = raw_connect(f.path);
     // Forty requests for 4 MiB each, never read: were they all answered,
     // 160 MiB would wait in the daemon (here, in this process).
     reset_peak_memory();
@@ -298,11 +301,7 @@ TEST_CASE("a client that drips bytes without finishing a request is closed at th
     ServerLimits limits;
     limits.idle_timeout_ms = 400;
     Fixture f("drip", limits);
-    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un a{};
-    a.sun_family = AF_UNIX;
-    std::strcpy(a.sun_path, f.path.c_str());
-    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+    const int fd = raw_connect(f.path);
     const auto start = std::chrono::steady_clock::now();
     bool closed = false;
     for (int i = 0; i < 40 && !closed; ++i) {
@@ -527,11 +526,7 @@ TEST_CASE("a background command does not hold up other clients, and its client m
         REQUIRE(c->send_raw("{\"id\":7,\"cmd\":\"slow\",\"args\":{\"ms\":300},\"progress\":true}\n").ok());
         // ControlClient has no half-close; the raw fd is not reachable, so a
         // second, plain socket does it.
-        const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-        sockaddr_un a{};
-        a.sun_family = AF_UNIX;
-        std::strncpy(a.sun_path, f.path.c_str(), sizeof(a.sun_path) - 1);
-        REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+        const int fd = raw_connect(f.path);
         const std::string req = "{\"id\":8,\"cmd\":\"slow\",\"args\":{\"ms\":300}}\n";
         REQUIRE(write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
         shutdown(fd, SHUT_WR);

@@ -145,7 +145,7 @@ StepCost step_cost(uint32_t workers, uint32_t leaves, uint32_t steps) {
             const auto t0 = std::chrono::steady_clock::now();
             sampler.sum(now);
             sum_ns.push_back(since(t0));
-            std::copy(sampler.cells().begin(), sampler.cells().end(), rs.cells_of(w).begin());
+            rs.take_sums(w);
         }
         const auto t0 = std::chrono::steady_clock::now();
         (void)rs.step_summed(now);

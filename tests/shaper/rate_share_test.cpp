@@ -161,7 +161,7 @@ TEST_CASE("a worker's sampler sums its own leaves per class and band, and what l
     // The step reads what it is given of each worker: worker 0 wants
     // something, worker 1 nothing, so worker 0 gets all but the floors.
     (void)rs.step_summed(300'000);
-    std::copy(w0.cells().begin(), w0.cells().end(), rs.cells_of(0).begin());
+    rs.take_sums(0);
     (void)rs.step_summed(400'000);
     CHECK(rs.local_rate(1, 0) > mbit(99));
     CHECK(sum_rate(rs, 1) == mbit(100));
