@@ -191,6 +191,8 @@ run_splits() {  # run_splits WORKERS: one reading pair per split into $WORK/rate
         sample "$WORK/rates-$n-$a-$b.jsonl"
         sleep "$WINDOW"
         sample "$WORK/rates-$n-$a-$b.jsonl"
+        # The rebalancer's state under load, printed if the test fails.
+        { echo "== $split"; "$SLUICECTL" --socket "$SOCK" status; } >>"$WORK/status-$n.txt" 2>&1 || true
         wait_clients
     done
 }
@@ -210,6 +212,7 @@ ip netns exec "$TOPO_LAN_NS" irtt client -Q -i 10ms -d 5s -o "$WORK/irtt.json" "
 sample "$WORK/prio.jsonl"
 wait_clients
 stop_sluiced "with two workers"
+cp "$WORK/sluiced.log" "$WORK/sluiced-2.log"
 
 echo "== sluiced --workers 1 (one queue pair), the reference"
 start_sluiced 1
@@ -326,5 +329,11 @@ if [ "$rc" -eq 77 ]; then
     echo "      a quarter of the window, or over 5% in waits of 150 us and more on average): those rates cannot be judged"
     exit 77
 fi
-[ "$rc" -eq 0 ] || fail "two workers do not shape like one"
+if [ "$rc" -ne 0 ]; then
+    echo "--- sluiced --workers 2: status after each split"
+    cat "$WORK/status-2.txt"
+    echo "--- sluiced --workers 2: log"
+    cat "$WORK/sluiced-2.log"
+    fail "two workers do not shape like one"
+fi
 echo "PASS: two workers per direction shape 100 Mbit/s like one worker in every split; priority 0 keeps p99 under 2 ms"
