@@ -11,9 +11,12 @@ namespace {
 
 // A cost smoothed over about 16 readings. A reading the kernel interrupted
 // (the worker lost its CPU for a while) counts as twice the cost so far,
-// not as its wall time.
-uint64_t smoothed(uint64_t cost, uint64_t took) {
-    if (cost == 0) return took;
+// not as its wall time; the first counts as at most `first` (the budget of
+// the period asked for), or one interrupted first reading would stretch
+// the period for as long as the cost takes to decay. A reading that truly
+// costs more gets there in a few dozen periods.
+uint64_t smoothed(uint64_t cost, uint64_t took, uint64_t first) {
+    if (cost == 0) return std::max<uint64_t>(std::min(took, first), 1);
     const uint64_t sample = std::min(took, 2 * cost);
     return cost - cost / 16 + sample / 16;
 }
@@ -106,7 +109,7 @@ void ShareLink::publish(unsigned w, const shaper::Scheduler& s, uint64_t now) {
     const auto cells = sampler.cells();
     for (size_t i = 0; i < cells.size(); ++i) store_cell(&slot.words[i * shaper::kDemandCellWords], cells[i]);
     slot.seq.store(seq + 2, std::memory_order_release);
-    slot.cost.store(smoothed(slot.cost.load(std::memory_order_relaxed), rte_rdtsc() - t0),
+    slot.cost.store(smoothed(slot.cost.load(std::memory_order_relaxed), rte_rdtsc() - t0, period_ / kStepShare),
                     std::memory_order_relaxed);
 }
 
@@ -159,7 +162,7 @@ uint32_t ShareLink::step(shaper::Scheduler& s, uint64_t now) {
     // No worker spends more than 1/kStepShare of its time on the
     // rebalancer: a tree too large for the period stretches the period
     // (seen in `status`) rather than the packets' wait.
-    cost_ = smoothed(cost_, took);
+    cost_ = smoothed(cost_, took, period_ / kStepShare);
     uint64_t dearest = cost_;
     for (unsigned w = 1; w < workers_; ++w) dearest = std::max(dearest, slots_[w].cost.load(std::memory_order_relaxed));
     interval_.store(std::max(period_, kStepShare * dearest), std::memory_order_relaxed);
