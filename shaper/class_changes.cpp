@@ -273,18 +273,23 @@ Status Scheduler::modify_class(const ModifyClass& mc, uint64_t now) {
     if (Status s = check_config(cfg, cfg.parent == kNoParent); !s) return s;
 
     ClassState& c = cls_[x];
-    // Bring the buckets to now, then keep the bytes saved or owed.
+    // Bring the buckets to now, then keep the bytes saved or owed. Both
+    // caps are the catch-up's, as in every refill: a change applied on the
+    // turn that ends a stall (the rebalancer's, posted meanwhile) would
+    // otherwise throw away what the stall is owed beyond one bucket.
     const int64_t cr = credit(now - c.t_c);
     const ClassProfile old = profile_of(c);
-    int64_t tokens = std::min(c.tokens + cr, old.rate.size);
-    int64_t ctokens = std::min(c.ctokens + cr, old.ceil.size);
+    const int64_t tokens = std::min(c.tokens + cr, catch_up_.limit(old.rate.size, c.tokens, cr));
+    const int64_t ctokens = std::min(c.ctokens + cr, catch_up_.limit(old.ceil.size, c.ctokens, cr));
     c.t_c = now;
     const bool active = c.prio_activity != 0;
     if (active && c.leaf && cfg.prio != c.prio) deactivate(x);
     set_profile(x, cfg);
     const ClassProfile& now_p = profile_of(c);
-    c.tokens = std::min(rescale(tokens, old.rate.cost_per_byte, now_p.rate.cost_per_byte), now_p.rate.size);
-    c.ctokens = std::min(rescale(ctokens, old.ceil.cost_per_byte, now_p.ceil.cost_per_byte), now_p.ceil.size);
+    const int64_t rt = rescale(tokens, old.rate.cost_per_byte, now_p.rate.cost_per_byte);
+    const int64_t ct = rescale(ctokens, old.ceil.cost_per_byte, now_p.ceil.cost_per_byte);
+    c.tokens = std::min(rt, catch_up_.limit(now_p.rate.size, rt, 0));
+    c.ctokens = std::min(ct, catch_up_.limit(now_p.ceil.size, ct, 0));
     for (int32_t& d : c.deficit) d = std::min(d, static_cast<int32_t>(now_p.quantum));
     if (active && c.leaf && !c.prio_activity) activate(x);
     configs_[x] = cfg;

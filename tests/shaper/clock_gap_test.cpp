@@ -224,3 +224,45 @@ TEST_CASE("a priority-0 class waits out a gap but not the catching up after it",
         CHECK(shared.rates[i] == Approx(static_cast<double>(others[i - 1])).epsilon(0.01));
     }
 }
+
+TEST_CASE("a rate change applied on the turn that ends a gap keeps what the gap is owed", "[shaper][clock]") {
+    // A worker's copy of the link root (rebalanced: its rate changes every
+    // few periods) and a leaf that borrows all of it. The worker loses its
+    // CPU for 5 ms; the turn that ends the gap first applies a change the
+    // rebalancer posted meanwhile, then sends. It must send what the gap
+    // held back, as it does when the same change came before the gap.
+    const uint64_t gap_at = ms(100), gap = ms(5);
+    auto sent_after_gap = [&](bool change_after_gap) {
+        SchedulerConfig cfg;
+        cfg.tick_hz = kHz;
+        Scheduler s(cfg);
+        REQUIRE(s.apply(AddClass{leaf(1, kNoParent, mbit(90))}, 0).ok());
+        REQUIRE(s.apply(AddClass{leaf(2, 1, mbit(5), mbit(100))}, 0).ok());
+        VirtualTraffic traffic(s);
+        Source src;
+        src.class_id = 2;
+        src.length = 1'500;
+        src.keep_queued = 200;
+        traffic.add(src);
+        const auto turns = [](uint64_t) { return kTurn; };
+        const uint64_t end = gap_at + gap + ms(20);
+        traffic.run_turns(gap_at, kPerTurn, turns, gap_at, end);
+        ModifyClass m;
+        m.id = 1;
+        m.rate = mbit(88);
+        if (!change_after_gap) REQUIRE(s.apply(m, gap_at).ok());
+        bool gapped = false;
+        const auto one_gap = [&](uint64_t) {
+            if (gapped) return kTurn;
+            gapped = true;
+            if (change_after_gap) REQUIRE(s.apply(m, gap_at + gap).ok());
+            return gap;
+        };
+        traffic.run_turns(end, kPerTurn, one_gap, gap_at, end);
+        return traffic.source(0).window_bytes;
+    };
+    const uint64_t before = sent_after_gap(false), after = sent_after_gap(true);
+    INFO("change before the gap: " << before << " bytes in the 25 ms from its start; after: " << after);
+    CHECK(before >= mbit(88) * 24 / 1000);  // the gap was made up
+    CHECK(after + 2 * 1'500 >= before);
+}
