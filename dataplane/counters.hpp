@@ -53,6 +53,11 @@ struct alignas(64) DirectionCounters {
     uint64_t handoffs_in = 0;      // packets other workers handed to this one
     uint64_t rebalance_changes = 0;  // local rates of shared classes set by the rebalancer
     uint64_t busy_cycles = 0;      // TSC cycles of this direction's turns that moved packets
+    // Turns that began more than kStallGapUs (direction.hpp) after the last
+    // one while packets waited (the worker's thread lost its CPU, or a turn
+    // ran long), and the TSC cycles of those gaps.
+    uint64_t stalls = 0;
+    uint64_t stalled_cycles = 0;
     std::array<uint64_t, kDropReasonCount> drops{};
     std::array<uint64_t, kParseErrorCount> malformed_by_error{};
 
@@ -80,6 +85,8 @@ inline constexpr CounterField<DirectionCounters> kDirectionFields[] = {
      "packets a worker handed to the worker that owns their class"},
     {"handoffs_in", &DirectionCounters::handoffs_in, "handoffs_in_total",
      "packets a worker received from other workers to queue in the classes it owns"},
+    {"stalls", &DirectionCounters::stalls, "stalls_total",
+     "turns a worker began more than a millisecond after its last while packets waited (its thread lost the CPU)"},
     {"rebalance_changes", &DirectionCounters::rebalance_changes, "rebalance_changes_total",
      "local rates and ceils of shared classes the rebalancer set on a worker (--workers > 1)"},
 };

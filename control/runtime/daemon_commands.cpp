@@ -36,7 +36,8 @@ json direction_json(const DirectionGroup& d) {
         const DirectionCounters& k = one.counters();
         workers[std::to_string(w)] = json{{"rx_packets", k.rx_packets},     {"tx_packets", k.tx_packets},
                                           {"handoffs_out", k.handoffs_out}, {"handoffs_in", k.handoffs_in},
-                                          {"busy_cycles", k.busy_cycles},   {"queued", one.queued()}};
+                                          {"busy_cycles", k.busy_cycles},   {"stalls", k.stalls},
+                                          {"stalled_cycles", k.stalled_cycles}, {"queued", one.queued()}};
     }
     out["workers"] = std::move(workers);
     out["tsc_hz"] = rte_get_tsc_hz();
@@ -165,7 +166,8 @@ void register_daemon_commands(control::CommandTable& table, const DaemonView& vi
                 list.push_back({{"rx_packets", k.rx_packets}, {"tx_packets", k.tx_packets},
                                 {"handoffs_out", k.handoffs_out}, {"handoffs_in", k.handoffs_in},
                                 {"handoff_ring_full", k.drops[static_cast<unsigned>(DropReason::handoff_ring_full)]},
-                                {"busy_cycles", k.busy_cycles}});
+                                {"busy_cycles", k.busy_cycles}, {"stalls", k.stalls},
+                                {"stalled_cycles", k.stalled_cycles}});
             }
             workers[d->name()] = std::move(list);
         }

@@ -157,6 +157,16 @@ std::string prometheus_text(const DaemonView& view) {
                                       static_cast<double>(rte_get_tsc_hz()));
     }
 
+    header(out, {"sluice_worker_stalled_seconds_total", "counter",
+                 "time between a worker's turns beyond a millisecond while packets waited (its thread lost the CPU)"});
+    for (const DirectionGroup* d : view.directions) {
+        for (size_t w = 0; w < d->workers().size(); ++w)
+            out += fmt::format("sluice_worker_stalled_seconds_total{{direction=\"{}\",worker=\"{}\"}} {:.6f}\n",
+                               label(d->name()), w,
+                               static_cast<double>(d->workers()[w]->counters().stalled_cycles) /
+                                   static_cast<double>(rte_get_tsc_hz()));
+    }
+
     std::vector<PortStats> stats;
     for (const Port* p : view.ports) stats.push_back(p->stats());
     for (const auto& f : kPortFields) {

@@ -44,18 +44,23 @@ static std::string worker_table(const json& r) {
     size_t per_direction = 0;
     for (const auto& [dir, list] : r["workers"].items()) per_direction = std::max(per_direction, list.size());
     out += fmt::format("workers: {} per direction\n", per_direction);
-    out += fmt::format("  {:<9} {:>6} {:>10} {:>10} {:>12} {:>12} {:>9} {:>6}\n", "direction", "worker", "rx pkts",
-                       "tx pkts", "handed out", "handed in", "ring full", "busy");
+    out += fmt::format("  {:<9} {:>6} {:>10} {:>10} {:>12} {:>12} {:>9} {:>6} {:>7} {:>10}\n", "direction", "worker",
+                       "rx pkts", "tx pkts", "handed out", "handed in", "ring full", "busy", "stalls", "stalled");
     for (const auto& [dir, list] : r["workers"].items()) {
         for (size_t w = 0; w < list.size(); ++w) {
             const json& k = list[w];
             const double busy = tsc_hz > 0 && up_s > 0
                                     ? 100.0 * static_cast<double>(k.value("busy_cycles", 0ull)) / (tsc_hz * up_s)
                                     : 0.0;
-            out += fmt::format("  {:<9} {:>6} {:>10} {:>10} {:>12} {:>12} {:>9} {:>5.1f}%\n", dir, w,
+            // Time the worker was kept from packets that waited (gaps
+            // between turns beyond a millisecond).
+            const double stalled_ms =
+                tsc_hz > 0 ? 1e3 * static_cast<double>(k.value("stalled_cycles", 0ull)) / tsc_hz : 0.0;
+            out += fmt::format("  {:<9} {:>6} {:>10} {:>10} {:>12} {:>12} {:>9} {:>5.1f}% {:>7} {:>7.1f} ms\n", dir, w,
                                human_count(k.value("rx_packets", 0ull)), human_count(k.value("tx_packets", 0ull)),
                                human_count(k.value("handoffs_out", 0ull)), human_count(k.value("handoffs_in", 0ull)),
-                               human_count(k.value("handoff_ring_full", 0ull)), busy);
+                               human_count(k.value("handoff_ring_full", 0ull)), busy,
+                               human_count(k.value("stalls", 0ull)), stalled_ms);
         }
     }
     if (r.contains("rebalance") && r["rebalance"].is_object()) {

@@ -17,6 +17,7 @@ constexpr uint32_t kPrefetchAhead = 4;
 Direction::Direction(const DirectionConfig& cfg)
     : cfg_(cfg), queue_(cfg.queue_packets), classify_(cfg.ingress_side, cfg.worker) {
     share_ = cfg.share;
+    stall_cycles_ = rte_get_tsc_hz() * kStallGapUs / 1'000'000;
     if (cfg_.burst > kMaxBurst) cfg_.burst = kMaxBurst;
     if (cfg_.scheduler) cfg_.scheduler->set_drop_handler(&Direction::on_shaper_drop, this);
     // Hand-offs need classes to own; without a scheduler each worker keeps what it receives.
@@ -326,6 +327,13 @@ void Direction::adopt_tables(const classifier::ClassifierTables* tables, uint64_
 uint32_t Direction::poll() {
     // The clock is read once per turn; every stage of the turn uses it.
     const uint64_t now = rte_rdtsc();
+    // What waited through a long gap since the last turn tells how often,
+    // and for how long, the host kept this worker from its packets.
+    if (now - last_turn_ > stall_cycles_ && last_turn_ != 0 && queued() != 0) [[unlikely]] {
+        ++counters_.stalls;
+        counters_.stalled_cycles += now - last_turn_;
+    }
+    last_turn_ = now;
     // So are the classifier tables: new ones are adopted before the
     // changes that follow them (a load's removals) are served, and before
     // any packet is classified by them.

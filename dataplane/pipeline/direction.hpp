@@ -52,6 +52,10 @@
 namespace sluice::dataplane {
 
 inline constexpr uint32_t kMaxBurst = 256;
+// A gap between two turns longer than this, while packets wait, is a stall
+// (DirectionCounters::stalls): a class's bucket holds a millisecond at its
+// rate by default, so a longer gap is service the shaper must catch up on.
+inline constexpr uint32_t kStallGapUs = 1'000;
 
 struct DirectionConfig {
     std::string name;        // "upload" or "download"
@@ -117,6 +121,12 @@ public:
     uint64_t shaper_drops(shaper::DropReason r) const { return shaper_drops_[static_cast<unsigned>(r)]; }
     // The rebalancer link in use (read by tests; the worker's alone).
     const ShareLink* share() const { return share_; }
+    // When this worker's part in dividing the shared classes next falls
+    // due (TSC) while some worker wants something of them, else UINT64_MAX:
+    // the longest this worker may sleep when idle (ShareLink::active).
+    uint64_t share_due() const {
+        return share_ != nullptr && share_->active() ? share_->due(cfg_.worker) : UINT64_MAX;
+    }
     // Packets moved out of removed classes into their new ones (adopt_tables).
     uint64_t rehomed_packets() const { return rehomed_packets_; }
     // Cycles by stage; all zero unless built with -Dstage_cycles=true.
@@ -179,6 +189,8 @@ private:
     std::vector<uint8_t> named_;
     uint64_t rehomed_packets_ = 0;
     ShareLink* share_ = nullptr;
+    uint64_t last_turn_ = 0;     // TSC at the start of the last turn
+    uint64_t stall_cycles_ = 0;  // kStallGapUs in TSC cycles
     StageClock clock_;
     // Hand-off scratch: items bound for each other worker, and those taken in.
     std::vector<HandoffItem> outbound_;  // [worker * kMaxBurst + i]

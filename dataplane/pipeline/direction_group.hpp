@@ -26,6 +26,7 @@ public:
             const DirectionCounters& c = d->counters();
             for (const auto& f : kDirectionFields) sum.*f.member += c.*f.member;
             sum.busy_cycles += c.busy_cycles;
+            sum.stalled_cycles += c.stalled_cycles;
             for (unsigned r = 0; r < kDropReasonCount; ++r) sum.drops[r] += c.drops[r];
             for (unsigned e = 0; e < kParseErrorCount; ++e) sum.malformed_by_error[e] += c.malformed_by_error[e];
         }

@@ -192,3 +192,62 @@ TEST_CASE("packets a Direction's scheduler still holds at shutdown are booked as
     CHECK(scheduler.snapshot(0)->counters.drops[kShutdown] == held);  // the root's sum
     CHECK(rte_ring_count(wan.tx) == 0);
 }
+
+TEST_CASE("a turn that begins more than a millisecond after the last while packets wait counts as a stall") {
+    test::ensure_eal();
+    auto pool = dataplane::make_packet_pool("stalls", 4095, 0);
+    REQUIRE(pool.ok());
+    const test::RingPort lan = test::make_ring_port("stall_lan", pool->get());
+    const test::RingPort wan = test::make_ring_port("stall_wan", pool->get());
+
+    shaper::SchedulerConfig sc;
+    sc.tick_hz = rte_get_tsc_hz();
+    sc.packet_capacity = 1024;
+    shaper::Scheduler scheduler(sc);
+    REQUIRE(scheduler.apply(shaper::AddClass{klass(0, shaper::kNoParent, 100'000'000, 100'000'000)}, rte_rdtsc()).ok());
+    // 1 Mbit/s: what is offered below waits for seconds.
+    REQUIRE(scheduler.apply(shaper::AddClass{klass(1, 0, 1'000'000, 1'000'000)}, rte_rdtsc()).ok());
+    dataplane::DirectionConfig cfg{"upload", lan.id, wan.id, 32, 4096};
+    cfg.scheduler = &scheduler;
+    cfg.default_class = 1;
+    dataplane::Direction upload(cfg);
+    const test::Bytes frame = test::udp4_frame(1, 2);
+    const auto pause = [](uint64_t us) {
+        const uint64_t until = rte_get_tsc_cycles() + rte_get_tsc_hz() * us / 1'000'000;
+        while (rte_get_tsc_cycles() < until) rte_pause();
+    };
+    const auto stalls = [&] { return upload.counters().stalls; };
+    const auto stalled_us = [&] { return upload.counters().stalled_cycles * 1'000'000 / rte_get_tsc_hz(); };
+
+    // Nothing waits: a long gap is an idle worker, not a stall.
+    upload.poll();
+    pause(5'000);
+    upload.poll();
+    CHECK(stalls() == 0);
+
+    for (int i = 0; i < 100; ++i) {
+        rte_mbuf* m = rte_pktmbuf_alloc(pool->get());
+        REQUIRE(m != nullptr);
+        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(), frame.size());
+        REQUIRE(rte_ring_enqueue(lan.rx, m) == 0);
+    }
+    for (int i = 0; i < 4; ++i) upload.poll();  // a burst of 32 a turn
+    REQUIRE(upload.queued() > 50);
+    // Packets wait through a 5 ms gap: one stall, at least that long.
+    const uint64_t before = stalls(), before_us = stalled_us();
+    pause(5'000);
+    upload.poll();
+    CHECK(stalls() == before + 1);
+    CHECK(stalled_us() - before_us >= 5'000);
+    CHECK(stalled_us() - before_us < 1'000'000);
+    // Turns in a row, microseconds apart, are none (a preempted test thread
+    // may add one; never more than the turns).
+    const uint64_t busy_before = stalls();
+    for (int i = 0; i < 100; ++i) upload.poll();
+    CHECK(stalls() - busy_before <= 2);
+
+    upload.discard();
+    rte_mbuf* out[64];
+    for (unsigned n; (n = rte_ring_dequeue_burst(wan.tx, reinterpret_cast<void**>(out), 64, nullptr)) != 0;)
+        for (unsigned i = 0; i < n; ++i) rte_pktmbuf_free(out[i]);
+}
