@@ -173,6 +173,14 @@ public:
     // for a caller whose copies someone else may have set meanwhile (a
     // rebalancer taking over the copies an older one divided).
     void resend_all() { resend_ = true; }
+    // Whether no worker wanted anything of any class at the last step: the
+    // division in force is the one an idle tree keeps, and stepping again
+    // changes nothing until some worker sends. False before the first step.
+    bool idle() const {
+        for (const ClassEntry& c : classes_)
+            if (!c.idle_split) return false;
+        return true;
+    }
 
     // What the last step (or initial_split) gave worker w of class `id`.
     uint64_t local_rate(uint32_t id, uint32_t w) const;

@@ -166,6 +166,7 @@ uint32_t ShareLink::step(shaper::Scheduler& s, uint64_t now) {
     uint64_t dearest = cost_;
     for (unsigned w = 1; w < workers_; ++w) dearest = std::max(dearest, slots_[w].cost.load(std::memory_order_relaxed));
     interval_.store(std::max(period_, kStepShare * dearest), std::memory_order_relaxed);
+    active_.store(!share_->idle(), std::memory_order_relaxed);
     return applied;
 }
 

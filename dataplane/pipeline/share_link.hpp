@@ -58,6 +58,13 @@ public:
     // 1/kStepShare of it (a large tree).
     static constexpr uint64_t kStepShare = 40;
     uint64_t interval() const { return interval_.load(std::memory_order_relaxed); }
+    // Whether some worker wanted something of a shared class at the last
+    // step. While one does, every worker's part falls due each period: an
+    // idle worker that slept through it would leave the division stale
+    // (its share unused, or the others' unchanged), so it sleeps no longer
+    // than until due(w), the TSC time of its next turn's part.
+    bool active() const { return active_.load(std::memory_order_relaxed); }
+    uint64_t due(unsigned w) const { return w < workers_ ? slots_[w].next : UINT64_MAX; }
 
     // Worker w, when it starts using this link: worker 0's next step sends
     // every copy's rate, so copies another link set are brought in line.
@@ -115,6 +122,7 @@ private:
     std::vector<uint64_t> scratch_;     // worker 0's: a slot as read
     std::atomic<bool> resend_{false};
     std::atomic<uint64_t> interval_{0};  // written by worker 0, read by all
+    std::atomic<bool> active_{false};    // the same
     uint64_t cost_ = 0;                  // worker 0's: smoothed step cost, cycles
     alignas(64) std::atomic<uint64_t> steps_{0};
     std::atomic<uint64_t> step_cycles_{0};

@@ -90,12 +90,22 @@ int Worker::run(void* arg) {
         }
         bool holding = false;
         for (Direction* d : w.directions) holding |= d->queued() != 0;
-        const uint64_t ns = idle.on_empty_turn(rte_rdtsc(), holding);
+        const uint64_t now = rte_rdtsc();
+        uint64_t ns = idle.on_empty_turn(now, holding);
+        // While other workers send below a shared class, this one's part
+        // in dividing it falls due every period, asleep or not.
+        bool share_due = false;
+        for (Direction* d : w.directions) {
+            const uint64_t due = d->share_due();
+            if (due == UINT64_MAX) continue;
+            share_due = true;
+            ns = std::min(ns, due > now ? static_cast<uint64_t>(static_cast<double>(due - now) * ns_per_cycle) : 0);
+        }
         if (ns == 0) {
             rte_pause();
             continue;
         }
-        if (w.waits_for_rx) {
+        if (w.waits_for_rx && !share_due) {
             arm_wake_ports(w.wake_ports, true);
             // A packet that came before the interrupt was armed raises none:
             // look once more before waiting.

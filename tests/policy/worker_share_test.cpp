@@ -263,3 +263,43 @@ TEST_CASE("the rebalancer's period stretches for a reading that costs more than 
     CHECK(l.steps() == 201);
     CHECK(l.interval() > 2 * l.period());
 }
+
+TEST_CASE("while a worker sends below a shared class every worker's part falls due each period, once none does not") {
+    const auto tree = load_upload(kPolicy);
+    const uint64_t tick_hz = 1'000'000'000;
+    auto link = runtime::build_share_link(tree, {}, 2, 100, tick_hz);
+    auto schedulers = runtime::build_worker_schedulers(tree, tick_hz, 16384, 0, 2);
+    REQUIRE(link.ok());
+    REQUIRE(schedulers.ok());
+    dataplane::ShareLink& l = **link;
+    shaper::Scheduler& s0 = *(*schedulers)[0];
+    shaper::Scheduler& s1 = *(*schedulers)[1];
+    const auto owner = runtime::class_owners(tree, {}, 2);
+    const uint32_t bulk = id_of(tree, "bulk");
+    shaper::Scheduler& sender = owner.at(bulk) == 0 ? s0 : s1;
+    const auto turns = [&](uint64_t now) {
+        (void)l.turn(1, s1, now);
+        (void)l.turn(0, s0, now);
+    };
+
+    uint64_t now = 1'000;
+    for (uint64_t p = 0; p < 10; ++p) REQUIRE(sender.enqueue(bulk, {p, 1'000, 0}, now));
+    turns(now);
+    // Packets wait on one worker: both take part every period.
+    CHECK(l.active());
+    CHECK(l.due(0) == now + l.period());
+    CHECK(l.due(1) == now + l.period());
+
+    // They leave; a few periods on, no worker wants anything any more.
+    shaper::Packet out[16];
+    now += 1'000'000;
+    REQUIRE(sender.dequeue_burst(out, 16, now) == 10);
+    bool idle = false;
+    for (int i = 0; i < 50 && !idle; ++i) {
+        now += 1'000'000;
+        turns(now);
+        idle = !l.active();
+    }
+    CHECK(idle);
+    CHECK(l.due(0) > now);  // the schedule goes on; only the sleeps it bounds lengthen
+}
