@@ -288,8 +288,16 @@ Status Scheduler::modify_class(const ModifyClass& mc, uint64_t now) {
     const ClassProfile& now_p = profile_of(c);
     const int64_t rt = rescale(tokens, old.rate.cost_per_byte, now_p.rate.cost_per_byte);
     const int64_t ct = rescale(ctokens, old.ceil.cost_per_byte, now_p.ceil.cost_per_byte);
-    c.tokens = std::min(rt, catch_up_.limit(now_p.rate.size, rt, 0));
-    c.ctokens = std::min(ct, catch_up_.limit(now_p.ceil.size, ct, 0));
+    // At most a full bucket at the new rate, plus what the catch-up gave
+    // beyond the old one (the bytes a gap is owed): a copy whose rate the
+    // rebalancer cuts keeps no full bucket of its old rate.
+    const auto owed = [](int64_t t, int64_t size, uint64_t from, uint64_t to) {
+        return t > size ? rescale(t - size, from, to) : 0;
+    };
+    c.tokens = std::min(rt, now_p.rate.size + owed(tokens, old.rate.size, old.rate.cost_per_byte,
+                                                   now_p.rate.cost_per_byte));
+    c.ctokens = std::min(ct, now_p.ceil.size + owed(ctokens, old.ceil.size, old.ceil.cost_per_byte,
+                                                    now_p.ceil.cost_per_byte));
     for (int32_t& d : c.deficit) d = std::min(d, static_cast<int32_t>(now_p.quantum));
     if (active && c.leaf && !c.prio_activity) activate(x);
     configs_[x] = cfg;
