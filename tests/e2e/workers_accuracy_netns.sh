@@ -46,7 +46,7 @@ ROOT_BPS=100000000
 PAYLOAD=1400
 WIRE=$((PAYLOAD + 42 + 24))
 OFFERED_BPS=120000000   # on the wire, both classes together: 120% of the root
-WARMUP=1.5              # seconds before the window: queues fill, shares settle
+WARMUP=1.5              # seconds from the load's arrival to the window: queues fill, shares settle
 WINDOW=4                # seconds between the two readings of the counters
 
 topo_up "$ID" 2
@@ -143,9 +143,9 @@ out = subprocess.run([sys.argv[1], "--socket", sys.argv[2], "--json", "stats"],
 t1 = time.monotonic()
 stats = json.loads(out)
 classes = stats["policy"]["upload"]["classes"]
-workers = next(d["workers"] for d in stats["directions"] if d["name"] == "upload")
-print(json.dumps({"t": (t0 + t1) / 2, "classes": {c["name"]: c for c in classes}, "workers": workers,
-                  "offered": rx, "waits": waits}))
+upload = next(d for d in stats["directions"] if d["name"] == "upload")
+print(json.dumps({"t": (t0 + t1) / 2, "classes": {c["name"]: c for c in classes}, "workers": upload["workers"],
+                  "tsc_hz": upload["tsc_hz"], "offered": rx, "waits": waits}))
 PY
 }
 
@@ -188,12 +188,38 @@ wait_clients() {
     CLIENTS=()
 }
 
+# wait_for_load: returns once the LAN host's load reaches sluiced's link at
+# more than the root (over 100 ms), or after 5 s: the window is measured
+# from when the load is there, however long iperf3 took to set its tests up
+# (each client sends for its whole -t once its test starts). Says so when
+# that took more than a second.
+wait_for_load() {
+    local f="/sys/class/net/$TOPO_LAN_IF/statistics/rx_bytes" start now t0 t1 b0 b1
+    start=$(date +%s%N)
+    t0=$start b0=$(cat "$f")
+    while :; do
+        sleep 0.1
+        t1=$(date +%s%N) b1=$(cat "$f")
+        if [ $(((b1 - b0) * 8 * 1000000000 / (t1 - t0))) -gt "$ROOT_BPS" ]; then
+            [ $((t1 - start)) -le 1000000000 ] ||
+                echo "note: the load reached sluiced's LAN link $(((t1 - start) / 1000000)) ms after the clients started"
+            return 0
+        fi
+        if [ $((t1 - start)) -gt 5000000000 ]; then
+            echo "note: the load did not reach sluiced's LAN link at the root's rate within 5 s"
+            return 0
+        fi
+        t0=$t1 b0=$b1
+    done
+}
+
 SPLITS="50:50 90:10 100:0"
 run_splits() {  # run_splits WORKERS: one reading pair per split into $WORK/rates-WORKERS-SPLIT.jsonl
     local n=$1 split a b
     for split in $SPLITS; do
         a=${split%:*} b=${split#*:}
         offer "$n-$a-$b" "$a" "$b" 7
+        wait_for_load
         sleep "$WARMUP"
         sample "$WORK/rates-$n-$a-$b.jsonl"
         sleep "$WINDOW"
@@ -212,6 +238,7 @@ run_splits 2
 
 echo "== priority 0 on worker 0 while bulk saturates worker 1"
 offer prio 100 0 8
+wait_for_load
 sleep 1
 sample "$WORK/prio.jsonl"
 ip netns exec "$TOPO_LAN_NS" irtt client -Q -i 10ms -d 5s -o "$WORK/irtt.json" "$TOPO_WAN_ADDR:2112" ||
@@ -245,6 +272,12 @@ OFFERED_LIMIT = 1.05
 # milliseconds.
 WAIT_LIMIT = 0.25
 WAIT_SPELL_SHARE, WAIT_SPELL_LIMIT_US = 0.05, 150
+# sluiced counts the gaps of more than a millisecond between a worker's
+# turns while packets waited (stalls); the shaper makes up the first 10 ms
+# of each (SchedulerConfig::catch_up_us). What a window's stalls held back
+# beyond that, over a quarter of a percent of it, is the host's doing.
+CATCH_UP_S = 0.010
+LOST_LIMIT = 0.0025
 
 def window(name):
     first, second = (json.loads(l) for l in open(f"{work}/{name}.jsonl"))
@@ -257,40 +290,54 @@ def window(name):
     for w, c in second["workers"].items():
         packets["worker " + w] = c["tx_packets"] - first["workers"][w]["tx_packets"]
     rx = {k: second["offered"][k] - first["offered"][k] for k in ("packets", "bytes")}
-    offered = (rx["bytes"] + OVERHEAD * rx["packets"]) * 8 / dt
+    cond = {"offered": (rx["bytes"] + OVERHEAD * rx["packets"]) * 8 / dt}
     workers = [t for t in second["waits"] if t.startswith("rte-worker") and t in first["waits"]]
-    wait = max((second["waits"][t][0] - first["waits"][t][0]) / 1e9 / dt for t in workers)
+    cond["wait"] = max((second["waits"][t][0] - first["waits"][t][0]) / 1e9 / dt for t in workers)
     # Mean wait per time the thread was put on a CPU (schedstat's third field).
-    spell = max((second["waits"][t][0] - first["waits"][t][0]) / 1e3 /
-                max(1, second["waits"][t][1] - first["waits"][t][1]) for t in workers)
-    return rates, packets, (wait, spell, offered), second
+    cond["spell"] = max((second["waits"][t][0] - first["waits"][t][0]) / 1e3 /
+                        max(1, second["waits"][t][1] - first["waits"][t][1]) for t in workers)
+    stalls = {w: (c["stalls"] - first["workers"][w]["stalls"],
+                  (c["stalled_cycles"] - first["workers"][w]["stalled_cycles"]) / second["tsc_hz"])
+              for w, c in second["workers"].items()}
+    cond["stalls"] = sum(n for n, _ in stalls.values())
+    cond["stalled"] = max(s for _, s in stalls.values())
+    cond["lost"] = max(max(0.0, s - CATCH_UP_S * n) for n, s in stalls.values()) / dt
+    return rates, packets, cond, second
 
 ok, unjudged, explain = True, [], []
-def noisy(wait):
-    return wait[0] > WAIT_LIMIT or (wait[0] > WAIT_SPELL_SHARE and wait[1] > WAIT_SPELL_LIMIT_US)
+def noisy(c):
+    return c["wait"] > WAIT_LIMIT or (c["wait"] > WAIT_SPELL_SHARE and c["spell"] > WAIT_SPELL_LIMIT_US)
 
-def verdict(bad, waits, what, label=None):
-    """waits: those of every window the checks used; label: the iperf3 runs
-    whose outputs explain a miss."""
+def verdict(bad, conds, what, label=None, offered=True):
+    """conds: those of every window the checks used; label: the iperf3 runs
+    whose outputs explain a miss; offered: whether the check needs the
+    load above the root."""
     global ok
     if not bad:
         return ""
     if label:
         explain.append(label)
-    for wait in waits:
-        if noisy(wait):
+    for c in conds:
+        if noisy(c):
             unjudged.append(what)
-            return (f"  (unjudged: a worker waited {wait[0]*100:.0f}% of a window for a CPU, "
-                    f"{wait[1]:.0f} us at a time)")
-        if wait[2] is not None and wait[2] < OFFERED_LIMIT * root:
+            return (f"  (unjudged: a worker waited {c['wait']*100:.0f}% of a window for a CPU, "
+                    f"{c['spell']:.0f} us at a time)")
+        if c["lost"] > LOST_LIMIT:
             unjudged.append(what)
-            return (f"  (unjudged: only {wait[2]/1e6:.1f} Mbit/s reached sluiced's LAN link in a window, "
+            return (f"  (unjudged: a worker's stalls held packets {c['lost']*100:.2f}% of a window beyond "
+                    f"what the shaper makes up)")
+        if offered and c["offered"] < OFFERED_LIMIT * root:
+            unjudged.append(what)
+            return (f"  (unjudged: only {c['offered']/1e6:.1f} Mbit/s reached sluiced's LAN link in a window, "
                     f"less than {OFFERED_LIMIT*100:.0f}% of the root)")
     ok = False
     return "  FAIL: " + "; ".join(bad)
 
-def show(wait):
-    return f"{wait[0]*100:.0f}%/{wait[1]:.0f}us"
+def show(c):
+    return f"{c['wait']*100:.0f}%/{c['spell']:.0f}us"
+
+def show_stalls(c):
+    return f"{c['stalls']}/{c['stalled']*1e3:.1f}ms"
 
 # Which worker sends which class: a is class 1 and b class 2 in the file, so
 # owner_of puts a on worker 1 and b on worker 0 (voice, 4, on 0).
@@ -303,9 +350,10 @@ if not (pk["worker 1"] >= 0.98 * pk["a"] and pk["worker 0"] < 0.02 * pk["a"]):
     ok = False
 
 print(f"{'split a/b':>9} {'workers':>7} {'offered':>8} {'a Mbit/s':>9} {'b Mbit/s':>9} {'sum Mbit/s':>10} "
-      f"{'sum-root':>8} {'a-1w':>7} {'b-1w':>7} {'cpu wait':>11}   (wire rates from sluiced's counters;\n"
-      f"{'':>9} offered: what reached the LAN link, Mbit/s; -1w in % of the root; cpu wait: the most a worker\n"
-      f"{'':>9} waited for its CPU, share of the window / mean per wait)")
+      f"{'sum-root':>8} {'a-1w':>7} {'b-1w':>7} {'cpu wait':>11} {'stalls':>10}   (wire rates from sluiced's\n"
+      f"{'':>9} counters; offered: what reached the LAN link, Mbit/s; -1w in % of the root; cpu wait: the most a\n"
+      f"{'':>9} worker waited for its CPU, share of the window / mean per wait; stalls: gaps of over 1 ms between\n"
+      f"{'':>9} a worker's turns while packets waited, how many / the longest worker's total)")
 for split in splits:
     a, b = split.split(":")
     ref, _, ref_wait, _ = window(f"rates-1-{a}-{b}")
@@ -313,7 +361,7 @@ for split in splits:
         r, _, wait, _ = window(f"rates-{n}-{a}-{b}")
         total = r["a"] + r["b"] + r["other"] + r["voice"]
         err = (total - root) / root
-        line = (f"{a + '/' + b:>9} {n:>7} {wait[2]/1e6:8.2f} {r['a']/1e6:9.2f} {r['b']/1e6:9.2f} {total/1e6:10.2f} "
+        line = (f"{a + '/' + b:>9} {n:>7} {wait['offered']/1e6:8.2f} {r['a']/1e6:9.2f} {r['b']/1e6:9.2f} {total/1e6:10.2f} "
                 f"{err*100:+7.2f}%")
         bad = []
         if abs(err) > 0.01:
@@ -325,7 +373,7 @@ for split in splits:
                 bad.append("a class off its one-worker rate by more than 2% of the root")
         else:
             line += " " * 16
-        line += f" {show(wait):>11}"
+        line += f" {show(wait):>11} {show_stalls(wait):>10}"
         print(line + verdict(bad, [wait, ref_wait], f"{a}/{b} with {n} worker(s)", f"{n}-{a}-{b}"))
 
 # Priority 0 on worker 0 beside saturating bulk on worker 1.
@@ -338,13 +386,14 @@ p99_rtt = rtts[min(len(rtts) - 1, int(0.99 * len(rtts)))] / 1e6 if rtts else flo
 print(f"voice (prio 0, worker 0) beside bulk a at 120% (worker 1): queueing delay p50 "
       f"{voice['delay_p50_us']/1000:.3f} ms, p99 {voice['delay_p99_us']/1000:.3f} ms over "
       f"{voice['delay_samples']} packets; irtt RTT median {irtt['stats']['rtt']['median']/1e6:.3f} ms, "
-      f"p99 {p99_rtt:.3f} ms, {lost} of {len(irtt['round_trips'])} lost; cpu wait {show(wait)}")
+      f"p99 {p99_rtt:.3f} ms, {lost} of {len(irtt['round_trips'])} lost; cpu wait {show(wait)}, "
+      f"stalls {show_stalls(wait)}")
 bad = []
 if voice["delay_samples"] < 400:
     bad.append("the voice class saw fewer than 400 of irtt's 500 packets")
 if voice["delay_p99_us"] >= 2000:
     bad.append("the priority-0 class's queueing delay p99 is 2 ms or more")
-print(verdict(bad, [wait[:2] + (None,)], "priority 0").strip() or "voice: p99 under 2 ms")
+print(verdict(bad, [wait], "priority 0", offered=False).strip() or "voice: p99 under 2 ms")
 # iperf3's own view of a split that missed: when its datagrams left and
 # when they arrived, second by second.
 for label in explain:
