@@ -42,6 +42,42 @@ shaper::ClassConfig klass(uint32_t id, uint32_t parent, uint64_t rate_bits, uint
     return c;
 }
 
+// A UDP frame of `size` bytes, its IPv4 length set to match.
+test::Bytes udp_frame(uint16_t size) {
+    test::Bytes f = test::udp4_frame(1, 2);
+    f.resize(size, 0);
+    f[16] = static_cast<uint8_t>((size - 14) >> 8);  // IPv4 total length
+    f[17] = static_cast<uint8_t>((size - 14) & 0xff);
+    f[24] = f[25] = 0;  // checksum no longer matters to the shaper; keep the frame well-formed
+    return f;
+}
+
+// An upload Direction from `lan` to `wan` through `scheduler`, class 1 the default.
+dataplane::DirectionConfig upload_through(const test::RingPort& lan, const test::RingPort& wan,
+                                          shaper::Scheduler& scheduler) {
+    dataplane::DirectionConfig cfg{"upload", lan.id, wan.id, 32, 4096};
+    cfg.scheduler = &scheduler;
+    cfg.default_class = 1;
+    return cfg;
+}
+
+// Puts `n` copies of `frame` in the LAN port's receive ring.
+void offer(const test::RingPort& lan, rte_mempool* pool, const test::Bytes& frame, int n) {
+    for (int i = 0; i < n; ++i) {
+        rte_mbuf* m = rte_pktmbuf_alloc(pool);
+        REQUIRE(m != nullptr);
+        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(), frame.size());
+        REQUIRE(rte_ring_enqueue(lan.rx, m) == 0);
+    }
+}
+
+// Frees what the WAN port was given to send.
+void free_sent(const test::RingPort& wan) {
+    rte_mbuf* out[64];
+    for (unsigned n; (n = rte_ring_dequeue_burst(wan.tx, reinterpret_cast<void**>(out), 64, nullptr)) != 0;)
+        for (unsigned i = 0; i < n; ++i) rte_pktmbuf_free(out[i]);
+}
+
 }  // namespace
 
 TEST_CASE("a class shaped to a few Mbit/s delivers within 2% of its rate over seconds, in real time") {
@@ -60,10 +96,7 @@ TEST_CASE("a class shaped to a few Mbit/s delivers within 2% of its rate over se
     REQUIRE(scheduler.apply(shaper::AddClass{klass(0, shaper::kNoParent, 100'000'000, 100'000'000)}, rte_rdtsc()).ok());
     REQUIRE(scheduler.apply(shaper::AddClass{klass(1, 0, kRateBits, kRateBits)}, rte_rdtsc()).ok());
 
-    dataplane::DirectionConfig cfg{"upload", lan.id, wan.id, 32, 4096};
-    cfg.scheduler = &scheduler;
-    cfg.default_class = 1;
-    dataplane::Direction upload(cfg);
+    dataplane::Direction upload(upload_through(lan, wan, scheduler));
     std::atomic<bool> stop{false};
     dataplane::Worker worker;
     worker.directions = {&upload};
@@ -72,12 +105,7 @@ TEST_CASE("a class shaped to a few Mbit/s delivers within 2% of its rate over se
     REQUIRE(rte_eal_remote_launch(dataplane::Worker::run, &worker, lcore) == 0);
 
     // Offer about 8 Mbit/s of 1000-byte frames, twice the class rate.
-    const test::Bytes frame = test::udp4_frame(1, 2);
-    test::Bytes big = frame;
-    big.resize(1000, 0);
-    big[16] = static_cast<uint8_t>((1000 - 14) >> 8);  // IPv4 total length
-    big[17] = static_cast<uint8_t>((1000 - 14) & 0xff);
-    big[24] = big[25] = 0;  // checksum no longer matters to the shaper; keep the frame well-formed
+    const test::Bytes big = udp_frame(1000);
     const uint64_t hz = rte_get_tsc_hz();
     const test::StolenTime stolen_time;
     const test::WorkerWaits worker_waits;
@@ -149,28 +177,13 @@ TEST_CASE("packets a Direction's scheduler still holds at shutdown are booked as
     slow.leaf.kind = shaper::LeafKind::codel;
     REQUIRE(scheduler.apply(shaper::AddClass{slow}, rte_rdtsc()).ok());
 
-    dataplane::DirectionConfig cfg{"upload", lan.id, wan.id, 32, 4096};
-    cfg.scheduler = &scheduler;
-    cfg.default_class = 1;
-    dataplane::Direction upload(cfg);
-    test::Bytes frame = test::udp4_frame(1, 2);
-    frame.resize(1000, 0);
-    frame[16] = static_cast<uint8_t>((1000 - 14) >> 8);
-    frame[17] = static_cast<uint8_t>((1000 - 14) & 0xff);
-    frame[24] = frame[25] = 0;
-    for (int i = 0; i < 100; ++i) {
-        rte_mbuf* m = rte_pktmbuf_alloc(pool->get());
-        REQUIRE(m != nullptr);
-        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(), frame.size());
-        REQUIRE(rte_ring_enqueue(lan.rx, m) == 0);
-    }
+    dataplane::Direction upload(upload_through(lan, wan, scheduler));
+    offer(lan, pool->get(), udp_frame(1000), 100);
     // The test's thread is the direction's lcore here.
     for (int i = 0; i < 10; ++i) upload.poll();
     const uint64_t wait_until = rte_get_tsc_cycles() + rte_get_tsc_hz() / 5;  // 200 ms: two CoDel intervals
     while (rte_get_tsc_cycles() < wait_until) rte_pause();
-    rte_mbuf* out[64];
-    for (unsigned n; (n = rte_ring_dequeue_burst(wan.tx, reinterpret_cast<void**>(out), 64, nullptr)) != 0;)
-        for (unsigned i = 0; i < n; ++i) rte_pktmbuf_free(out[i]);
+    free_sent(wan);
 
     const uint32_t held = scheduler.backlog_packets();
     REQUIRE(held > 50);
@@ -207,11 +220,7 @@ TEST_CASE("a turn that begins more than a millisecond after the last while packe
     REQUIRE(scheduler.apply(shaper::AddClass{klass(0, shaper::kNoParent, 100'000'000, 100'000'000)}, rte_rdtsc()).ok());
     // 1 Mbit/s: what is offered below waits for seconds.
     REQUIRE(scheduler.apply(shaper::AddClass{klass(1, 0, 1'000'000, 1'000'000)}, rte_rdtsc()).ok());
-    dataplane::DirectionConfig cfg{"upload", lan.id, wan.id, 32, 4096};
-    cfg.scheduler = &scheduler;
-    cfg.default_class = 1;
-    dataplane::Direction upload(cfg);
-    const test::Bytes frame = test::udp4_frame(1, 2);
+    dataplane::Direction upload(upload_through(lan, wan, scheduler));
     const auto pause = [](uint64_t us) {
         const uint64_t until = rte_get_tsc_cycles() + rte_get_tsc_hz() * us / 1'000'000;
         while (rte_get_tsc_cycles() < until) rte_pause();
@@ -225,12 +234,7 @@ TEST_CASE("a turn that begins more than a millisecond after the last while packe
     upload.poll();
     CHECK(stalls() == 0);
 
-    for (int i = 0; i < 100; ++i) {
-        rte_mbuf* m = rte_pktmbuf_alloc(pool->get());
-        REQUIRE(m != nullptr);
-        std::memcpy(rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())), frame.data(), frame.size());
-        REQUIRE(rte_ring_enqueue(lan.rx, m) == 0);
-    }
+    offer(lan, pool->get(), test::udp4_frame(1, 2), 100);
     for (int i = 0; i < 4; ++i) upload.poll();  // a burst of 32 a turn
     REQUIRE(upload.queued() > 50);
     // Packets wait through a 5 ms gap: one stall, at least that long.
@@ -247,7 +251,5 @@ TEST_CASE("a turn that begins more than a millisecond after the last while packe
     CHECK(stalls() - busy_before <= 2);
 
     upload.discard();
-    rte_mbuf* out[64];
-    for (unsigned n; (n = rte_ring_dequeue_burst(wan.tx, reinterpret_cast<void**>(out), 64, nullptr)) != 0;)
-        for (unsigned i = 0; i < n; ++i) rte_pktmbuf_free(out[i]);
+    free_sent(wan);
 }
