@@ -26,7 +26,9 @@
 # which mostly sleeps, shares worker 0's): a worker with packets queued spins,
 # and two on one CPU lose tokens whenever one is switched out. A miss
 # measured while the host kept a worker off its CPU is a skip (WAIT_LIMIT),
-# and so is one in a window where less than 105% of the root reached
+# so is one whose stalls (sluiced's count of gaps over 1 ms between a
+# worker's turns) held packets beyond what the shaper makes up, and so is
+# one in a window where less than 105% of the root reached
 # sluiced's LAN link (the generators started late or fell behind); iperf3's
 # own per-second reports of a split that missed are printed.
 #
@@ -319,17 +321,16 @@ def verdict(bad, conds, what, label=None, offered=True):
         explain.append(label)
     for c in conds:
         if noisy(c):
-            unjudged.append(what)
-            return (f"  (unjudged: a worker waited {c['wait']*100:.0f}% of a window for a CPU, "
-                    f"{c['spell']:.0f} us at a time)")
-        if c["lost"] > LOST_LIMIT:
-            unjudged.append(what)
-            return (f"  (unjudged: a worker's stalls held packets {c['lost']*100:.2f}% of a window beyond "
-                    f"what the shaper makes up)")
-        if offered and c["offered"] < OFFERED_LIMIT * root:
-            unjudged.append(what)
-            return (f"  (unjudged: only {c['offered']/1e6:.1f} Mbit/s reached sluiced's LAN link in a window, "
-                    f"less than {OFFERED_LIMIT*100:.0f}% of the root)")
+            reason = f"a worker waited {c['wait']*100:.0f}% of a window for a CPU, {c['spell']:.0f} us at a time"
+        elif c["lost"] > LOST_LIMIT:
+            reason = f"a worker's stalls held packets {c['lost']*100:.2f}% of a window beyond what the shaper makes up"
+        elif offered and c["offered"] < OFFERED_LIMIT * root:
+            reason = (f"only {c['offered']/1e6:.1f} Mbit/s reached sluiced's LAN link in a window, "
+                      f"less than {OFFERED_LIMIT*100:.0f}% of the root")
+        else:
+            continue
+        unjudged.append(what)
+        return f"  (unjudged: {reason})"
     ok = False
     return "  FAIL: " + "; ".join(bad)
 
